@@ -1,0 +1,58 @@
+# The verbs a person types. `make demo` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
+CLUSTER_BIN = $(shell bash -c 'source hack/cluster/versions.sh && echo $$CLUSTER_CACHE/bin')
+export PATH := $(CLUSTER_BIN):$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## create .venv with the operator and the test tools
+
+.PHONY: cluster-up cluster-down cluster-status
+cluster-up: ## start the local cluster (builds its binaries on first use)
+	@hack/cluster/up.sh >/dev/null
+	@echo "cluster ready: export KUBECONFIG=$(KUBECONFIG_LOCAL)"
+cluster-down: ## stop and delete the local cluster (the built binaries stay cached)
+	@hack/cluster/down.sh
+cluster-status: ## show whether the local cluster runs, and what it runs
+	@hack/cluster/status.sh
+
+.PHONY: crds
+crds: venv ## regenerate crds/ from the model
+	$(PY) -m app_operator.crd > crds/apps.appoperator.dev.yaml
+
+.PHONY: lint
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/mypy
+
+.PHONY: test test-unit
+test-unit: venv ## unit tests only (no cluster)
+	$(VENV)/bin/pytest tests/unit
+test: venv ## everything: lint, the local cluster, all test tiers
+	$(MAKE) --no-print-directory lint
+	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
+	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
+
+.PHONY: install-crd run demo
+install-crd: cluster-up venv ## apply the CRD to the local cluster
+	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl apply --server-side -f crds/
+	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl wait --for=condition=Established crd/apps.appoperator.dev --timeout=60s
+run: install-crd ## run the operator in the foreground against the local cluster
+	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/app-operator run
+demo: install-crd ## local cluster + CRD + operator + the Flask example App, shown Ready
+	@KUBECONFIG=$(KUBECONFIG_LOCAL) hack/demo.sh

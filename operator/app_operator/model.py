@@ -1,0 +1,557 @@
+"""The App resource: the one place where a field is declared.
+
+The pydantic models parse and validate an App's spec for the operator, and `crd.py` turns
+them into the CRD's OpenAPI schema, so `kubectl explain` shows these docstrings and the API
+server enforces the same constraints (plus the CEL rules attached through `json_schema_extra`)
+at `kubectl apply` time. The Python validators repeat the cross-field rules so that the model
+is safe to use on its own (the converter, unit tests) without an API server.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "appoperator.dev"
+VERSION = "v1alpha1"
+KIND = "App"
+PLURAL = "apps"
+SINGULAR = "app"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# Kubernetes' own grammar for resource quantities ("500m", "1Gi", "2", "1e3").
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+ENV_NAME_PATTERN = r"^[^=]+$"
+SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+SINGLE_NODE_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")
+
+_BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL_SUFFIXES = {
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
+    "P": Decimal("1e15"), "E": Decimal("1e18"),
+}
+
+
+def parse_quantity(value: str | int) -> Decimal:
+    """The numeric value of a Kubernetes quantity, so "1Gi" and "1024Mi" compare equal."""
+    text = str(value).strip()
+    if not re.fullmatch(QUANTITY_PATTERN, text):
+        raise ValueError(f"{value!r} is not a quantity (examples: 500m, 128Mi, 1Gi, 2)")
+    for suffix, factor in _BINARY_SUFFIXES.items():
+        if text.endswith(suffix):
+            return Decimal(text[: -len(suffix)]) * factor
+    match = re.fullmatch(r"(.*?)([eE][-+]?[0-9.]+)?([numkMGTPE]?)", text)
+    assert match is not None  # the pattern above guarantees a match
+    number, exponent, suffix = match.groups()
+    result = Decimal(number + (exponent or ""))
+    return result * _DECIMAL_SUFFIXES[suffix]
+
+
+Quantity = Annotated[
+    int | str,
+    WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY_PATTERN,
+        }
+    ),
+]
+IntOrString = Annotated[
+    int | str,
+    WithJsonSchema(
+        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+    ),
+]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+ShortText = Annotated[str, Field(max_length=253)]
+Argument = Annotated[str, Field(max_length=4096)]
+
+
+def _cel(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
+    """CEL rules (rule, message[, field path]) for the CRD's x-kubernetes-validations."""
+    validations = []
+    for rule in rules:
+        entry = {"rule": rule[0], "message": rule[1]}
+        if len(rule) == 3:
+            entry["fieldPath"] = rule[2]
+        validations.append(entry)
+    return {"x-kubernetes-validations": validations}
+
+
+def _map_list(*keys: str) -> dict[str, Any]:
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
+
+
+class Model(BaseModel):
+    """camelCase in YAML, snake_case in Python; unknown fields are an error, not a silent drop."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML/JSON form, without the fields that were never set."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class KeyRef(Model):
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    """Name of the Secret or ConfigMap, in the App's namespace."""
+    key: Annotated[str, Field(min_length=1, max_length=253)]
+    """Key inside it whose value becomes the variable."""
+    optional: bool | None = None
+    """Start the container even when the object or key is missing (the variable is then unset)."""
+
+
+class EnvVarSource(Model, json_schema_extra=_cel(
+    ("has(self.secretKeyRef) != has(self.configMapKeyRef)",
+     "valueFrom needs exactly one of secretKeyRef or configMapKeyRef"),
+)):
+    secret_key_ref: KeyRef | None = None
+    """Take the value from a key of a Secret (keeps passwords out of the App)."""
+    config_map_key_ref: KeyRef | None = None
+    """Take the value from a key of a ConfigMap."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EnvVarSource:
+        if (self.secret_key_ref is None) == (self.config_map_key_ref is None):
+            raise ValueError("valueFrom needs exactly one of secretKeyRef or configMapKeyRef")
+        return self
+
+
+class EnvVar(Model, json_schema_extra=_cel(
+    ("!(has(self.value) && has(self.valueFrom))", "give either value or valueFrom, not both"),
+)):
+    """An environment variable, like `docker run -e NAME=value` or Dockerfile `ENV`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=ENV_NAME_PATTERN)]
+    """Variable name."""
+    value: Annotated[str, Field(max_length=32768)] | None = None
+    """Literal value."""
+    value_from: EnvVarSource | None = None
+    """Read the value from a Secret or ConfigMap key instead of writing it here."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVar:
+        if self.value is not None and self.value_from is not None:
+            raise ValueError(f"env {self.name}: give either value or valueFrom, not both")
+        return self
+
+
+class ObjectRef(Model):
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    """Name of the object, in the App's namespace."""
+    optional: bool | None = None
+    """Start the container even when the object is missing."""
+
+
+class EnvFromSource(Model, json_schema_extra=_cel(
+    ("has(self.configMapRef) != has(self.secretRef)",
+     "envFrom entries need exactly one of configMapRef or secretRef"),
+)):
+    """All keys of a ConfigMap or Secret as variables, like `docker run --env-file`."""
+
+    config_map_ref: ObjectRef | None = None
+    """Every key of this ConfigMap becomes a variable."""
+    secret_ref: ObjectRef | None = None
+    """Every key of this Secret becomes a variable."""
+    prefix: Annotated[str, Field(max_length=253)] | None = None
+    """Put this in front of every variable name."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> EnvFromSource:
+        if (self.config_map_ref is None) == (self.secret_ref is None):
+            raise ValueError("envFrom entries need exactly one of configMapRef or secretRef")
+        return self
+
+
+class Port(Model, json_schema_extra=_cel(
+    ("self.name.matches('[a-z]') && !self.name.contains('--')",
+     "a port name needs at least one letter and no '--' (IANA service name)", ".name"),
+)):
+    """A port the container listens on (Dockerfile `EXPOSE`), published like `docker run -p`."""
+
+    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)]
+    """Port name (lowercase letters, digits, '-'; at most 15 characters), e.g. `http`.
+    Probes may refer to the port by this name."""
+    container_port: PortNumber
+    """Port the process listens on inside the container: the right side of `-p 8080:80`."""
+    service_port: PortNumber | None = None
+    """Port of the Service in front of the App (defaults to containerPort): the address
+    other pods use is `<app>.<namespace>:<servicePort>`."""
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    """TCP, UDP or SCTP, like `-p 53:53/udp`."""
+    node_port: Annotated[int, Field(ge=30000, le=32767)] | None = None
+    """Fixed port on every node (30000-32767), the closest thing to the left side of
+    `-p 8080:80`; needs service.type NodePort or LoadBalancer."""
+
+    @model_validator(mode="after")
+    def _iana_name(self) -> Port:
+        # Kubernetes requires port names to be IANA service names.
+        if not re.search("[a-z]", self.name) or "--" in self.name:
+            raise ValueError(f"port name {self.name!r} needs at least one letter and no '--'")
+        return self
+
+
+class ServiceSpec(Model):
+    """How the App's ports are published."""
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """ClusterIP: reachable inside the cluster; NodePort: also on a port of every node;
+    LoadBalancer: also through the cloud's load balancer."""
+    annotations: dict[str, str] | None = None
+    """Annotations for the Service, e.g. for a cloud load balancer."""
+
+
+class Volume(Model, json_schema_extra=_cel(
+    ("quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+     "a volume's size cannot shrink; create a new volume to use less space", ".size"),
+    ("self.accessMode == oldSelf.accessMode",
+     "accessMode of an existing volume cannot change; add a volume under a new name instead",
+     ".accessMode"),
+    ("(has(self.storageClassName) ? self.storageClassName : '') == "
+     "(has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
+     "storageClassName of an existing volume cannot change; add a volume under a new name instead",
+     ".storageClassName"),
+)):
+    """Persistent storage, like `docker run -v name:/path` or Dockerfile `VOLUME`: a
+    PersistentVolumeClaim named `<app>-<name>` mounted at mountPath."""
+
+    name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """Volume name (lowercase letters, digits, '-'), part of the claim's name."""
+    mount_path: Annotated[str, Field(max_length=4096, pattern=r"^/")]
+    """Absolute path inside the container, the right side of `-v data:/var/lib/data`."""
+    size: Annotated[str, Field(max_length=64, pattern=QUANTITY_PATTERN)] = "1Gi"
+    """Requested capacity, e.g. `10Gi`. It may grow later (the claim is expanded in place
+    when its StorageClass allows it) but never shrink."""
+    storage_class_name: Annotated[str, Field(max_length=253)] | None = None
+    """StorageClass of the claim; the cluster's default class when omitted."""
+    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"] = (
+        "ReadWriteOnce"
+    )
+    """ReadWriteOnce (default; one node, so at most one replica), ReadWriteOncePod,
+    ReadWriteMany or ReadOnlyMany (shared; the StorageClass must support it)."""
+    read_only: bool = False
+    """Mount read-only, like `-v data:/path:ro`."""
+
+    @model_validator(mode="after")
+    def _positive_size(self) -> Volume:
+        if parse_quantity(self.size) <= 0:
+            raise ValueError(f"volume {self.name}: size must be positive, not {self.size}")
+        return self
+
+
+class ResourceList(Model):
+    cpu: Quantity | None = None
+    """CPU cores, e.g. `500m` (half a core) or `2`."""
+    memory: Quantity | None = None
+    """Memory, e.g. `256Mi` or `1Gi`."""
+    ephemeral_storage: Annotated[Quantity | None, Field(alias="ephemeral-storage")] = None
+    """Scratch disk space for the container's writable layer and logs."""
+
+
+class Resources(Model):
+    """Compute resources, like `docker run --cpus` and `--memory`."""
+
+    requests: ResourceList | None = None
+    """What the scheduler reserves for each replica."""
+    limits: ResourceList | None = None
+    """The most each replica may use (`--memory` is a limit)."""
+
+
+class HttpGet(Model):
+    path: Annotated[str, Field(max_length=2048, pattern=r"^/")] = "/"
+    """Path to request; any status from 200 to 399 counts as success."""
+    port: IntOrString
+    """Port number, or the name of one of spec.ports."""
+    scheme: Literal["HTTP", "HTTPS"] = "HTTP"
+    """HTTP or HTTPS (the certificate is not verified)."""
+
+
+class TcpSocket(Model):
+    port: IntOrString
+    """Port number, or the name of one of spec.ports; success when it accepts a connection."""
+
+
+class ExecAction(Model):
+    command: Annotated[list[Argument], Field(min_length=1, max_length=64)]
+    """Command run inside the container, like `--health-cmd`; exit code 0 is success."""
+
+
+class Probe(Model, json_schema_extra=_cel(
+    ("[has(self.httpGet), has(self.tcpSocket), has(self.exec)].filter(x, x).size() == 1",
+     "a probe needs exactly one of httpGet, tcpSocket or exec"),
+)):
+    """A health check, like Dockerfile `HEALTHCHECK` or `docker run --health-*`."""
+
+    http_get: HttpGet | None = None
+    """Succeed when an HTTP GET answers 200-399."""
+    tcp_socket: TcpSocket | None = None
+    """Succeed when the port accepts a TCP connection."""
+    exec: ExecAction | None = None
+    """Succeed when a command exits 0."""
+    initial_delay_seconds: Annotated[int, Field(ge=0)] | None = None
+    """Seconds to wait after start before the first check (`--health-start-period`)."""
+    period_seconds: Annotated[int, Field(ge=1)] | None = None
+    """Seconds between checks (`--health-interval`)."""
+    timeout_seconds: Annotated[int, Field(ge=1)] | None = None
+    """Seconds before a check counts as failed (`--health-timeout`)."""
+    failure_threshold: Annotated[int, Field(ge=1)] | None = None
+    """Failed checks in a row before acting (`--health-retries`)."""
+    success_threshold: Annotated[int, Field(ge=1)] | None = None
+    """Successful checks in a row to count as healthy again (readiness only; 1 otherwise)."""
+
+    @model_validator(mode="after")
+    def _one_handler(self) -> Probe:
+        handlers = [h for h in (self.http_get, self.tcp_socket, self.exec) if h is not None]
+        if len(handlers) != 1:
+            raise ValueError("a probe needs exactly one of httpGet, tcpSocket or exec")
+        return self
+
+    def named_port(self) -> str | None:
+        """The port name this probe refers to, if it names one instead of a number."""
+        handler = self.http_get or self.tcp_socket
+        if handler is not None and isinstance(handler.port, str) and not handler.port.isdigit():
+            return handler.port
+        return None
+
+
+class Probes(Model):
+    """Health checks; pods receive traffic only while the readiness check passes."""
+
+    readiness: Probe | None = None
+    """Is the app ready for traffic? Failing removes the pod from the Service."""
+    liveness: Probe | None = None
+    """Is the app alive? Failing restarts the container."""
+    startup: Probe | None = None
+    """Has the app started? The other checks wait until this one passes once."""
+
+
+def _probe_port_rules() -> list[tuple[str, str, str]]:
+    rules = []
+    for kind in ("readiness", "liveness", "startup"):
+        for handler in ("httpGet", "tcpSocket"):
+            probe = f"self.probes.{kind}"
+            port = f"{probe}.{handler}.port"
+            rules.append((
+                f"!has(self.probes) || !has({probe}) || !has({probe}.{handler}) || "
+                f"type({port}) == int || (has(self.ports) && "
+                f"self.ports.exists(p, p.name == {port}))",
+                f"probes.{kind}.{handler}.port names no port in spec.ports",
+                f".probes.{kind}.{handler}.port",
+            ))
+    return rules
+
+
+APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
+    ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
+     "q.containerPort == p.containerPort && q.protocol == p.protocol))",
+     "two ports use the same containerPort and protocol", ".ports"),
+    ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
+     "(has(q.servicePort) ? q.servicePort : q.containerPort) == "
+     "(has(p.servicePort) ? p.servicePort : p.containerPort) && q.protocol == p.protocol))",
+     "two ports use the same servicePort and protocol", ".ports"),
+    ("!has(self.volumes) || self.volumes.all(v, self.volumes.exists_one(w, "
+     "w.mountPath == v.mountPath))",
+     "two volumes use the same mountPath", ".volumes"),
+    ("!has(self.ports) || !self.ports.exists(p, has(p.nodePort)) || (has(self.service) && "
+     "self.service.type in ['NodePort', 'LoadBalancer'])",
+     "nodePort needs service.type NodePort or LoadBalancer", ".ports"),
+    ("!has(self.volumes) || self.replicas <= 1 || "
+     "!self.volumes.exists(v, v.accessMode in ['ReadWriteOnce', 'ReadWriteOncePod'])",
+     "replicas > 1 needs every volume to be ReadWriteMany or ReadOnlyMany: a ReadWriteOnce "
+     "volume can be used by one replica only", ".replicas"),
+    ("!has(self.podLabels) || !self.podLabels.exists(k, k in "
+     "['app.kubernetes.io/name', 'app.kubernetes.io/instance'])",
+     "podLabels may not set app.kubernetes.io/name or app.kubernetes.io/instance: the "
+     "operator selects the App's pods by them", ".podLabels"),
+    ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
+     "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
+    *_probe_port_rules(),
+)
+
+
+class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
+    """What to run: the `docker run` line (and Dockerfile settings) of one container image."""
+
+    image: Annotated[str, Field(min_length=1, max_length=1024)]
+    """Container image, e.g. `nextcloud:29` or `registry.example.com/team/app:v1`."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """When to pull the image (Kubernetes' default: Always for `:latest`, else IfNotPresent)."""
+    image_pull_secrets: Annotated[list[ShortText], Field(max_length=16)] | None = None
+    """Names of Secrets holding registry credentials, like `docker login`."""
+    replicas: Annotated[int, Field(ge=0, le=10000)] = 1
+    """How many copies run. `kubectl scale app/<name>` and autoscalers change it."""
+    suspend: bool = False
+    """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`."""
+    command: Annotated[list[Argument], Field(max_length=256)] | None = None
+    """Replaces the image's ENTRYPOINT (`docker run --entrypoint`)."""
+    args: Annotated[list[Argument], Field(max_length=256)] | None = None
+    """Replaces the image's CMD: what follows the image in `docker run IMAGE arg...`."""
+    working_dir: Annotated[str, Field(max_length=4096, pattern=r"^/")] | None = None
+    """Replaces the image's WORKDIR (`docker run -w`)."""
+    env: Annotated[
+        list[EnvVar], Field(max_length=256, json_schema_extra=_map_list("name"))
+    ] | None = None
+    """Environment variables (`docker run -e`, Dockerfile ENV)."""
+    env_from: Annotated[list[EnvFromSource], Field(max_length=32)] | None = None
+    """Variables from whole ConfigMaps or Secrets (`docker run --env-file`)."""
+    ports: Annotated[
+        list[Port], Field(max_length=64, json_schema_extra=_map_list("name"))
+    ] | None = None
+    """Ports to publish (`-p`, EXPOSE). With none, the App gets no Service."""
+    service: ServiceSpec | None = None
+    """How the ports are published: type and annotations of the Service."""
+    volumes: Annotated[
+        list[Volume], Field(max_length=32, json_schema_extra=_map_list("name"))
+    ] | None = None
+    """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each."""
+    volume_deletion_policy: Literal["Retain", "Delete"] = "Retain"
+    """Retain (default): a claim and its data outlive the App and the volume's removal from
+    the spec. Delete: a claim is deleted with its volume entry or with the App."""
+    resources: Resources | None = None
+    """CPU and memory requests and limits (`--cpus`, `--memory`)."""
+    probes: Probes | None = None
+    """Health checks (HEALTHCHECK, `--health-cmd`)."""
+    pod_labels: Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(
+        max_length=64)] | None = None
+    """Extra labels on the pods (`docker run --label`)."""
+    pod_annotations: Annotated[dict[str, str], Field(max_length=64)] | None = None
+    """Extra annotations on the pods."""
+    strategy: Literal["Auto", "RollingUpdate", "Recreate"] = "Auto"
+    """How a new version replaces the old. Auto: Recreate (stop, then start) when a
+    ReadWriteOnce volume is mounted, since two pods cannot share it; RollingUpdate otherwise."""
+    security_profile: Literal["baseline", "restricted"] = "baseline"
+    """baseline: no privilege escalation, the runtime's default seccomp profile.
+    restricted: also never root and all Linux capabilities dropped (Pod Security
+    "restricted"); the image must run as a non-root user."""
+    run_as_user: Annotated[int, Field(ge=0, le=2147483647)] | None = None
+    """User ID the process runs as (`docker run -u`)."""
+    run_as_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
+    """Primary group ID of the process (`docker run -u uid:gid`)."""
+    fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
+    """Group that owns the mounted volumes, so a non-root process can write to them."""
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> AppSpec:
+        """The Python twins of APP_SPEC_RULES, for use without an API server."""
+        problems = []
+        ports = self.ports or []
+        volumes = self.volumes or []
+        for field, items, key in (
+            ("env", self.env or [], "name"), ("ports", ports, "name"),
+            ("volumes", volumes, "name"), ("volumes", volumes, "mount_path"),
+        ):
+            seen: set[str] = set()
+            for item in items:
+                value = getattr(item, key)
+                if value in seen:
+                    problems.append(f"{field}: {to_camel(key)} {value!r} is used twice")
+                seen.add(value)
+        for label, numbers in (
+            ("containerPort", [(p.container_port, p.protocol) for p in ports]),
+            ("servicePort", [(p.service_port or p.container_port, p.protocol) for p in ports]),
+        ):
+            if len(set(numbers)) != len(numbers):
+                problems.append(f"ports: two ports use the same {label} and protocol")
+        service_type = self.service.type if self.service else "ClusterIP"
+        if any(p.node_port for p in ports) and service_type == "ClusterIP":
+            problems.append("ports: nodePort needs service.type NodePort or LoadBalancer")
+        if self.replicas > 1 and any(v.access_mode in SINGLE_NODE_ACCESS_MODES for v in volumes):
+            problems.append(
+                "replicas: replicas > 1 needs every volume to be ReadWriteMany or ReadOnlyMany"
+            )
+        if self.pod_labels and set(self.pod_labels) & set(SELECTOR_LABELS):
+            problems.append("podLabels: may not set the selector labels " + ", ".join(
+                SELECTOR_LABELS))
+        if self.security_profile == "restricted" and self.run_as_user == 0:
+            problems.append("runAsUser: securityProfile restricted cannot run as user 0")
+        port_names = {p.name for p in ports}
+        for kind, probe in self.probe_items():
+            name = probe.named_port()
+            if name is not None and name not in port_names:
+                problems.append(f"probes.{kind}: port {name!r} names no port in spec.ports")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def probe_items(self) -> list[tuple[str, Probe]]:
+        if self.probes is None:
+            return []
+        items = [("readiness", self.probes.readiness), ("liveness", self.probes.liveness),
+                 ("startup", self.probes.startup)]
+        return [(kind, probe) for kind, probe in items if probe is not None]
+
+    @property
+    def effective_replicas(self) -> int:
+        return 0 if self.suspend else self.replicas
+
+
+class Condition(Model):
+    """A Kubernetes-style condition (kstatus compatible)."""
+
+    type: str
+    """Ready, Reconciling or Stalled."""
+    status: Literal["True", "False", "Unknown"]
+    """True, False or Unknown."""
+    reason: str
+    """CamelCase reason, for machines."""
+    message: str
+    """What happened, for people."""
+    last_transition_time: str
+    """When status last changed."""
+    observed_generation: int | None = None
+    """The App generation this condition describes."""
+
+
+class VolumeStatus(Model):
+    name: str
+    """Volume name from the spec."""
+    claim_name: str
+    """PersistentVolumeClaim holding the data."""
+    phase: str
+    """Pending, Bound or Lost; Missing when the claim does not exist yet."""
+    capacity: str | None = None
+    """Capacity the storage system reports."""
+
+
+class AppStatus(Model):
+    """What really runs, as the operator last observed it."""
+
+    observed_generation: int | None = None
+    """The App generation last reconciled."""
+    conditions: list[Condition] | None = None
+    """Ready, Reconciling and Stalled (`kubectl wait --for=condition=Ready app/<name>`)."""
+    replicas: int | None = None
+    """Pods that exist."""
+    ready_replicas: int | None = None
+    """Pods that pass their readiness check."""
+    updated_replicas: int | None = None
+    """Pods that run the current spec."""
+    available_replicas: int | None = None
+    """Pods that have been ready long enough to serve."""
+    selector: str | None = None
+    """Label selector of the App's pods (used by `kubectl scale` and autoscalers)."""
+    url: str | None = None
+    """In-cluster address of the first port."""
+    node_port: int | None = None
+    """Node port of the first port, when the Service has one."""
+    volumes: list[VolumeStatus] | None = None
+    """Claims of the volumes in the spec."""
+    retained_claims: list[str] | None = None
+    """Claims kept after their volume left the spec (volumeDeletionPolicy Retain); delete them
+    by hand when the data is no longer needed."""
