@@ -8,6 +8,7 @@ validation, rejects unknown fields), and the `x-kubernetes-*` keys from the mode
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -52,6 +53,12 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return {key: _inline(value, defs) for key, value in node.items()}
 
 
+def _one_line_paragraphs(text: str) -> str:
+    """Docstrings wrap at 100 columns; kubectl explain wraps on its own."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
 def _structural(node: Any) -> Any:
     """Turn an inlined pydantic schema node into a structural one."""
     if isinstance(node, list):
@@ -76,10 +83,12 @@ def _structural(node: Any) -> Any:
     if node.get("x-kubernetes-int-or-string"):
         # Structural schemas allow type-less anyOf branches only for int-or-string.
         node.pop("type", None)
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROPPED_KEYS:
             continue
+        if key == "description":
+            value = _one_line_paragraphs(value)
         if key in ("properties",):
             out[key] = {name: _structural(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "anyOf"):
@@ -106,7 +115,7 @@ def app_crd() -> dict[str, Any]:
     status_schema = _schema(model.AppStatus)
     status_schema["properties"]["conditions"]["x-kubernetes-list-type"] = "map"
     status_schema["properties"]["conditions"]["x-kubernetes-list-map-keys"] = ["type"]
-    root = {
+    root: dict[str, Any] = {
         "type": "object",
         "description": "An application from one container image, run the way `docker run` "
         "would run it: the operator keeps a Deployment, a Service and one "

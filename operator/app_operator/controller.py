@@ -1,0 +1,131 @@
+"""Turns watch events into reconciles: the latest App bodies, a work queue, worker threads.
+
+kopf delivers the events (handlers.py); this class decides which App each event concerns
+and hands its key to a worker. Workers run the synchronous Reconciler, so the blocking
+Kubernetes client never runs inside kopf's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from app_operator import render
+from app_operator.kube import KubeError
+from app_operator.reconcile import Reconciler
+from app_operator.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+AppKey = tuple[str, str]  # (namespace, name)
+
+
+def key_of(body: dict[str, Any]) -> AppKey:
+    meta = body["metadata"]
+    return meta["namespace"], meta["name"]
+
+
+class Controller:
+    def __init__(self, reconciler: Reconciler, workers: int = 4,
+                 resync_seconds: float = 300.0) -> None:
+        self.reconciler = reconciler
+        self.queue: WorkQueue[AppKey] = WorkQueue()
+        self.workers = workers
+        self.resync_seconds = resync_seconds
+        self._bodies: dict[AppKey, dict[str, Any]] = {}
+        # (uid, generation) of the last spec reconciled without error, per App.
+        self._reconciled: dict[AppKey, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"reconcile-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        resync = threading.Thread(target=self._resync, name="resync", daemon=True)
+        resync.start()
+        self._threads.append(resync)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def on_app_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        key = key_of(body)
+        meta = body["metadata"]
+        with self._lock:
+            if event_type == "DELETED":
+                self._bodies.pop(key, None)
+                self._reconciled.pop(key, None)
+                self.queue.forget(key)
+                return
+            self._bodies[key] = body
+            seen = (meta.get("uid", ""), int(meta.get("generation") or 0))
+            # Our own status writes come back as events with an unchanged generation: those
+            # need no reconcile (children's events and the resync cover the rest).
+            if event_type == "MODIFIED" and self._reconciled.get(key) == seen:
+                return
+        if meta.get("deletionTimestamp"):
+            return  # the garbage collector removes the children
+        self.queue.add(key)
+
+    def on_child_event(self, body: dict[str, Any]) -> None:
+        meta = body.get("metadata", {})
+        instance = (meta.get("labels") or {}).get(render.INSTANCE_LABEL)
+        if not instance:
+            return
+        key = (meta.get("namespace", ""), instance)
+        with self._lock:
+            known = key in self._bodies
+        if known:
+            self.queue.add(key)
+
+    def _work(self) -> None:
+        while True:
+            key = self.queue.get()
+            if key is None:
+                return
+            try:
+                self._reconcile(key)
+            finally:
+                self.queue.done(key)
+
+    def _reconcile(self, key: AppKey) -> None:
+        with self._lock:
+            body = self._bodies.get(key)
+        if body is None:
+            return
+        namespace, name = key
+        try:
+            outcome = self.reconciler.reconcile(body)
+        except KubeError as error:
+            delay = self.queue.retry(key)
+            log.warning("%s/%s: reconcile failed (%s); retrying in %.1fs", namespace, name,
+                        error, delay)
+            return
+        except Exception:
+            delay = self.queue.retry(key)
+            log.exception("%s/%s: unexpected error; retrying in %.1fs", namespace, name, delay)
+            return
+        meta = body["metadata"]
+        if outcome.problem is not None:
+            # Stalled: try again later, in case what blocked it (a conflicting object, a
+            # missing StorageClass) went away without an event that concerns this App.
+            self.queue.retry(key)
+            return
+        self.queue.forget(key)
+        with self._lock:
+            if self._bodies.get(key) is body:
+                self._reconciled[key] = (meta.get("uid", ""), int(meta.get("generation") or 0))
+
+    def _resync(self) -> None:
+        while not self._stop.wait(self.resync_seconds):
+            with self._lock:
+                keys = list(self._bodies)
+            log.debug("periodic resync of %d Apps", len(keys))
+            for key in keys:
+                self.queue.add(key)

@@ -1,0 +1,198 @@
+"""The only module that talks to the Kubernetes API.
+
+Plain JSON over the official client's connection handling (authentication, TLS, pooling):
+objects stay dicts from end to end, which keeps them comparable with render.py's output and
+avoids the typed models' deserialization cost. Every write is a server-side apply with the
+field manager `app-operator`, except deletions and events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client, config
+
+from app_operator import model
+
+FIELD_MANAGER = "app-operator"
+log = logging.getLogger(__name__)
+
+# kind -> (API prefix, resource plural)
+RESOURCES = {
+    "Deployment": ("/apis/apps/v1", "deployments"),
+    "Service": ("/api/v1", "services"),
+    "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
+    "Event": ("/api/v1", "events"),
+    model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
+}
+
+
+class KubeError(Exception):
+    """A request the API server answered with an error status (or could not answer)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def refused(self) -> bool:
+        """The server judged the request and said no: retrying the same request will not help
+        until something changes (invalid object, forbidden, immutable field)."""
+        return self.status in (400, 403, 404, 409, 422)
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_client(pool_size: int = 8) -> client.ApiClient:
+    """An API client from the in-cluster service account, else from the kubeconfig."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration)
+
+
+def path_for(kind: str, namespace: str, name: str | None = None, subresource: str = "") -> str:
+    prefix, plural = RESOURCES[kind]
+    path = f"{prefix}/namespaces/{quote(namespace)}/{plural}"
+    if name is not None:
+        path += f"/{quote(name)}"
+    if subresource:
+        path += f"/{subresource}"
+    return path
+
+
+class Kube:
+    """Reads and writes the App's children and the App's status."""
+
+    def __init__(self, api_client: client.ApiClient, timeout: float = 30.0) -> None:
+        self.api = api_client
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str = "application/json") -> Any:
+        method_, url, headers, body_, _ = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(method_, url, header_params=headers, body=body_,
+                                         _request_timeout=self.timeout)
+            data = response.read()
+        except client.ApiException as error:  # raised for transport-level failures
+            raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
+        except OSError as error:
+            raise KubeError(0, "ConnectionError", str(error)) from error
+        if not 200 <= response.status < 300:
+            raise _error_from(response.status, data)
+        return json.loads(data) if data else None
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.request("GET", path_for(kind, namespace, name))
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+        return result
+
+    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        result = self.request("GET", path_for(kind, namespace),
+                              query={"labelSelector": label_selector})
+        items: list[dict[str, Any]] = result.get("items", [])
+        api_version = result.get("apiVersion", "v1")
+        for item in items:  # list items come without these
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+        """Server-side apply: the object becomes exactly what this manager says of it."""
+        meta = obj["metadata"]
+        result: dict[str, Any] = self.request(
+            "PATCH", path_for(obj["kind"], meta["namespace"], meta["name"], subresource),
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            body=obj, content_type="application/apply-patch+yaml",
+        )
+        return result
+
+    def delete(self, kind: str, namespace: str, name: str, uid: str) -> bool:
+        """Delete the object if it is still the one we looked at (uid precondition)."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
+                "preconditions": {"uid": uid}}
+        try:
+            self.request("DELETE", path_for(kind, namespace, name), body=body)
+        except KubeError as error:
+            if error.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def merge_patch(self, kind: str, namespace: str, name: str,
+                    patch: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "PATCH", path_for(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+            body=patch, content_type="application/merge-patch+json")
+        return result
+
+    def apply_status(self, app: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        meta = app["metadata"]
+        return self.apply({
+            "apiVersion": model.API_VERSION,
+            "kind": model.KIND,
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "status": status,
+        }, subresource="status")
+
+    def post_event(self, app: dict[str, Any], event_type: str, reason: str,
+                   message: str) -> None:
+        """An event on the App, as `kubectl describe app` shows them. Best effort: a lost
+        event must never fail a reconcile."""
+        meta = app["metadata"]
+        timestamp = now()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": model.API_VERSION, "kind": model.KIND, "name": meta["name"],
+                "namespace": meta["namespace"], "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion", ""),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "reportingComponent": FIELD_MANAGER,
+            "reportingInstance": FIELD_MANAGER,
+            "firstTimestamp": timestamp,
+            "lastTimestamp": timestamp,
+            "count": 1,
+        }
+        try:
+            self.request("POST", path_for("Event", meta["namespace"]), body=event)
+        except KubeError as error:
+            log.warning("could not post event %s on %s/%s: %s", reason, meta["namespace"],
+                        meta["name"], error)
+
+
+def _error_from(status: int, data: bytes) -> KubeError:
+    try:
+        body = json.loads(data)
+        return KubeError(status, str(body.get("reason", "")), str(body.get("message", "")))
+    except (ValueError, AttributeError):
+        return KubeError(status, "", data.decode(errors="replace")[:500])

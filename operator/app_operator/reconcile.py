@@ -1,0 +1,226 @@
+"""One level-based reconcile of one App: spec → model → desired → apply → observed → status.
+
+Whatever woke it (the App changed, a child changed or vanished, the operator restarted, a
+periodic resync), it renders the whole desired state, reads what exists, applies what
+differs, prunes what the spec no longer asks for, and writes the status if it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from app_operator import drift, render, status
+from app_operator.kube import Kube, KubeError, now
+from app_operator.model import AppSpec
+from app_operator.render import AppRef, Desired
+from app_operator.status import Observed, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did and found."""
+
+    applied: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problem: Problem | None = None
+    status_written: bool = False
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
+        parts.append(f"spec.{where}: {item['msg']}" if where else f"spec: {item['msg']}")
+    return "; ".join(parts)
+
+
+def owner_of(obj: dict[str, Any], app: AppRef) -> str | None:
+    """None when the object belongs to this App; otherwise who it belongs to, for a message."""
+    meta = obj.get("metadata", {})
+    controllers = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
+    if controllers:
+        ref = controllers[0]
+        if ref.get("uid") == app.uid:
+            return None
+        return f"{ref.get('kind')} {ref.get('name')}"
+    labels = meta.get("labels") or {}
+    if (labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY
+            and labels.get(render.INSTANCE_LABEL) == app.name):
+        return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
+    return "nobody (it was not created by app-operator)"
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj["kind"], obj["metadata"]["name"]
+
+
+class Reconciler:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def reconcile(self, body: dict[str, Any]) -> Outcome:
+        app = AppRef.from_body(body)
+        outcome = Outcome()
+        try:
+            spec = AppSpec.model_validate(body.get("spec") or {})
+        except ValidationError as error:
+            outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
+            self._finish(body, app, None, self._observe_existing(app), outcome)
+            return outcome
+        desired = render.render_all(app, spec)
+        live = self._read(app, desired)
+        observed = Observed()
+        try:
+            self._check_ownership(app, desired, live)
+            self._apply(body, desired, live, outcome)
+            self._prune(body, app, spec, live, outcome, observed)
+        except _Stall as stall:
+            outcome.problem = stall.problem
+        observed.deployment = live.get(("Deployment", app.name))
+        observed.service = live.get(("Service", app.name)) if desired.service else None
+        observed.claims = {
+            claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))
+            for claim in desired.claims
+        }
+        self._finish(body, app, spec, observed, outcome)
+        return outcome
+
+    def _read(self, app: AppRef, desired: Desired) -> dict[tuple[str, str], Any]:
+        """The live children: the Deployment, the Service (also when it should go), and every
+        claim labelled for this App (also those the spec no longer names)."""
+        live: dict[tuple[str, str], Any] = {
+            ("Deployment", app.name): self.kube.get("Deployment", app.namespace, app.name),
+            ("Service", app.name): self.kube.get("Service", app.namespace, app.name),
+        }
+        selector = (f"{render.INSTANCE_LABEL}={app.name},"
+                    f"{render.MANAGED_BY_LABEL}={render.MANAGED_BY}")
+        for claim in self.kube.list("PersistentVolumeClaim", app.namespace, selector):
+            live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
+        for claim in desired.claims:
+            if _key(claim) not in live:
+                live[_key(claim)] = self.kube.get(
+                    "PersistentVolumeClaim", app.namespace, claim["metadata"]["name"])
+        return live
+
+    def _observe_existing(self, app: AppRef) -> Observed:
+        """What runs for an App whose spec cannot be parsed: reported, left untouched."""
+        deployment = self.kube.get("Deployment", app.namespace, app.name)
+        if deployment is not None and owner_of(deployment, app) is not None:
+            deployment = None
+        return Observed(deployment=deployment)
+
+    def _check_ownership(self, app: AppRef, desired: Desired,
+                         live: dict[tuple[str, str], Any]) -> None:
+        conflicts = []
+        for obj in desired.objects():
+            existing = live.get(_key(obj))
+            if existing is not None:
+                owner = owner_of(existing, app)
+                if owner is not None:
+                    conflicts.append(f"{obj['kind']} {obj['metadata']['name']} (owned by {owner})")
+        if conflicts:
+            raise _Stall(Problem(status.NAME_CONFLICT, (
+                "these objects already exist and do not belong to this App: "
+                + ", ".join(conflicts)
+                + "; rename the App, or delete or rename the existing objects")))
+
+    def _apply(self, body: dict[str, Any], desired: Desired, live: dict[tuple[str, str], Any],
+               outcome: Outcome) -> None:
+        app = AppRef.from_body(body)
+        for obj in desired.objects():
+            key = _key(obj)
+            before = live.get(key)
+            if not drift.needs_apply(obj, before):
+                continue
+            what = f"{obj['kind']} {obj['metadata']['name']}"
+            changes = drift.differences(obj, before) if before is not None else []
+            try:
+                live[key] = self.kube.apply(obj)
+            except KubeError as error:
+                if error.refused:
+                    raise _Stall(Problem(status.API_REFUSED, (
+                        f"the API server refused {what}: {error.message}"))) from error
+                raise
+            outcome.applied.append(what)
+            if before is None:
+                log.info("%s/%s: created %s", app.namespace, app.name, what)
+                self.kube.post_event(body, "Normal", "Created", f"Created {what}")
+            else:
+                summary = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
+                log.info("%s/%s: updated %s (%s)", app.namespace, app.name, what, summary)
+                self.kube.post_event(body, "Normal", "Updated", f"Updated {what}: {summary}")
+
+    def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
+               live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
+        service = live.get(("Service", app.name))
+        if not spec.ports and service is not None and owner_of(service, app) is None:
+            self._delete(body, service, outcome)
+            live[("Service", app.name)] = None
+        wanted = {render.claim_name(app, v.name) for v in spec.volumes or []}
+        for (kind, name), claim in list(live.items()):
+            if kind != "PersistentVolumeClaim" or claim is None or name in wanted:
+                continue
+            if owner_of(claim, app) is not None:
+                continue
+            if spec.volume_deletion_policy == "Delete":
+                self._delete(body, claim, outcome)
+                continue
+            observed.retained_claims.append(name)
+            refs = claim["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == app.uid for r in refs):
+                # It was created under policy Delete: release it so that it outlives the App.
+                self.kube.merge_patch(kind, app.namespace, name, {"metadata": {
+                    "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}})
+                log.info("%s/%s: released claim %s, kept under volumeDeletionPolicy Retain",
+                         app.namespace, app.name, name)
+
+    def _delete(self, body: dict[str, Any], obj: dict[str, Any], outcome: Outcome) -> None:
+        meta = obj["metadata"]
+        what = f"{obj.get('kind')} {meta['name']}"
+        if self.kube.delete(obj["kind"], meta["namespace"], meta["name"], meta["uid"]):
+            outcome.deleted.append(what)
+            log.info("%s/%s: deleted %s", meta["namespace"], body["metadata"]["name"], what)
+            self.kube.post_event(body, "Normal", "Deleted", f"Deleted {what}")
+
+    def _finish(self, body: dict[str, Any], app: AppRef, spec: AppSpec | None,
+                observed: Observed, outcome: Outcome) -> None:
+        previous = body.get("status") or {}
+        generation = int(body["metadata"].get("generation") or 0)
+        new = status.compute_status(app, generation, spec, observed, outcome.problem,
+                                     previous, now())
+        if new == {k: v for k, v in previous.items() if k in new} and set(previous) <= set(new):
+            return
+        self.kube.apply_status(body, new)
+        outcome.status_written = True
+        self._announce(body, previous, new)
+
+    def _announce(self, body: dict[str, Any], previous: dict[str, Any],
+                  new: dict[str, Any]) -> None:
+        """Events and logs for condition changes that a person wants to hear about."""
+        app = AppRef.from_body(body)
+        before = {c["type"]: c for c in previous.get("conditions") or []}
+        for condition in new["conditions"]:
+            old = before.get(condition["type"], {})
+            changed = (old.get("status"), old.get("reason")) != (
+                condition["status"], condition["reason"])
+            if not changed or condition["status"] != "True":
+                continue
+            if condition["type"] == status.STALLED:
+                log.warning("%s/%s: stalled (%s): %s", app.namespace, app.name,
+                            condition["reason"], condition["message"])
+                self.kube.post_event(body, "Warning", condition["reason"], condition["message"])
+            elif condition["type"] == status.READY:
+                log.info("%s/%s: ready: %s", app.namespace, app.name, condition["message"])
+                self.kube.post_event(body, "Normal", "Ready", condition["message"])
+
+
+class _Stall(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem

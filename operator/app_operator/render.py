@@ -1,0 +1,241 @@
+"""The desired children of an App, as plain dicts ready for server-side apply.
+
+Pure: the same App always renders to the same objects, with deterministic names
+(`<app>` for the Deployment and the Service, `<app>-<volume>` for claims), stable selector
+labels and a controller ownerReference (except on claims kept under volumeDeletionPolicy
+Retain, which must outlive the App).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from app_operator import model
+from app_operator.model import AppSpec
+
+MANAGED_BY = "app-operator"
+NAME_LABEL, INSTANCE_LABEL = model.SELECTOR_LABELS
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+VOLUME_LABEL = f"{model.GROUP}/volume"
+HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """The identity of an App: enough to name, label and own its children."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> AppRef:
+        meta = body["metadata"]
+        return cls(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Everything an App renders to. `service` is None when the App has no ports."""
+
+    deployment: dict[str, Any]
+    service: dict[str, Any] | None
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [obj for obj in (*self.claims, self.service, self.deployment) if obj is not None]
+
+
+def selector_labels(app: AppRef) -> dict[str, str]:
+    return {NAME_LABEL: app.name, INSTANCE_LABEL: app.name}
+
+
+def child_labels(app: AppRef) -> dict[str, str]:
+    return {**selector_labels(app), MANAGED_BY_LABEL: MANAGED_BY}
+
+
+def label_selector(app: AppRef) -> str:
+    """The pods' selector in the string form used by the scale subresource."""
+    return ",".join(f"{key}={value}" for key, value in selector_labels(app).items())
+
+
+def owner_reference(app: AppRef) -> dict[str, Any]:
+    return {
+        "apiVersion": model.API_VERSION,
+        "kind": model.KIND,
+        "name": app.name,
+        "uid": app.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def claim_name(app: AppRef, volume_name: str) -> str:
+    return f"{app.name}-{volume_name}"
+
+
+def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": app.namespace, "labels": child_labels(app)}
+    if owned:
+        meta["ownerReferences"] = [owner_reference(app)]
+    meta.update({key: value for key, value in extra.items() if value})
+    return meta
+
+
+def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
+    """Stamp an object with a hash of itself, so a later reconcile can tell that applying it
+    again would change nothing (see kube.needs_apply)."""
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+    meta = obj["metadata"]
+    return {**obj, "metadata": {**meta, "annotations": {
+        **meta.get("annotations", {}), HASH_ANNOTATION: digest}}}
+
+
+def _uses_single_node_volume(spec: AppSpec) -> bool:
+    return any(v.access_mode in model.SINGLE_NODE_ACCESS_MODES for v in spec.volumes or [])
+
+
+def render_strategy(spec: AppSpec) -> dict[str, Any]:
+    kind = spec.strategy
+    if kind == "Auto":
+        kind = "Recreate" if _uses_single_node_volume(spec) else "RollingUpdate"
+    if kind == "Recreate":
+        return {"type": "Recreate"}
+    # Owned explicitly, so that a later switch to Recreate removes them.
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+
+
+def render_pod_security(spec: AppSpec) -> dict[str, Any]:
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if spec.security_profile == "restricted":
+        context["runAsNonRoot"] = True
+    for key, value in (("runAsUser", spec.run_as_user), ("runAsGroup", spec.run_as_group),
+                       ("fsGroup", spec.fs_group)):
+        if value is not None:
+            context[key] = value
+    return context
+
+
+def render_container_security(spec: AppSpec) -> dict[str, Any]:
+    context: dict[str, Any] = {"allowPrivilegeEscalation": False, "privileged": False}
+    if spec.security_profile == "restricted":
+        context["capabilities"] = {"drop": ["ALL"]}
+        context["runAsNonRoot"] = True
+    return context
+
+
+def render_mount(volume: model.Volume) -> dict[str, Any]:
+    mount: dict[str, Any] = {"name": volume.name, "mountPath": volume.mount_path}
+    if volume.read_only:
+        mount["readOnly"] = True
+    return mount
+
+
+def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": app.name, "image": spec.image}
+    optional: dict[str, Any] = {
+        "imagePullPolicy": spec.image_pull_policy,
+        "command": spec.command,
+        "args": spec.args,
+        "workingDir": spec.working_dir,
+        "env": [e.to_dict() for e in spec.env or []],
+        "envFrom": [e.to_dict() for e in spec.env_from or []],
+        "ports": [
+            {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
+            for p in spec.ports or []
+        ],
+        "resources": spec.resources.to_dict() if spec.resources else None,
+        "volumeMounts": [render_mount(v) for v in spec.volumes or []],
+    }
+    for kind, probe in spec.probe_items():
+        optional[f"{kind}Probe"] = probe.to_dict()
+    container.update({key: value for key, value in optional.items() if value})
+    container["securityContext"] = render_container_security(spec)
+    return container
+
+
+def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+    pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
+    template_meta: dict[str, Any] = {"labels": pod_labels}
+    if spec.pod_annotations:
+        template_meta["annotations"] = dict(spec.pod_annotations)
+    pod_spec: dict[str, Any] = {
+        # Apps never talk to the Kubernetes API, and service links clash with the
+        # environment variables of many images (e.g. FLASK_PORT from a Service named flask).
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": render_pod_security(spec),
+        "containers": [render_container(app, spec)],
+    }
+    if spec.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
+    if spec.volumes:
+        pod_spec["volumes"] = [
+            {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
+            for v in spec.volumes
+        ]
+    return with_desired_hash({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(app, app.name),
+        "spec": {
+            "replicas": spec.effective_replicas,
+            "selector": {"matchLabels": selector_labels(app)},
+            "strategy": render_strategy(spec),
+            "template": {"metadata": template_meta, "spec": pod_spec},
+        },
+    })
+
+
+def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    if not spec.ports:
+        return None
+    service_type = spec.service.type if spec.service else "ClusterIP"
+    ports = []
+    for port in spec.ports:
+        entry: dict[str, Any] = {
+            "name": port.name,
+            "port": port.service_port or port.container_port,
+            "targetPort": port.name,
+            "protocol": port.protocol,
+        }
+        if port.node_port is not None:
+            entry["nodePort"] = port.node_port
+        ports.append(entry)
+    annotations = dict(spec.service.annotations or {}) if spec.service else {}
+    return with_desired_hash({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app, app.name, annotations=annotations),
+        "spec": {"type": service_type, "selector": selector_labels(app), "ports": ports},
+    })
+
+
+def render_claims(app: AppRef, spec: AppSpec) -> list[dict[str, Any]]:
+    owned = spec.volume_deletion_policy == "Delete"
+    claims = []
+    for volume in spec.volumes or []:
+        meta = _metadata(app, claim_name(app, volume.name), owned=owned)
+        meta["labels"] = {**meta["labels"], VOLUME_LABEL: volume.name}
+        claim_spec: dict[str, Any] = {
+            "accessModes": [volume.access_mode],
+            "resources": {"requests": {"storage": volume.size}},
+        }
+        if volume.storage_class_name is not None:
+            claim_spec["storageClassName"] = volume.storage_class_name
+        claims.append(with_desired_hash({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
+            "spec": claim_spec,
+        }))
+    return claims
+
+
+def render_all(app: AppRef, spec: AppSpec) -> Desired:
+    return Desired(
+        deployment=render_deployment(app, spec),
+        service=render_service(app, spec),
+        claims=render_claims(app, spec),
+    )

@@ -1,0 +1,211 @@
+"""An App's status, computed from what the operator observed. Pure.
+
+Conditions follow the Kubernetes convention and kstatus (sigs.k8s.io/cli-utils), so that
+`kubectl wait --for=condition=Ready`, Flux and other tools read them: `Reconciling` is True
+while children roll out, `Stalled` is True when the operator cannot proceed, and `Ready` is
+True when everything the spec asks for runs. The whole list is written every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app_operator.model import AppSpec, Port
+from app_operator.render import AppRef, claim_name, label_selector
+
+READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
+
+# Reasons (CamelCase, for machines; the messages are for people).
+AVAILABLE = "Available"
+SUSPENDED = "Suspended"
+SCALED_TO_ZERO = "ScaledToZero"
+ROLLING_OUT = "RollingOut"
+VOLUMES_PENDING = "VolumesPending"
+RECONCILED = "Reconciled"
+INVALID_SPEC = "InvalidSpec"
+NAME_CONFLICT = "NameConflict"
+API_REFUSED = "ApiRefused"
+PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why the operator cannot proceed with an App: becomes Stalled=True."""
+
+    reason: str
+    message: str
+
+
+@dataclass
+class Observed:
+    """The App's children as the API server returned them (None: does not exist)."""
+
+    deployment: dict[str, Any] | None = None
+    service: dict[str, Any] | None = None
+    claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    retained_claims: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the rollout stands: done, still going, or stuck."""
+
+    ready: bool
+    reason: str
+    message: str
+    stalled: bool = False
+
+
+def url_for(app: AppRef, port: Port) -> str:
+    """In-cluster address of a port; the scheme is guessed from the port's name."""
+    number = port.service_port or port.container_port
+    name = port.name.lower()
+    if name.startswith("https"):
+        scheme = "https"
+    elif name.startswith("http") or name in ("web", "www"):
+        scheme = "http"
+    else:
+        scheme = port.protocol.lower()
+    host = f"{app.name}.{app.namespace}.svc"
+    if (scheme, number) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{number}"
+
+
+def _int(obj: dict[str, Any] | None, *path: str) -> int:
+    value: Any = obj
+    for key in path:
+        value = (value or {}).get(key)
+    return int(value or 0)
+
+
+def _deployment_condition(deployment: dict[str, Any], kind: str) -> dict[str, Any]:
+    for condition in deployment.get("status", {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return dict(condition)
+    return {}
+
+
+def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress:
+    """Is everything the spec asks for running? If not, what is it waiting for?"""
+    deployment = observed.deployment
+    if deployment is None:
+        return Progress(False, ROLLING_OUT, f"waiting for Deployment {app.name} to be created")
+    desired = spec.effective_replicas
+    seen = _int(deployment, "status", "observedGeneration")
+    if seen < _int(deployment, "metadata", "generation"):
+        return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
+                        "new spec")
+    progressing = _deployment_condition(deployment, "Progressing")
+    if progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
+        return Progress(False, PROGRESS_DEADLINE_EXCEEDED,
+                        "the new pods did not become ready in time "
+                        f"({progressing.get('message')}); "
+                        f"see `kubectl describe pods -l {label_selector(app)}` and the pods' logs",
+                        stalled=True)
+    updated = _int(deployment, "status", "updatedReplicas")
+    total = _int(deployment, "status", "replicas")
+    available = _int(deployment, "status", "availableReplicas")
+    if updated < desired:
+        return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
+    if total > updated:
+        return Progress(False, ROLLING_OUT, f"{total - updated} old pods are still terminating")
+    if available < desired:
+        return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
+    pending = [
+        claim_name(app, volume) for volume, claim in observed.claims.items()
+        if (claim or {}).get("status", {}).get("phase") != "Bound"
+    ]
+    if pending:
+        return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
+                        + ", ".join(sorted(pending)))
+    if spec.ports and observed.service is None:
+        return Progress(False, ROLLING_OUT, f"waiting for Service {app.name} to be created")
+    if spec.suspend:
+        return Progress(True, SUSPENDED, "suspended: scaled to 0, Service and volumes kept")
+    if desired == 0:
+        return Progress(True, SCALED_TO_ZERO, "scaled to 0 replicas")
+    where = f" at {url_for(app, spec.ports[0])}" if spec.ports else ""
+    return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
+
+
+def _condition(kind: str, value: bool, reason: str, message: str, generation: int,
+               previous: dict[str, dict[str, Any]], now: str) -> dict[str, Any]:
+    status = "True" if value else "False"
+    before = previous.get(kind, {})
+    since = before.get("lastTransitionTime") if before.get("status") == status else None
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since or now,
+        "observedGeneration": generation,
+    }
+
+
+def conditions(progress: Progress | None, problem: Problem | None, generation: int,
+               previous: list[dict[str, Any]] | None, now: str) -> list[dict[str, Any]]:
+    """The three kstatus conditions; exactly one of progress or problem is given."""
+    before = {c.get("type", ""): c for c in previous or []}
+    if problem is not None or (progress is not None and progress.stalled):
+        reason, message = (problem.reason, problem.message) if problem else (
+            progress.reason, progress.message)  # type: ignore[union-attr]
+        return [
+            _condition(READY, False, reason, message, generation, before, now),
+            _condition(RECONCILING, False, reason, "stopped: " + message, generation, before, now),
+            _condition(STALLED, True, reason, message, generation, before, now),
+        ]
+    assert progress is not None
+    return [
+        _condition(READY, progress.ready, progress.reason, progress.message, generation, before,
+                   now),
+        _condition(RECONCILING, not progress.ready,
+                   RECONCILED if progress.ready else progress.reason,
+                   "up to date" if progress.ready else progress.message, generation, before, now),
+        _condition(STALLED, False, RECONCILED, "making progress", generation, before, now),
+    ]
+
+
+def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "claimName": claim_name(app, name),
+                             "phase": "Missing"}
+    if claim is not None:
+        status = claim.get("status") or {}
+        entry["phase"] = status.get("phase", "Pending")
+        capacity = (status.get("capacity") or {}).get("storage")
+        if capacity:
+            entry["capacity"] = capacity
+    return entry
+
+
+def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed: Observed,
+                   problem: Problem | None, previous: dict[str, Any] | None,
+                   now: str) -> dict[str, Any]:
+    """The App's whole status. `spec` is None when it could not be parsed (then `problem`
+    says why); `previous` is the status the App has now, to keep transition times."""
+    progress = None
+    if problem is None and spec is not None:
+        progress = rollout_progress(app, spec, observed)
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "conditions": conditions(progress, problem, generation,
+                                 (previous or {}).get("conditions"), now),
+        "selector": label_selector(app),
+        "replicas": _int(observed.deployment, "status", "replicas"),
+        "readyReplicas": _int(observed.deployment, "status", "readyReplicas"),
+        "updatedReplicas": _int(observed.deployment, "status", "updatedReplicas"),
+        "availableReplicas": _int(observed.deployment, "status", "availableReplicas"),
+    }
+    if spec is not None and spec.ports and observed.service is not None:
+        status["url"] = url_for(app, spec.ports[0])
+        node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
+        if node_port:
+            status["nodePort"] = node_port
+    if observed.claims:
+        status["volumes"] = [_volume_status(app, name, claim)
+                             for name, claim in observed.claims.items()]
+    if observed.retained_claims:
+        status["retainedClaims"] = sorted(observed.retained_claims)
+    return status
