@@ -1,0 +1,74 @@
+"""Would applying change anything? Decides whether a reconcile writes at all."""
+
+import copy
+from typing import Any
+
+from app_operator import drift, render
+from app_operator.render import AppRef
+
+from .conftest import make_spec
+
+
+def live_copy(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the API server returns: our fields plus defaults and bookkeeping of its own."""
+    live = copy.deepcopy(obj)
+    live["metadata"]["resourceVersion"] = "42"
+    live["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "1"
+    live["status"] = {"replicas": 1}
+    if live["kind"] == "Deployment":
+        live["spec"]["revisionHistoryLimit"] = 10
+        live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/dev/x"
+    return live
+
+
+def test_missing_object_needs_apply(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec())
+    assert drift.needs_apply(desired, None)
+
+
+def test_unchanged_object_needs_no_apply_despite_server_defaults(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec())
+    assert not drift.needs_apply(desired, live_copy(desired))
+
+
+def test_edit_by_someone_else_is_drift(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec())
+    live = live_copy(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
+    assert drift.needs_apply(desired, live)
+    assert drift.differences(desired, live) == ["spec.template.spec.containers[0].image"]
+
+
+def test_deleted_field_is_drift(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec(env=[{"name": "A", "value": "1"}]))
+    live = live_copy(desired)
+    del live["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert drift.needs_apply(desired, live)
+
+
+def test_field_the_operator_stopped_setting_is_caught_by_the_hash(app: AppRef) -> None:
+    before = render.render_deployment(app, make_spec(env=[{"name": "A", "value": "1"}]))
+    after = render.render_deployment(app, make_spec())
+    live = live_copy(before)
+    # Every field of `after` is in `live`, only the hash tells the env var must go.
+    assert drift.is_subset({k: v for k, v in after.items() if k != "metadata"}, live)
+    assert drift.needs_apply(after, live)
+
+
+def test_quantities_compare_by_value(app: AppRef) -> None:
+    desired = render.render_claims(app, make_spec(volumes=[
+        {"name": "d", "mountPath": "/d", "size": "1Gi"}]))[0]
+    live = live_copy(desired)
+    live["spec"]["resources"]["requests"]["storage"] = "1024Mi"
+    assert not drift.needs_apply(desired, live)
+    live["spec"]["resources"]["requests"]["storage"] = "2Gi"
+    assert drift.differences(desired, live) == ["spec.resources.requests.storage"]
+
+
+def test_quantity_rule_applies_only_to_quantity_maps() -> None:
+    assert drift.differences({"env": {"value": "1"}}, {"env": {"value": "1000m"}}) == [
+        "env.value"]
+
+
+def test_list_length_change_is_a_difference() -> None:
+    assert drift.differences({"a": [1, 2]}, {"a": [1]}) == ["a"]

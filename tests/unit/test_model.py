@@ -1,0 +1,129 @@
+"""The App model: defaults, validation, and the Python twins of the CRD's CEL rules."""
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from app_operator.model import AppSpec, parse_quantity
+
+
+def spec(**fields: object) -> AppSpec:
+    return AppSpec.model_validate({"image": "nginx:1.27", **fields})
+
+
+def test_defaults_match_docker_run_of_an_image() -> None:
+    app = spec()
+    assert app.replicas == 1
+    assert app.suspend is False
+    assert app.strategy == "Auto"
+    assert app.security_profile == "baseline"
+    assert app.volume_deletion_policy == "Retain"
+    assert app.ports is None and app.volumes is None
+
+
+def test_port_and_volume_defaults() -> None:
+    app = spec(ports=[{"name": "http", "containerPort": 80}],
+               volumes=[{"name": "data", "mountPath": "/data"}])
+    assert app.ports is not None and app.volumes is not None
+    assert app.ports[0].protocol == "TCP"
+    assert app.ports[0].service_port is None
+    assert app.volumes[0].size == "1Gi"
+    assert app.volumes[0].access_mode == "ReadWriteOnce"
+
+
+def test_image_is_required() -> None:
+    with pytest.raises(ValidationError, match="image"):
+        AppSpec.model_validate({})
+
+
+def test_unknown_fields_are_errors_not_silently_dropped() -> None:
+    with pytest.raises(ValidationError, match="privileged"):
+        spec(privileged=True)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"ports": [{"name": "http", "containerPort": 80}, {"name": "http", "containerPort": 81}]},
+     "name 'http' is used twice"),
+    ({"ports": [{"name": "a", "containerPort": 80}, {"name": "b", "containerPort": 80}]},
+     "same containerPort"),
+    ({"ports": [{"name": "a", "containerPort": 80, "servicePort": 90},
+                {"name": "b", "containerPort": 90}]},
+     "same servicePort"),
+    ({"ports": [{"name": "http", "containerPort": 80, "nodePort": 30080}]},
+     "nodePort needs service.type"),
+    ({"replicas": 2, "volumes": [{"name": "data", "mountPath": "/data"}]},
+     "replicas > 1"),
+    ({"volumes": [{"name": "a", "mountPath": "/d"}, {"name": "b", "mountPath": "/d"}]},
+     "mountPath '/d' is used twice"),
+    ({"podLabels": {"app.kubernetes.io/instance": "x"}}, "selector labels"),
+    ({"securityProfile": "restricted", "runAsUser": 0}, "user 0"),
+    ({"probes": {"readiness": {"httpGet": {"port": "web"}}}}, "names no port"),
+    ({"probes": {"liveness": {"tcpSocket": {"port": 80}, "exec": {"command": ["true"]}}}},
+     "exactly one of httpGet"),
+    ({"env": [{"name": "A", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s",
+                                                                          "key": "k"}}}]},
+     "either value or valueFrom"),
+    ({"envFrom": [{"prefix": "X_"}]}, "exactly one of configMapRef or secretRef"),
+    ({"ports": [{"name": "8080", "containerPort": 80}]}, "at least one letter"),
+    ({"volumes": [{"name": "data", "mountPath": "relative"}]}, "mount_path|mountPath"),
+    ({"volumes": [{"name": "data", "mountPath": "/d", "size": "0"}]}, "size must be positive"),
+    ({"replicas": -1}, "replicas"),
+])
+def test_invalid_specs_are_refused_with_the_field_named(fields: dict[str, object],
+                                                        message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        spec(**fields)
+
+
+def test_valid_full_spec_round_trips() -> None:
+    source = {
+        "image": "nextcloud:29",
+        "imagePullPolicy": "IfNotPresent",
+        "imagePullSecrets": ["registry"],
+        "replicas": 1,
+        "command": ["/entrypoint.sh"],
+        "args": ["apache2-foreground"],
+        "workingDir": "/var/www/html",
+        "env": [{"name": "A", "value": "1"},
+                {"name": "B", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+        "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "NC_"}],
+        "ports": [{"name": "http", "containerPort": 80, "servicePort": 8080, "nodePort": 30080}],
+        "service": {"type": "NodePort", "annotations": {"a": "b"}},
+        "volumes": [{"name": "html", "mountPath": "/var/www/html", "size": "10Gi"}],
+        "volumeDeletionPolicy": "Delete",
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                      "limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"}},
+        "probes": {"readiness": {"httpGet": {"path": "/status.php", "port": "http"},
+                                 "periodSeconds": 5}},
+        "podLabels": {"team": "web"},
+        "podAnnotations": {"note": "x"},
+        "strategy": "Recreate",
+        "securityProfile": "restricted",
+        "runAsUser": 33,
+        "runAsGroup": 33,
+        "fsGroup": 33,
+    }
+    app = AppSpec.model_validate(source)
+    again = AppSpec.model_validate(app.to_dict())
+    assert again == app
+    assert app.to_dict()["resources"]["limits"]["ephemeral-storage"] == "2Gi"
+
+
+def test_suspend_scales_to_zero() -> None:
+    assert spec(replicas=3, suspend=True).effective_replicas == 0
+    assert spec(replicas=3).effective_replicas == 3
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("1Gi", Decimal(2**30)), ("1024Mi", Decimal(2**30)), ("500m", Decimal("0.5")),
+    ("2", Decimal(2)), (3, Decimal(3)), ("1k", Decimal(1000)), ("1e3", Decimal(1000)),
+    ("1.5G", Decimal("1.5e9")),
+])
+def test_parse_quantity(text: str | int, value: Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+def test_parse_quantity_refuses_garbage() -> None:
+    with pytest.raises(ValueError, match="not a quantity"):
+        parse_quantity("lots")

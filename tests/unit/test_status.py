@@ -1,0 +1,129 @@
+"""Status: kstatus conditions and counters from observed children."""
+
+from typing import Any
+
+from app_operator import status
+from app_operator.render import AppRef
+from app_operator.status import Observed, Problem
+
+from .conftest import make_spec
+
+NOW, LATER = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
+def deployment(replicas: int = 1, ready: int = 1, updated: int = 1, available: int = 1,
+               generation: int = 1, observed: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"metadata": {"generation": generation},
+            "status": {"observedGeneration": observed, "replicas": replicas,
+                       "readyReplicas": ready, "updatedReplicas": updated,
+                       "availableReplicas": available, **extra}}
+
+
+def conditions(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in result["conditions"]}
+
+
+def compute(app: AppRef, observed: Observed, problem: Problem | None = None,
+            previous: dict[str, Any] | None = None, now: str = NOW,
+            **fields: Any) -> dict[str, Any]:
+    return status.compute_status(app, 3, make_spec(**fields), observed, problem, previous, now)
+
+
+def test_ready_when_everything_runs(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(), service={"spec": {"ports": [{}]}}),
+                     ports=[{"name": "http", "containerPort": 5000, "servicePort": 80}])
+    c = conditions(result)
+    assert c["Ready"]["status"] == "True" and c["Ready"]["reason"] == "Available"
+    assert c["Reconciling"]["status"] == "False"
+    assert c["Stalled"]["status"] == "False"
+    assert all(x["observedGeneration"] == 3 for x in c.values())
+    assert result["observedGeneration"] == 3
+    assert result["url"] == "http://flask.demo.svc"
+    assert result["selector"] == "app.kubernetes.io/name=flask,app.kubernetes.io/instance=flask"
+    assert (result["replicas"], result["readyReplicas"], result["availableReplicas"]) == (1, 1, 1)
+
+
+def test_rolling_out_is_reconciling(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(replicas=2, updated=1, available=1)),
+                     replicas=2)
+    c = conditions(result)
+    assert c["Ready"]["status"] == "False"
+    assert c["Reconciling"]["status"] == "True"
+    assert c["Reconciling"]["reason"] == "RollingOut"
+    assert "1 of 2 pods" in c["Reconciling"]["message"]
+
+
+def test_unseen_generation_is_not_ready(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(generation=2, observed=1)))
+    assert conditions(result)["Ready"]["status"] == "False"
+
+
+def test_pending_claim_is_not_ready(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(), claims={
+        "data": {"status": {"phase": "Pending"}}}),
+        volumes=[{"name": "data", "mountPath": "/data"}])
+    c = conditions(result)
+    assert c["Reconciling"]["reason"] == "VolumesPending"
+    assert "flask-data" in c["Ready"]["message"]
+    assert result["volumes"] == [{"name": "data", "claimName": "flask-data",
+                                  "phase": "Pending"}]
+
+
+def test_progress_deadline_is_stalled(app: AppRef) -> None:
+    stuck = deployment(available=0, ready=0, conditions=[{
+        "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+        "message": "ReplicaSet flask-1 has timed out progressing."}])
+    c = conditions(compute(app, Observed(deployment=stuck)))
+    assert c["Stalled"]["status"] == "True"
+    assert c["Stalled"]["reason"] == "ProgressDeadlineExceeded"
+    assert c["Reconciling"]["status"] == "False"
+    assert "kubectl describe pods" in c["Stalled"]["message"]
+
+
+def test_problem_is_stalled_with_its_reason(app: AppRef) -> None:
+    problem = Problem(status.NAME_CONFLICT, "Deployment flask is not ours")
+    c = conditions(compute(app, Observed(), problem=problem))
+    assert c["Stalled"]["status"] == "True" and c["Stalled"]["reason"] == "NameConflict"
+    assert c["Ready"]["status"] == "False" and c["Ready"]["message"] == problem.message
+
+
+def test_invalid_spec_without_a_model(app: AppRef) -> None:
+    result = status.compute_status(app, 1, None, Observed(),
+                                   Problem(status.INVALID_SPEC, "spec.image: missing"), None, NOW)
+    assert conditions(result)["Stalled"]["reason"] == "InvalidSpec"
+    assert "url" not in result
+
+
+def test_suspended_and_scaled_to_zero_are_ready(app: AppRef) -> None:
+    zero = deployment(replicas=0, ready=0, updated=0, available=0)
+    assert conditions(compute(app, Observed(deployment=zero), suspend=True))["Ready"][
+        "reason"] == "Suspended"
+    assert conditions(compute(app, Observed(deployment=zero), replicas=0))["Ready"][
+        "reason"] == "ScaledToZero"
+
+
+def test_transition_time_kept_while_status_unchanged(app: AppRef) -> None:
+    first = compute(app, Observed(deployment=deployment()))
+    second = compute(app, Observed(deployment=deployment()), previous=first, now=LATER)
+    assert second == first
+    rolling = compute(app, Observed(deployment=deployment(updated=0)), previous=first, now=LATER)
+    assert conditions(rolling)["Ready"]["lastTransitionTime"] == LATER
+    assert conditions(rolling)["Stalled"]["lastTransitionTime"] == NOW
+
+
+def test_node_port_and_retained_claims(app: AppRef) -> None:
+    service = {"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}
+    result = compute(app, Observed(deployment=deployment(), service=service,
+                                   retained_claims=["flask-old"]),
+                     ports=[{"name": "http", "containerPort": 5000, "nodePort": 30080}],
+                     service={"type": "NodePort"})
+    assert result["nodePort"] == 30080
+    assert result["retainedClaims"] == ["flask-old"]
+
+
+def test_url_scheme_follows_port_name(app: AppRef) -> None:
+    spec = make_spec(ports=[{"name": "postgres", "containerPort": 5432},
+                            {"name": "https", "containerPort": 8443}])
+    assert spec.ports is not None
+    assert status.url_for(app, spec.ports[0]) == "tcp://flask.demo.svc:5432"
+    assert status.url_for(app, spec.ports[1]) == "https://flask.demo.svc:8443"
