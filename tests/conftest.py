@@ -1,0 +1,75 @@
+"""Fixtures for the tiers that need an API server.
+
+`cluster` uses $KUBECONFIG when it points at a reachable cluster (kind, anything else);
+otherwise it brings up the local cluster (hack/cluster/up.sh). Each test gets a namespace
+of its own, deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.kube_helpers import ROOT, Kubectl, OperatorProcess
+
+
+def _reachable(kubeconfig: str) -> bool:
+    try:
+        Kubectl(kubeconfig).run("get", "--raw", "/readyz", namespaced=False)
+    except (AssertionError, RuntimeError, subprocess.TimeoutExpired):
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Kubectl:
+    """kubectl for the test cluster, with the App CRD installed."""
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    if not kubeconfig or not _reachable(kubeconfig):
+        subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
+                       stdout=subprocess.DEVNULL)
+        kubeconfig = str(ROOT / ".cluster" / "kubeconfig")
+    kubectl = Kubectl(kubeconfig)
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", "--timeout=60s",
+            "crd/apps.appoperator.dev")
+    return kubectl
+
+
+@pytest.fixture
+def namespace(cluster: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = f"t-{base}-{uuid.uuid4().hex[:5]}"
+    cluster("create", "namespace", name)
+    yield name
+    cluster.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def kubectl(cluster: Kubectl, namespace: str) -> Kubectl:
+    return cluster.in_namespace(namespace)
+
+
+@pytest.fixture
+def operator(cluster: Kubectl, namespace: str, tmp_path: Path,
+             request: pytest.FixtureRequest) -> Iterator[OperatorProcess]:
+    """The operator, running for this test's namespace only."""
+    process = OperatorProcess(cluster.kubeconfig, [namespace], tmp_path / "operator.log")
+    process.start()
+    yield process
+    process.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"--- operator log ---\n{process.logs()[-6000:]}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

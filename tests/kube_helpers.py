@@ -1,0 +1,156 @@
+"""Helpers for tests against a real API server: kubectl, polling, and the operator process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def kubectl_binary() -> str:
+    """The kubectl built with the local cluster (version-matched), else the one on PATH."""
+    cached = subprocess.run(
+        ["bash", "-c", "source hack/cluster/versions.sh && echo $CLUSTER_CACHE/bin/kubectl"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    if os.access(cached, os.X_OK):
+        return cached
+    found = shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("no kubectl: run `make cluster-up` or put kubectl on PATH")
+    return found
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: str, namespace: str | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.binary = kubectl_binary()
+
+    def in_namespace(self, namespace: str) -> Kubectl:
+        return Kubectl(self.kubeconfig, namespace)
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True,
+            namespaced: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [self.binary, "--kubeconfig", self.kubeconfig]
+        if self.namespace and namespaced:
+            command += ["--namespace", self.namespace]
+        result = subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
+                                timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def __call__(self, *args: str, stdin: str | None = None) -> str:
+        return self.run(*args, stdin=stdin).stdout
+
+    def apply(self, manifest: dict[str, Any] | str) -> str:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        return self("apply", "-f", "-", stdin=text)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        result = self.run("get", kind, name, "-o", "json", check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr:
+                return None
+            raise AssertionError(f"kubectl get {kind} {name}: {result.stderr.strip()}")
+        obj: dict[str, Any] = json.loads(result.stdout)
+        return obj
+
+    def items(self, kind: str, selector: str = "") -> list[dict[str, Any]]:
+        args = ["get", kind, "-o", "json"]
+        if selector:
+            args += ["-l", selector]
+        items: list[dict[str, Any]] = json.loads(self(*args))["items"]
+        return items
+
+
+def service_account_kubeconfig(kubectl: Kubectl, account: str, directory: Path) -> Path:
+    """A kubeconfig that authenticates as a ServiceAccount with a token, nothing else."""
+    current = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+    cluster = current["clusters"][0]["cluster"]
+    token = kubectl("create", "token", account, "--duration=2h").strip()
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
+        "clusters": [{"name": "c", "cluster": {
+            key: cluster[key] for key in ("server", "certificate-authority-data",
+                                          "certificate-authority", "insecure-skip-tls-verify")
+            if key in cluster}}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": account,
+                                               "namespace": kubectl.namespace or "default"}}],
+    }
+    path = directory / f"kubeconfig-{account}"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0,
+             interval: float = 0.25) -> T:
+    """Poll until probe returns something truthy; fail with `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def condition(app: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for entry in ((app or {}).get("status") or {}).get("conditions") or []:
+        if entry["type"] == kind:
+            return dict(entry)
+    return {}
+
+
+class OperatorProcess:
+    """`app-operator run` as a subprocess, limited to some namespaces, logging to a file."""
+
+    def __init__(self, kubeconfig: str, namespaces: list[str], log_path: Path,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespaces = namespaces
+        self.log_path = log_path
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        args = [sys.executable, "-m", "app_operator", "run", *self.extra_args]
+        for namespace in self.namespaces:
+            args += ["--namespace", namespace]
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_for("the operator to start watching",
+                 lambda: self.exited() or b"app-operator started" in self.log_path.read_bytes(),
+                 timeout=30)
+        if self.exited():
+            raise AssertionError(f"the operator exited:\n{self.logs()}")
+        return self
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
