@@ -62,6 +62,7 @@ class Controller:
                 self._bodies.pop(key, None)
                 self._reconciled.pop(key, None)
                 self.queue.forget(key)
+                self.reconciler.forget(meta.get("uid", ""))
                 return
             self._bodies[key] = body
             seen = (meta.get("uid", ""), int(meta.get("generation") or 0))

@@ -63,6 +63,13 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
 class Reconciler:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
+        # The status last written per App uid. Only this operator writes an App's status,
+        # so this is what the API server holds, even when the App body handed to
+        # reconcile comes from a watch event that predates the write.
+        self._written: dict[str, dict[str, Any]] = {}
+
+    def forget(self, uid: str) -> None:
+        self._written.pop(uid, None)
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         app = AppRef.from_body(body)
@@ -166,15 +173,18 @@ class Reconciler:
         for (kind, name), claim in list(live.items()):
             if kind != "PersistentVolumeClaim" or claim is None or name in wanted:
                 continue
-            if owner_of(claim, app) is not None:
+            if owner_of(claim, app) is not None or claim["metadata"].get("deletionTimestamp"):
                 continue
-            if spec.volume_deletion_policy == "Delete":
+            refs = claim["metadata"].get("ownerReferences") or []
+            owned = any(r.get("uid") == app.uid for r in refs)
+            if owned and spec.volume_deletion_policy == "Delete":
                 self._delete(body, claim, outcome)
                 continue
+            # Kept: created under Retain, or retained before the policy became Delete (a
+            # policy change never deletes data that was already kept).
             observed.retained_claims.append(name)
-            refs = claim["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == app.uid for r in refs):
-                # It was created under policy Delete: release it so that it outlives the App.
+            if owned:
+                # Created under Delete, removed under Retain: release it from the App.
                 self.kube.merge_patch(kind, app.namespace, name, {"metadata": {
                     "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}})
                 log.info("%s/%s: released claim %s, kept under volumeDeletionPolicy Retain",
@@ -190,13 +200,14 @@ class Reconciler:
 
     def _finish(self, body: dict[str, Any], app: AppRef, spec: AppSpec | None,
                 observed: Observed, outcome: Outcome) -> None:
-        previous = body.get("status") or {}
+        previous = self._written.get(app.uid) or body.get("status") or {}
         generation = int(body["metadata"].get("generation") or 0)
         new = status.compute_status(app, generation, spec, observed, outcome.problem,
                                      previous, now())
         if new == {k: v for k, v in previous.items() if k in new} and set(previous) <= set(new):
             return
         self.kube.apply_status(body, new)
+        self._written[app.uid] = new
         outcome.status_written = True
         self._announce(body, previous, new)
 

@@ -111,6 +111,8 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:
         return Progress(False, ROLLING_OUT, f"{total - updated} old pods are still terminating")
+    if total > desired:
+        return Progress(False, ROLLING_OUT, f"scaling down from {total} to {desired} pods")
     if available < desired:
         return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
     pending = [

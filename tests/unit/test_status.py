@@ -53,6 +53,11 @@ def test_rolling_out_is_reconciling(app: AppRef) -> None:
     assert "1 of 2 pods" in c["Reconciling"]["message"]
 
 
+def test_scaling_down_is_not_done_until_the_pods_are_gone(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(replicas=1, updated=1)), suspend=True)
+    assert conditions(result)["Reconciling"]["message"] == "scaling down from 1 to 0 pods"
+
+
 def test_unseen_generation_is_not_ready(app: AppRef) -> None:
     result = compute(app, Observed(deployment=deployment(generation=2, observed=1)))
     assert conditions(result)["Ready"]["status"] == "False"
