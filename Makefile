@@ -48,7 +48,7 @@ test: venv ## everything: lint, the local cluster, all test tiers
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
 
-.PHONY: install-crd run demo
+.PHONY: install-crd run demo stop
 install-crd: cluster-up venv ## apply the CRD to the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl apply --server-side -f crds/
 	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl wait --for=condition=Established crd/apps.appoperator.dev --timeout=60s
@@ -56,3 +56,5 @@ run: install-crd ## run the operator in the foreground against the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/app-operator run
 demo: install-crd ## local cluster + CRD + operator + the Flask example App, shown Ready
 	@KUBECONFIG=$(KUBECONFIG_LOCAL) hack/demo.sh
+stop: ## stop the operator that `make demo` left running
+	@hack/stop-operator.sh

@@ -55,7 +55,11 @@ KWOK_CONTROLLER_BINARY="$bin/kwok" \
         --kubeconfig "$kubeconfig" \
         --config "$config" \
         --wait 2m \
-        --quiet-pull >&2
+        --quiet-pull >"$state/kwokctl.log" 2>&1 || {
+    cat "$state/kwokctl.log" >&2
+    log "kwokctl could not create the cluster (log above, also in $state/kwokctl.log)"
+    exit 1
+}
 
 kubectl config use-context "kwok-$name" >/dev/null
 kubectl apply -f "$here/objects.yaml" >&2
