@@ -218,6 +218,8 @@ class ServiceSpec(Model):
 
 
 class Volume(Model, json_schema_extra=_cel(
+    ("quantity(self.size).isGreaterThan(quantity('0'))", "a volume's size must be positive",
+     ".size"),
     ("quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
      "a volume's size cannot shrink; create a new volume to use less space", ".size"),
     ("self.accessMode == oldSelf.accessMode",

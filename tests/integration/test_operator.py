@@ -339,3 +339,33 @@ def test_restricted_profile_reaches_the_pod(kubectl: Kubectl) -> None:
     pods = wait_for("a new pod", lambda: [p for p in kubectl.items(
         "pods", "app.kubernetes.io/instance=flask") if not p["metadata"].get("deletionTimestamp")])
     assert pods[0]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+@pytest.mark.usefixtures("operator")
+def test_api_refusal_stalls_one_app_only(kubectl: Kubectl, cluster: Kubectl,
+                                         namespace: str) -> None:
+    # A class without volume expansion: growing the claim is refused by the API server.
+    storage_class = f"fixed-{namespace}"[:63]
+    cluster.apply({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": storage_class}, "provisioner": "kwok.x-k8s.io/volume",
+                   "allowVolumeExpansion": False})
+    try:
+        volume = {"name": "data", "mountPath": "/data", "storageClassName": storage_class}
+        kubectl.apply(app_manifest("fixed", volumes=[volume]))
+        kubectl.apply(app_manifest("fine"))
+        wait_ready(kubectl, "fine")
+        wait_for("the claim to exist", lambda: kubectl.get("pvc", "fixed-data"))
+        kubectl.apply(app_manifest("fixed", volumes=[{**volume, "size": "5Gi"}]))
+        app = wait_stalled(kubectl, "fixed", "ApiRefused")
+        message = condition(app, "Stalled")["message"]
+        assert "PersistentVolumeClaim fixed-data" in message
+        assert condition(app, "Stalled")["observedGeneration"] == app["metadata"]["generation"]
+        events = json.loads(kubectl("get", "events", "--field-selector",
+                                    "involvedObject.name=fixed,type=Warning", "-o", "json"))
+        assert any(e["reason"] == "ApiRefused" for e in events["items"])
+        # The other App is untouched and still served.
+        kubectl.apply(app_manifest("fine", image="pylounge_flask_app:v2"))
+        wait_ready(kubectl, "fine")
+        assert container(kubectl, "fine")["image"] == "pylounge_flask_app:v2"
+    finally:
+        cluster.run("delete", "storageclass", storage_class, "--wait=false", check=False)
