@@ -8,6 +8,7 @@ of its own, deleted afterwards.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def cluster() -> Kubectl:
 
 @pytest.fixture
 def namespace(cluster: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())[:40].strip("-")
     name = f"t-{base}-{uuid.uuid4().hex[:5]}"
     cluster("create", "namespace", name)
     yield name

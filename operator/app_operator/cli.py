@@ -1,7 +1,9 @@
 """`app-operator`: the command line.
 
-  app-operator run [--namespace NS ...]   run the operator (all namespaces by default)
-  app-operator crd                        print the App CRD
+  app-operator run [--namespace NS ...]          run the operator (all namespaces by default)
+  app-operator crd                               print the App CRD
+  app-operator convert run -- docker run ...     a `docker run` line as an App
+  app-operator convert compose FILE              each service of a compose file as an App
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 import kopf
 
@@ -39,6 +42,82 @@ def _crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _print_conversions(conversions: list[Any], header: str, strict: bool) -> int:
+    import yaml
+
+    warnings = [w for c in conversions for w in c.warnings]
+    documents = [yaml.safe_dump(c.app, sort_keys=False, width=100) for c in conversions]
+    sys.stdout.write(header + "---\n".join(documents))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 1 if strict and warnings else 0
+
+
+def _convert_run(args: argparse.Namespace) -> int:
+    import shlex
+
+    from app_operator.convert import Refused, convert_run
+
+    words = list(args.words)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if len(words) == 1 and " " in words[0]:
+        words = shlex.split(words[0])  # the whole command given as one quoted string
+    try:
+        conversion = convert_run(words, namespace=args.namespace, read_file=_read_text,
+                                 environ=os.environ)
+    except Refused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    header = f"# app-operator convert run -- {shlex.join(words)}\n"
+    return _print_conversions([conversion], header, args.strict)
+
+
+def _convert_compose(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    from app_operator import compose_schema
+    from app_operator.convert import Refused, convert_compose
+
+    path = Path(args.file)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        print(f"error: {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as error:
+        print(f"error: {args.file} is not valid YAML: {error}", file=sys.stderr)
+        return 2
+    environ = dict(os.environ)
+    dotenv = path.parent / ".env"
+    if dotenv.exists():  # Compose reads .env next to the file; the shell wins over it
+        from app_operator.convert import parse_env_file
+
+        for entry in parse_env_file(dotenv.read_text(), str(dotenv), []):
+            environ.setdefault(entry["name"], entry["value"])
+    try:
+        schema = compose_schema.load()
+    except compose_schema.SchemaUnavailable as error:
+        print(f"error: cannot validate {args.file}: {error}", file=sys.stderr)
+        return 2
+    try:
+        conversions = convert_compose(
+            document, schema=schema, namespace=args.namespace, environ=environ,
+            read_file=lambda name: (path.parent / name).read_text())
+    except Refused as error:
+        print(f"error: {args.file}: {error}", file=sys.stderr)
+        return 2
+    header = f"# app-operator convert compose {args.file}\n"
+    return _print_conversions(conversions, header, args.strict)
+
+
+def _read_text(name: str) -> str:
+    with open(name, encoding="utf-8") as handle:
+        return handle.read()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="app-operator",
@@ -59,6 +138,25 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     crd = commands.add_parser("crd", help="print the App CustomResourceDefinition")
     crd.set_defaults(handler=_crd)
+    convert = commands.add_parser(
+        "convert", help="print App resources for a `docker run` line or a compose file",
+        description="Prints App YAML on stdout, warnings on stderr. Exit codes: 0 converted; "
+        "1 converted with warnings (only with --strict); 2 refused, with the reason.")
+    sources = convert.add_subparsers(dest="source", required=True)
+    for name, handler, help_text in (
+        ("run", _convert_run, "app-operator convert run -- docker run -d -p 8080:80 nextcloud"),
+        ("compose", _convert_compose, "app-operator convert compose docker-compose.yml"),
+    ):
+        sub = sources.add_parser(name, help=help_text)
+        sub.add_argument("-n", "--namespace", help="put the Apps in this namespace")
+        sub.add_argument("--strict", action="store_true",
+                         help="exit 1 when anything could not be translated")
+        if name == "run":
+            sub.add_argument("words", nargs=argparse.REMAINDER,
+                             help="the docker run command, after --")
+        else:
+            sub.add_argument("file", help="the compose file")
+        sub.set_defaults(handler=handler)
     return top
 
 
