@@ -49,6 +49,20 @@ test: venv ## everything: lint, the local cluster, all test tiers
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
 
+.PHONY: images kind-up kind-load deploy kind-e2e kind-down
+images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
+	@hack/images/build.sh
+kind-up: ## create the kind cluster of kind-config.yaml (needs Docker and a registry)
+	@hack/kind.sh up
+kind-load: ## load both images into the kind cluster
+	@hack/kind.sh load
+deploy: ## kubectl apply -k manifests (into the current kubectl context)
+	kubectl apply -k manifests
+kind-e2e: images ## kind cluster, images loaded, operator deployed, Flask App Ready, curl localhost:8080
+	@hack/kind.sh e2e
+kind-down: ## delete the kind cluster
+	@hack/kind.sh down
+
 .PHONY: install-crd run demo stop
 install-crd: cluster-up venv ## apply the CRD to the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl apply --server-side -f crds/

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
@@ -74,9 +76,22 @@ class Kubectl:
         return items
 
 
+OPERATOR_NAMESPACE = "app-operator-system"
+OPERATOR_ACCOUNT = f"system:serviceaccount:{OPERATOR_NAMESPACE}:app-operator"
+
+
+def install_without_deployment(cluster: Kubectl) -> None:
+    """manifests/ minus the operator Deployment: namespace, CRD, ServiceAccount, RBAC."""
+    documents = [d for d in yaml.safe_load_all(cluster("kustomize", str(ROOT / "manifests")))
+                 if d and d["kind"] != "Deployment"]
+    cluster("apply", "--server-side", "--force-conflicts", "-f", "-",
+            stdin=yaml.safe_dump_all(documents))
+
+
 def service_account_kubeconfig(kubectl: Kubectl, account: str, directory: Path) -> Path:
     """A kubeconfig that authenticates as a ServiceAccount with a token, nothing else."""
-    current = json.loads(kubectl("config", "view", "--raw", "--minify", "-o", "json"))
+    current = json.loads(kubectl("config", "view", "--raw", "--minify", "--flatten",
+                                 "-o", "json"))
     cluster = current["clusters"][0]["cluster"]
     token = kubectl("create", "token", account, "--duration=2h").strip()
     config = {

@@ -2,6 +2,7 @@
 
   app-operator run [--namespace NS ...]          run the operator (all namespaces by default)
   app-operator crd                               print the App CRD
+  app-operator render FILE...                    the children the operator would make
   app-operator convert run -- docker run ...     a `docker run` line as an App
   app-operator convert compose FILE              each service of a compose file as an App
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -22,11 +24,16 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
     import app_operator.handlers  # noqa: F401  (registers the handlers)
 
+    # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID
+    # (the image's 10001, or one a platform assigns) is not listed. (kopf's Identity is a
+    # NewType of str.)
+    identity: Any = f"app-operator@{socket.gethostname()}"
     kopf.configure(verbose=args.verbose, log_prefix=False)
     if not args.verbose:
         # kopf reports every handled watch event; the operator's own logs say what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.run(
+        identity=identity,
         standalone=True,
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
@@ -113,6 +120,31 @@ def _convert_compose(args: argparse.Namespace) -> int:
     return _print_conversions(conversions, header, args.strict)
 
 
+def _render(args: argparse.Namespace) -> int:
+    import yaml
+    from pydantic import ValidationError
+
+    from app_operator.model import AppSpec
+    from app_operator.render import AppRef, render_all
+
+    objects = []
+    for path in args.files:
+        for document in yaml.safe_load_all(_read_text(path)):
+            if not document or document.get("kind") != "App":
+                continue
+            meta = document.get("metadata") or {}
+            app = AppRef(name=meta.get("name", ""), namespace=meta.get("namespace") or
+                         args.namespace, uid="00000000-0000-0000-0000-000000000000")
+            try:
+                spec = AppSpec.model_validate(document.get("spec") or {})
+            except ValidationError as error:
+                print(f"error: {path}: App {app.name}: {error}", file=sys.stderr)
+                return 2
+            objects.extend(render_all(app, spec).objects())
+    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
+    return 0
+
+
 def _read_text(name: str) -> str:
     with open(name, encoding="utf-8") as handle:
         return handle.read()
@@ -138,6 +170,13 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     crd = commands.add_parser("crd", help="print the App CustomResourceDefinition")
     crd.set_defaults(handler=_crd)
+    render = commands.add_parser(
+        "render", help="print the Deployment, Service and claims the operator would make of "
+        "App files (no cluster needed)")
+    render.add_argument("files", nargs="+", help="App YAML files")
+    render.add_argument("-n", "--namespace", default="default",
+                        help="namespace for Apps that name none (default: default)")
+    render.set_defaults(handler=_render)
     convert = commands.add_parser(
         "convert", help="print App resources for a `docker run` line or a compose file",
         description="Prints App YAML on stdout, warnings on stderr. Exit codes: 0 converted; "

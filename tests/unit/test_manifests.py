@@ -1,0 +1,87 @@
+"""The install manifests: least-privilege RBAC (frozen here), a locked-down operator pod."""
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
+
+# Exactly what the operator may do. Changing it is a security decision: change this list in
+# the same commit, and say why.
+EXPECTED_RULES = [
+    {"apiGroups": ["appoperator.dev"], "resources": ["apps"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"],
+     "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims"],
+     "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
+NEVER_RESOURCES = {"secrets", "pods", "pods/exec", "pods/attach", "persistentvolumes", "nodes",
+                   "serviceaccounts/token", "clusterroles", "clusterrolebindings", "roles",
+                   "rolebindings", "customresourcedefinitions", "*"}
+NEVER_VERBS = {"escalate", "bind", "impersonate", "*"}
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((MANIFESTS / name).read_text())
+    return document
+
+
+def test_cluster_role_is_frozen() -> None:
+    assert load("clusterrole.yaml")["rules"] == EXPECTED_RULES
+
+
+def test_cluster_role_has_nothing_dangerous() -> None:
+    for rule in load("clusterrole.yaml")["rules"]:
+        assert not set(rule["resources"]) & NEVER_RESOURCES, rule
+        assert not set(rule["verbs"]) & NEVER_VERBS, rule
+        assert "*" not in rule["apiGroups"], rule
+        assert "nonResourceURLs" not in rule and "resourceNames" not in rule
+
+
+def test_binding_names_the_operator_account() -> None:
+    binding = load("clusterrolebinding.yaml")
+    assert binding["roleRef"]["name"] == "app-operator"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "app-operator",
+                                    "namespace": "app-operator-system"}]
+
+
+def test_namespace_enforces_restricted() -> None:
+    labels = load("namespace.yaml")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_operator_pod_is_locked_down() -> None:
+    deployment = load("deployment.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "app-operator"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] >= 10000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
+        "capabilities": {"drop": ["ALL"]}}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"]["memory"]
+    assert deployment["spec"]["replicas"] == 1
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = load("kustomization.yaml")
+    listed = set(kustomization["resources"])
+    present = {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present | {"../crds"}
+
+
+def test_kind_config_maps_the_tutorial_port() -> None:
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    roles = [node["role"] for node in config["nodes"]]
+    assert roles == ["control-plane", "worker"]
+    assert config["nodes"][0]["extraPortMappings"] == [
+        {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"}]
+    flask = yaml.safe_load((ROOT / "examples" / "apps" / "flask.yaml").read_text())
+    assert flask["spec"]["ports"][0]["nodePort"] == 30080
