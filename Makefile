@@ -20,8 +20,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m app_operator.compose_schema
 	@touch $@
 
+# checkov has dependencies of its own: it lives in a virtual environment of its own.
+CHECKOV_VERSION := 3.3.30
+.venv-checkov/.installed:
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@touch $@
+
 .PHONY: venv
-venv: $(VENV)/.installed ## create .venv with the operator and the test tools
+venv: $(VENV)/.installed .venv-checkov/.installed ## create .venv (operator, test tools) and .venv-checkov
 
 .PHONY: cluster-up cluster-down cluster-status
 cluster-up: ## start the local cluster (builds its binaries on first use)
