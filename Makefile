@@ -56,6 +56,17 @@ test: venv ## everything: lint, the local cluster, all test tiers
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
 
+.PHONY: bench bench-quick bench-large
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[bench]'
+	@touch $@
+bench: $(VENV)/.bench ## benchmark N = 100 and 1,000 Apps on the local cluster (results in bench/results/)
+	$(PY) bench/run.py 100 1000
+bench-quick: $(VENV)/.bench ## benchmark N = 100 only
+	$(PY) bench/run.py 100 --name quick-$$(date -u +%Y-%m-%d)
+bench-large: $(VENV)/.bench ## benchmark N = 5,000 (long)
+	$(PY) bench/run.py 5000
+
 .PHONY: images kind-up kind-load deploy kind-e2e kind-down
 images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
 	@hack/images/build.sh

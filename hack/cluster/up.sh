@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the local development cluster (idempotent): a real kube-apiserver, etcd,
 # kube-controller-manager and kube-scheduler built from Go modules, with kwok playing one
-# node, its pods and its volumes. RBAC authorization is on. The kubeconfig lands at
+# node, its pods and its volumes. RBAC authorization is on. The Service range is a /16
+# (the API server's default /24 holds 254 Services, too few for the benchmark). The kubeconfig lands at
 # .cluster/kubeconfig in the checkout; binaries are cached outside it (see build.sh).
 set -euo pipefail
 
@@ -52,6 +53,8 @@ KWOK_CONTROLLER_BINARY="$bin/kwok" \
         --name "$name" \
         --runtime binary \
         --kube-authorization \
+        --kube-audit-policy "$here/audit-policy.yaml" \
+        --extra-args "kube-apiserver=service-cluster-ip-range=10.96.0.0/16" \
         --kubeconfig "$kubeconfig" \
         --config "$config" \
         --wait 2m \

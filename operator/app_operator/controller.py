@@ -113,6 +113,9 @@ class Controller:
             log.exception("%s/%s: unexpected error; retrying in %.1fs", namespace, name, delay)
             return
         meta = body["metadata"]
+        if outcome.namespace_terminating:
+            self.queue.forget(key)
+            return
         if outcome.problem is not None:
             # Stalled: try again later, in case what blocked it (a conflicting object, a
             # missing StorageClass) went away without an event that concerns this App.

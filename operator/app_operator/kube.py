@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +42,11 @@ class KubeError(Exception):
         self.message = message
 
     @property
+    def namespace_terminating(self) -> bool:
+        """The namespace is being deleted: nothing new can be created in it."""
+        return self.status == 403 and "being terminated" in self.message
+
+    @property
     def refused(self) -> bool:
         """The server judged the request and said no: retrying the same request will not help
         until something changes (invalid object, forbidden, immutable field)."""
@@ -56,7 +62,8 @@ def load_client(pool_size: int = 8) -> client.ApiClient:
     try:
         config.load_incluster_config()
     except config.ConfigException:
-        config.load_kube_config()
+        # $KUBECONFIG as it is now: the client reads it once, when it is imported.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
     configuration = client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)

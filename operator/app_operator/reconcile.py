@@ -30,6 +30,7 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)
     problem: Problem | None = None
     status_written: bool = False
+    namespace_terminating: bool = False
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -89,6 +90,13 @@ class Reconciler:
             self._prune(body, app, spec, live, outcome, observed)
         except _Stall as stall:
             outcome.problem = stall.problem
+        except KubeError as error:
+            if not error.namespace_terminating:
+                raise
+            # The namespace and everything in it, the App included, are on their way out:
+            # recreating children (or reporting that it cannot) would only be refused.
+            outcome.namespace_terminating = True
+            return outcome
         observed.deployment = live.get(("Deployment", app.name))
         observed.service = live.get(("Service", app.name)) if desired.service else None
         observed.claims = {
@@ -140,28 +148,38 @@ class Reconciler:
     def _apply(self, body: dict[str, Any], desired: Desired, live: dict[tuple[str, str], Any],
                outcome: Outcome) -> None:
         app = AppRef.from_body(body)
-        for obj in desired.objects():
-            key = _key(obj)
-            before = live.get(key)
-            if not drift.needs_apply(obj, before):
-                continue
-            what = f"{obj['kind']} {obj['metadata']['name']}"
-            changes = drift.differences(obj, before) if before is not None else []
-            try:
-                live[key] = self.kube.apply(obj)
-            except KubeError as error:
-                if error.refused:
-                    raise _Stall(Problem(status.API_REFUSED, (
-                        f"the API server refused {what}: {error.message}"))) from error
-                raise
-            outcome.applied.append(what)
-            if before is None:
-                log.info("%s/%s: created %s", app.namespace, app.name, what)
-                self.kube.post_event(body, "Normal", "Created", f"Created {what}")
-            else:
-                summary = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
-                log.info("%s/%s: updated %s (%s)", app.namespace, app.name, what, summary)
-                self.kube.post_event(body, "Normal", "Updated", f"Updated {what}: {summary}")
+        created: list[str] = []
+        updated: list[str] = []
+        try:
+            for obj in desired.objects():
+                key = _key(obj)
+                before = live.get(key)
+                if not drift.needs_apply(obj, before):
+                    continue
+                what = f"{obj['kind']} {obj['metadata']['name']}"
+                try:
+                    live[key] = self.kube.apply(obj)
+                except KubeError as error:
+                    if error.refused and not error.namespace_terminating:
+                        raise _Stall(Problem(status.API_REFUSED, (
+                            f"the API server refused {what}: {error.message}"))) from error
+                    raise
+                outcome.applied.append(what)
+                if before is None:
+                    created.append(what)
+                    log.info("%s/%s: created %s", app.namespace, app.name, what)
+                else:
+                    changes = drift.differences(obj, before)
+                    summary = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
+                    updated.append(f"{what} ({summary})")
+                    log.info("%s/%s: updated %s (%s)", app.namespace, app.name, what, summary)
+        finally:
+            # One event per kind of action and reconcile, not one per object: events are
+            # writes too.
+            if created:
+                self.kube.post_event(body, "Normal", "Created", "Created " + ", ".join(created))
+            if updated:
+                self.kube.post_event(body, "Normal", "Updated", "Updated " + "; ".join(updated))
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:

@@ -105,9 +105,8 @@ def test_create_makes_children_and_reports_ready(kubectl: Kubectl) -> None:
     assert condition(app, "Stalled")["status"] == "False"
     events = kubectl("get", "events", "--field-selector", "involvedObject.name=flask,"
                      "involvedObject.kind=App", "-o", "json")
-    messages = [e["message"] for e in json.loads(events)["items"]]
-    assert "Created Deployment flask" in messages
-    assert "Created Service flask" in messages
+    messages = " ".join(e["message"] for e in json.loads(events)["items"])
+    assert "Created PersistentVolumeClaim flask-data, Service flask, Deployment flask" in messages
     printed = kubectl("get", "apps")
     assert printed.split("\n")[0].split() == ["NAME", "IMAGE", "DESIRED", "READY", "STATUS",
                                               "URL", "AGE"]

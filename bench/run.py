@@ -1,0 +1,383 @@
+"""Benchmark: how fast N Apps become their children, against the no-operator lower bound.
+
+For each N, on the local cluster (`make bench`, `make bench-quick`, `make bench-large`):
+1. T_api      the exact Deployments, Services and claims N Apps render to, applied with the
+              operator's own client (kube.Kube, server-side apply) and its concurrency
+              (one thread per operator worker): the floor no operator can beat.
+2. T_kubectl  `kubectl apply --server-side -f` of the same rendered objects.
+3. T_op       N Apps created (same client, same concurrency), the operator running: until
+              every App has observedGeneration == generation and all children exist.
+4. resync     the operator restarted with N converged Apps: its write requests (should be 0)
+              and the time until it is idle again.
+5. churn      the image of 10% of the Apps changed: time until converged.
+The operator runs as its ServiceAccount, so the API server's audit log (hack/cluster/
+audit-policy.yaml) counts its requests; its RSS and CPU come from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app_operator import render  # noqa: E402
+from app_operator.kube import Kube, load_client  # noqa: E402
+from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
+from tests.kube_helpers import (  # noqa: E402
+    OPERATOR_ACCOUNT,
+    OPERATOR_NAMESPACE,
+    Kubectl,
+    install_without_deployment,
+    service_account_kubeconfig,
+)
+
+WORKERS = 8
+RESULTS = ROOT / "bench" / "results"
+AUDIT_LOG = ROOT / ".cluster" / "kwok" / "clusters" / "app-operator" / "logs" / "audit.log"
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+SPEC: dict[str, Any] = {
+    "image": "bench/app:v1",
+    "ports": [{"name": "http", "containerPort": 8080}],
+    "volumes": [{"name": "data", "mountPath": "/data", "size": "1Gi"}],
+    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+}
+
+
+def say(message: str) -> None:
+    print(f"[bench {dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def app_names(n: int) -> list[str]:
+    return [f"app-{i:05d}" for i in range(n)]
+
+
+def rendered(namespace: str, n: int) -> list[dict[str, Any]]:
+    """The children N Apps render to, without ownerReferences (no App owns them here)."""
+    spec = AppSpec.model_validate(SPEC)
+    objects = []
+    for name in app_names(n):
+        ref = render.AppRef(name=name, namespace=namespace, uid="bench")
+        for obj in render.render_all(ref, spec).objects():
+            obj["metadata"].pop("ownerReferences", None)
+            objects.append(obj)
+    return objects
+
+
+def parallel(function: Callable[[Any], Any], items: Iterable[Any]) -> None:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for _ in pool.map(function, items):
+            pass
+
+
+# --------------------------------------------------------------------------- the operator
+
+@dataclass
+class Usage:
+    """RSS and CPU of a process, sampled from /proc while a phase runs."""
+
+    pid: int
+    peak_kib: int = 0
+    samples: list[int] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def sample(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                rss = self.rss_kib()
+            except OSError:
+                return
+            self.samples.append(rss)
+            self.peak_kib = max(self.peak_kib, rss)
+
+    def __enter__(self) -> Usage:
+        self._cpu0 = self.cpu_seconds()
+        self._thread = threading.Thread(target=self.sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu = self.cpu_seconds() - self._cpu0
+        self.settled_kib = self.rss_kib()
+
+
+class Operator:
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> int:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app_operator", "run", "--workers", str(WORKERS)],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env)
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- the audit log
+
+def audit_offset() -> int:
+    return AUDIT_LOG.stat().st_size if AUDIT_LOG.exists() else 0
+
+
+def operator_requests(since: int) -> list[dict[str, Any]]:
+    with AUDIT_LOG.open("rb") as log:
+        log.seek(since)
+        entries = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    return [e for e in entries if e.get("user", {}).get("username") == OPERATOR_ACCOUNT
+            and e.get("stage") == "ResponseComplete"]
+
+
+def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
+    writes = sum(1 for e in entries if e["verb"] in WRITE_VERBS)
+    return writes, len(entries) - writes
+
+
+# --------------------------------------------------------------------------- convergence
+
+def converged(kube: Kube, namespace: str, n: int, names: set[str] | None = None) -> bool:
+    apps = kube.request("GET", f"/apis/{API_VERSION}/namespaces/{namespace}/apps",
+                        query={"resourceVersion": "0"})["items"]
+    if len(apps) < n:
+        return False
+    for app in apps:
+        if names is not None and app["metadata"]["name"] not in names:
+            continue
+        status = app.get("status") or {}
+        if status.get("observedGeneration") != app["metadata"]["generation"]:
+            return False
+    for plural in ("apis/apps/v1/namespaces/{ns}/deployments", "api/v1/namespaces/{ns}/services",
+                   "api/v1/namespaces/{ns}/persistentvolumeclaims"):
+        listed = kube.request("GET", "/" + plural.format(ns=namespace),
+                              query={"resourceVersion": "0"})
+        if len(listed["items"]) < n:
+            return False
+    return True
+
+
+def wait(what: str, check: Callable[[], bool], timeout: float, interval: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not reached in {timeout:.0f}s")
+
+
+# --------------------------------------------------------------------------- one run
+
+def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch: Path,
+        tag: str) -> dict[str, Any]:
+    interval = 0.5 if n <= 1000 else 1.0
+    row: dict[str, Any] = {"n": n}
+    namespaces = {phase: f"bench-{phase}-{tag}-{n}" for phase in ("api", "kubectl", "op")}
+    for namespace in namespaces.values():
+        cluster("create", "namespace", namespace)
+    try:
+        say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
+        objects = rendered(namespaces["api"], n)
+        start = time.monotonic()
+        parallel(kube.apply, objects)
+        row["t_api_s"] = round(time.monotonic() - start, 2)
+
+        say(f"N={n}: T_kubectl (kubectl apply --server-side)")
+        manifest = scratch / f"rendered-{n}.yaml"
+        manifest.write_text(yaml.safe_dump_all(rendered(namespaces["kubectl"], n)))
+        start = time.monotonic()
+        cluster.run("apply", "--server-side", "-f", str(manifest), namespaced=False)
+        row["t_kubectl_s"] = round(time.monotonic() - start, 2)
+        for phase in ("api", "kubectl"):
+            cluster.run("delete", "namespace", namespaces[phase], "--wait=false",
+                        namespaced=False)
+
+        say(f"N={n}: T_op (Apps created, operator running)")
+        operator = Operator(account_kubeconfig, scratch / f"operator-{n}.log")
+        pid = operator.start()
+        time.sleep(3)  # let it start watching: the phase measures reconciling, not imports
+        offset = audit_offset()
+        namespace = namespaces["op"]
+        apps = [{"apiVersion": API_VERSION, "kind": KIND,
+                 "metadata": {"name": name, "namespace": namespace}, "spec": SPEC}
+                for name in app_names(n)]
+        with Usage(pid) as usage:
+            start = time.monotonic()
+            parallel(lambda app: kube.request(
+                "POST", f"/apis/{API_VERSION}/namespaces/{namespace}/apps", body=app), apps)
+            wait("convergence", lambda: converged(kube, namespace, n), 3600, interval)
+            row["t_op_s"] = round(time.monotonic() - start, 2)
+        writes, reads = count(operator_requests(offset))
+        row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
+                   cpu_op_s=round(usage.cpu, 1), rss_mib=round(usage.peak_kib / 1024, 1))
+        time.sleep(5)
+        row["rss_settled_mib"] = round(usage.rss_kib() / 1024, 1)
+
+        say(f"N={n}: no-op resync (operator restarted)")
+        operator.stop()
+        offset = audit_offset()
+        pid = operator.start()
+        started = time.monotonic()
+        with Usage(pid) as usage:
+            def idle() -> bool:
+                entries = operator_requests(offset)
+                gets = sum(1 for e in entries if e["verb"] == "get"
+                           and e.get("objectRef", {}).get("resource") == "deployments")
+                if gets < n:
+                    return False
+                last = max(dt.datetime.fromisoformat(e["stageTimestamp"].replace("Z", "+00:00"))
+                           for e in entries if e["verb"] != "watch")
+                return (dt.datetime.now(dt.UTC) - last).total_seconds() > 3
+            wait("idle after restart", idle, 1800, 1.0)
+        entries = operator_requests(offset)
+        last = max(dt.datetime.fromisoformat(e["stageTimestamp"].replace("Z", "+00:00"))
+                   for e in entries if e["verb"] != "watch")
+        first = dt.datetime.fromisoformat(entries[0]["requestReceivedTimestamp"].replace(
+            "Z", "+00:00"))
+        writes, reads = count(entries)
+        row.update(resync_writes=writes, resync_reads_per_app=round(reads / n, 2),
+                   resync_idle_s=round((last - first).total_seconds(), 2),
+                   resync_wall_s=round(time.monotonic() - started, 2),
+                   cpu_resync_s=round(usage.cpu, 1),
+                   rss_mib=max(row["rss_mib"], round(usage.peak_kib / 1024, 1)))
+
+        say(f"N={n}: churn (image of 10% of the Apps changed)")
+        changed = set(app_names(n)[:: 10])
+        offset = audit_offset()
+        with Usage(pid) as usage:
+            start = time.monotonic()
+            parallel(lambda name: kube.merge_patch(
+                KIND, namespace, name, {"spec": {"image": "bench/app:v2"}}), sorted(changed))
+            wait("churn convergence", lambda: converged(kube, namespace, n, changed), 1800,
+                 interval)
+            row["churn_s"] = round(time.monotonic() - start, 2)
+        writes, _ = count(operator_requests(offset))
+        row.update(churn_writes=writes, cpu_churn_s=round(usage.cpu, 1))
+        operator.stop()
+    finally:
+        for namespace in namespaces.values():
+            cluster.run("delete", "namespace", namespace, "--wait=false", namespaced=False,
+                        check=False)
+    row["op_over_api"] = round(row["t_op_s"] / row["t_api_s"], 2)
+    row["op_over_kubectl"] = round(row["t_op_s"] / row["t_kubectl_s"], 2)
+    say(f"N={n}: {json.dumps(row)}")
+    return row
+
+
+def wait_namespaces_gone(cluster: Kubectl) -> None:
+    def gone() -> bool:
+        return not [line for line in cluster("get", "namespaces", "-o", "name").split()
+                    if line.startswith("namespace/bench-")]
+    wait("bench namespaces to be deleted", gone, 1800, 2.0)
+
+
+# --------------------------------------------------------------------------- report
+
+def markdown(rows: list[dict[str, Any]], when: str) -> str:
+    columns = [("n", "N"), ("t_api_s", "T_api s"), ("t_kubectl_s", "T_kubectl s"),
+               ("t_op_s", "T_op s"), ("op_over_api", "T_op/T_api"),
+               ("op_over_kubectl", "T_op/T_kubectl"), ("op_writes_per_app", "writes/App"),
+               ("op_reads_per_app", "reads/App"), ("resync_writes", "resync writes"),
+               ("resync_idle_s", "resync idle s"), ("churn_s", "churn s"),
+               ("rss_mib", "peak RSS MiB"), ("rss_settled_mib", "settled RSS MiB"),
+               ("cpu_op_s", "CPU s (create)")]
+    lines = [f"Benchmark run {when} (local cluster: kube-apiserver built from Go modules, "
+             "kwok nodes; 2 cores).", "",
+             "| " + " | ".join(title for _, title in columns) + " |",
+             "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(key, "")) for key, _ in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [row["n"] for row in rows]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for key, label in (("t_api_s", "API floor (server-side apply, same client)"),
+                       ("t_kubectl_s", "kubectl apply --server-side"),
+                       ("t_op_s", "App Operator (Apps → children, status)")):
+        axes.plot(ns, [row[key] for row in rows], marker="o", label=label)
+    axes.set_xlabel("Apps (N)")
+    axes.set_ylabel("seconds until converged")
+    axes.set_title("Time from nothing to N Apps' children")
+    if len(ns) > 1:
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="+", type=int, help="values of N")
+    parser.add_argument("--name", default=None, help="results file name (default: the date)")
+    args = parser.parse_args()
+    subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
+                   stdout=subprocess.DEVNULL)
+    kubeconfig = ROOT / ".cluster" / "kubeconfig"
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    cluster = Kubectl(str(kubeconfig))
+    cluster("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    install_without_deployment(cluster)
+    scratch = ROOT / ".cluster" / "bench"
+    scratch.mkdir(parents=True, exist_ok=True)
+    account = service_account_kubeconfig(cluster.in_namespace(OPERATOR_NAMESPACE),
+                                         "app-operator", scratch)
+    kube = Kube(load_client(pool_size=WORKERS + 2))
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%MZ")
+    tag = dt.datetime.now().strftime("%H%M%S")
+    rows = []
+    for n in args.sizes:
+        wait_namespaces_gone(cluster)
+        rows.append(run(n, cluster, kube, account, scratch, tag))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = args.name or when
+    (RESULTS / f"{name}.json").write_text(json.dumps(
+        {"when": when, "workers": WORKERS, "spec": SPEC, "rows": rows}, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(rows, when))
+    plot(rows, RESULTS / f"{name}.png")
+    say(f"results: bench/results/{name}.json, .md, .png")
+    print(markdown(rows, when))
+
+
+if __name__ == "__main__":
+    main()
