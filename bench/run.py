@@ -36,9 +36,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app_operator import render  # noqa: E402
-from app_operator.kube import Kube, load_client  # noqa: E402
-from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
 from tests.kube_helpers import (  # noqa: E402
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
@@ -46,6 +43,10 @@ from tests.kube_helpers import (  # noqa: E402
     install_without_deployment,
     service_account_kubeconfig,
 )
+
+from app_operator import render  # noqa: E402
+from app_operator.kube import Kube, load_client  # noqa: E402
+from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
 
 WORKERS = 8
 RESULTS = ROOT / "bench" / "results"
