@@ -189,6 +189,20 @@ def converged(kube: Kube, namespace: str, n: int, names: set[str] | None = None)
     return True
 
 
+def all_ready(kube: Kube, namespace: str, n: int) -> bool:
+    apps = kube.request("GET", f"/apis/{API_VERSION}/namespaces/{namespace}/apps",
+                        query={"resourceVersion": "0"})["items"]
+    ready = [a for a in apps for c in (a.get("status") or {}).get("conditions") or []
+             if c["type"] == "Ready" and c["status"] == "True"]
+    return len(ready) >= n
+
+
+def quiet_since(offset: int, seconds: float) -> bool:
+    """No request from the operator (but its open watches) for `seconds`."""
+    time.sleep(seconds)
+    return not [e for e in operator_requests(offset) if e["verb"] != "watch"]
+
+
 def wait(what: str, check: Callable[[], bool], timeout: float, interval: float) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -246,6 +260,10 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         row["rss_settled_mib"] = round(usage.rss_kib() / 1024, 1)
 
         say(f"N={n}: no-op resync (operator restarted)")
+        # Converged is not settled: pods keep becoming ready and statuses follow. The no-op
+        # resync starts once every App is Ready and the operator has gone quiet.
+        wait("every App Ready", lambda: all_ready(kube, namespace, n), 1800, interval)
+        wait("the operator to go quiet", lambda: quiet_since(audit_offset(), 3.0), 600, 0.5)
         operator.stop()
         offset = audit_offset()
         pid = operator.start()

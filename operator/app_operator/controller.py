@@ -53,6 +53,7 @@ class Controller:
         self.queue.shutdown()
         for thread in self._threads:
             thread.join(timeout=10)
+        self.reconciler.kube.flush_events()
 
     def on_app_event(self, event_type: str | None, body: dict[str, Any]) -> None:
         key = key_of(body)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
+import threading
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -85,6 +87,10 @@ class Kube:
     def __init__(self, api_client: client.ApiClient, timeout: float = 30.0) -> None:
         self.api = api_client
         self.timeout = timeout
+        # Events are posted by a thread of their own, off the reconcile's critical path.
+        self._events: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
+        self._event_thread: threading.Thread | None = None
+        self._event_lock = threading.Lock()
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str = "application/json") -> Any:
@@ -167,8 +173,8 @@ class Kube:
 
     def post_event(self, app: dict[str, Any], event_type: str, reason: str,
                    message: str) -> None:
-        """An event on the App, as `kubectl describe app` shows them. Best effort: a lost
-        event must never fail a reconcile."""
+        """An event on the App, as `kubectl describe app` shows them. Best effort and
+        asynchronous: a lost or late event must never fail or slow a reconcile."""
         meta = app["metadata"]
         timestamp = now()
         event = {
@@ -190,11 +196,37 @@ class Kube:
             "lastTimestamp": timestamp,
             "count": 1,
         }
-        try:
-            self.request("POST", path_for("Event", meta["namespace"]), body=event)
-        except KubeError as error:
-            log.warning("could not post event %s on %s/%s: %s", reason, meta["namespace"],
-                        meta["name"], error)
+        with self._event_lock:
+            if self._event_thread is None:
+                self._event_thread = threading.Thread(target=self._post_events,
+                                                      name="events", daemon=True)
+                self._event_thread.start()
+        self._events.put((meta["namespace"], event))
+
+    def flush_events(self, timeout: float = 10.0) -> None:
+        """Wait until the events queued so far are posted (tests, shutdown)."""
+        done = threading.Event()
+        self._events.put(("", {"_done": done}))
+        with self._event_lock:
+            running = self._event_thread is not None
+        if running:
+            done.wait(timeout)
+
+    def _post_events(self) -> None:
+        while True:
+            item = self._events.get()
+            if item is None:
+                return
+            namespace, event = item
+            if "_done" in event:
+                event["_done"].set()
+                continue
+            try:
+                self.request("POST", path_for("Event", namespace), body=event)
+            except KubeError as error:
+                involved = event["involvedObject"]
+                log.warning("could not post event %s on %s/%s: %s", event["reason"], namespace,
+                            involved["name"], error)
 
 
 def _error_from(status: int, data: bytes) -> KubeError:
