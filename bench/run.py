@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -44,7 +42,7 @@ from tests.kube_helpers import (  # noqa: E402
     service_account_kubeconfig,
 )
 
-from app_operator import render  # noqa: E402
+from app_operator import render, yamlout  # noqa: E402
 from app_operator.kube import Kube, load_client  # noqa: E402
 from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
 
@@ -230,7 +228,7 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
 
         say(f"N={n}: T_kubectl (kubectl apply --server-side)")
         manifest = scratch / f"rendered-{n}.yaml"
-        manifest.write_text(yaml.safe_dump_all(rendered(namespaces["kubectl"], n)))
+        manifest.write_text(yamlout.dump_all(rendered(namespaces["kubectl"], n)))
         start = time.monotonic()
         cluster.run("apply", "--server-side", "-f", str(manifest), namespaced=False)
         row["t_kubectl_s"] = round(time.monotonic() - start, 2)

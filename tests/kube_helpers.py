@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from app_operator import yamlout
+
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 
@@ -85,7 +87,7 @@ def install_without_deployment(cluster: Kubectl) -> None:
     documents = [d for d in yaml.safe_load_all(cluster("kustomize", str(ROOT / "manifests")))
                  if d and d["kind"] != "Deployment"]
     cluster("apply", "--server-side", "--force-conflicts", "-f", "-",
-            stdin=yaml.safe_dump_all(documents))
+            stdin=yamlout.dump_all(documents))
 
 
 def service_account_kubeconfig(kubectl: Kubectl, account: str, directory: Path) -> Path:

@@ -50,10 +50,10 @@ def _crd(_: argparse.Namespace) -> int:
 
 
 def _print_conversions(conversions: list[Any], header: str, strict: bool) -> int:
-    import yaml
+    from app_operator import yamlout
 
     warnings = [w for c in conversions for w in c.warnings]
-    documents = [yaml.safe_dump(c.app, sort_keys=False, width=100) for c in conversions]
+    documents = [yamlout.dump(c.app) for c in conversions]
     sys.stdout.write(header + "---\n".join(documents))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -124,6 +124,7 @@ def _render(args: argparse.Namespace) -> int:
     import yaml
     from pydantic import ValidationError
 
+    from app_operator import yamlout
     from app_operator.model import AppSpec
     from app_operator.render import AppRef, render_all
 
@@ -141,7 +142,7 @@ def _render(args: argparse.Namespace) -> int:
                 print(f"error: {path}: App {app.name}: {error}", file=sys.stderr)
                 return 2
             objects.extend(render_all(app, spec).objects())
-    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
+    sys.stdout.write(yamlout.dump_all(objects))
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app_operator import compose_schema
+from app_operator import compose_schema, yamlout
 from app_operator.convert import convert_compose, convert_run
 from tests.kube_helpers import ROOT, Kubectl
 
@@ -26,7 +26,7 @@ GOOD_COMPOSE = ["lamp.yml", "webapp-postgres-redis.yml", "wordpress-mysql.yml",
 
 
 def dry_run(kubectl: Kubectl, documents: list[dict]) -> None:  # type: ignore[type-arg]
-    text = yaml.safe_dump_all(documents)
+    text = yamlout.dump_all(documents)
     result = kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=text, check=False)
     assert result.returncode == 0, f"{result.stderr}\n{text}"
 

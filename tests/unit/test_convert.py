@@ -292,3 +292,12 @@ def test_compose_cli(capsys: pytest.CaptureFixture[str]) -> None:
                                                   {"name": "db", "namespace": "blog"}]
     assert main(["convert", "compose", str(COMPOSE / "bind-mounts.yml")]) == 2
     assert main(["convert", "compose", str(COMPOSE / "missing.yml")]) == 2
+
+
+def test_number_like_strings_stay_strings_for_kubectl(capsys: pytest.CaptureFixture[str]) -> None:
+    # PyYAML would write 1e3 bare, which kubectl (YAML 1.2) reads as a number.
+    assert main(["convert", "run", "--", "docker", "run", "-e", "RATE=1e3", "-e", "HEX=0x1F",
+                 "busybox"]) == 0
+    out, _ = capsys.readouterr()
+    assert "value: '1e3'" in out and "value: '0x1F'" in out
+    assert yaml.safe_load(out)["spec"]["env"][0]["value"] == "1e3"

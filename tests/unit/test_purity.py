@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "app_operator"
-PURE = ["model", "render", "drift", "status", "crd", "workqueue", "convert"]
+PURE = ["model", "render", "drift", "status", "crd", "workqueue", "convert", "yamlout"]
 FORBIDDEN = {"kopf", "kubernetes"}
 
 

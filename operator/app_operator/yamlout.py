@@ -1,0 +1,39 @@
+"""YAML for Kubernetes tools. Pure.
+
+PyYAML writes YAML 1.1, where `1e10` is a string; kubectl reads YAML 1.2, where it is a number,
+and refuses it in a string field (an annotation, an env value). Strings that a YAML 1.2 reader
+would take for a number are quoted here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+_NUMBER_1_2 = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0x[0-9a-fA-F]+|0o[0-7]+"
+    r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+
+
+class KubeDumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if _NUMBER_1_2.fullmatch(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+KubeDumper.add_representer(str, _represent_str)
+
+
+def dump(obj: Any) -> str:
+    return yaml.dump(obj, Dumper=KubeDumper, sort_keys=False, width=100)
+
+
+def dump_all(objs: Iterable[Any]) -> str:
+    return yaml.dump_all(objs, Dumper=KubeDumper, sort_keys=False, width=100)
