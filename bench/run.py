@@ -187,14 +187,6 @@ def converged(kube: Kube, namespace: str, n: int, names: set[str] | None = None)
     return True
 
 
-def all_ready(kube: Kube, namespace: str, n: int) -> bool:
-    apps = kube.request("GET", f"/apis/{API_VERSION}/namespaces/{namespace}/apps",
-                        query={"resourceVersion": "0"})["items"]
-    ready = [a for a in apps for c in (a.get("status") or {}).get("conditions") or []
-             if c["type"] == "Ready" and c["status"] == "True"]
-    return len(ready) >= n
-
-
 def quiet_since(offset: int, seconds: float) -> bool:
     """No request from the operator (but its open watches) for `seconds`."""
     time.sleep(seconds)
@@ -259,9 +251,9 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
 
         say(f"N={n}: no-op resync (operator restarted)")
         # Converged is not settled: pods keep becoming ready and statuses follow. The no-op
-        # resync starts once every App is Ready and the operator has gone quiet.
-        wait("every App Ready", lambda: all_ready(kube, namespace, n), 1800, interval)
-        wait("the operator to go quiet", lambda: quiet_since(audit_offset(), 3.0), 600, 0.5)
+        # resync starts once the operator has gone quiet. (Not "every App Ready": under load,
+        # kwok's volume simulation leaves some claims Lost, which is a stable state too.)
+        wait("the operator to go quiet", lambda: quiet_since(audit_offset(), 5.0), 1800, 0.5)
         operator.stop()
         offset = audit_offset()
         pid = operator.start()
