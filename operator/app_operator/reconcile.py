@@ -113,9 +113,8 @@ class Reconciler:
             ("Deployment", app.name): self.kube.get("Deployment", app.namespace, app.name),
             ("Service", app.name): self.kube.get("Service", app.namespace, app.name),
         }
-        selector = (f"{render.INSTANCE_LABEL}={app.name},"
-                    f"{render.MANAGED_BY_LABEL}={render.MANAGED_BY}")
-        for claim in self.kube.list("PersistentVolumeClaim", app.namespace, selector):
+        for claim in self.kube.list("PersistentVolumeClaim", app.namespace,
+                                    render.managed_selector(app)):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
         for claim in desired.claims:
             if _key(claim) not in live:

@@ -62,6 +62,12 @@ def label_selector(app: AppRef) -> str:
     return ",".join(f"{key}={value}" for key, value in selector_labels(app).items())
 
 
+def managed_selector(app: AppRef) -> str:
+    """Every object this operator labels for the App, including claims the spec no longer
+    names."""
+    return f"{INSTANCE_LABEL}={app.name},{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+
 def owner_reference(app: AppRef) -> dict[str, Any]:
     return {
         "apiVersion": model.API_VERSION,
