@@ -151,9 +151,8 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
                previous: list[dict[str, Any]] | None, now: str) -> list[dict[str, Any]]:
     """The three kstatus conditions; exactly one of progress or problem is given."""
     before = {c.get("type", ""): c for c in previous or []}
-    if problem is not None or (progress is not None and progress.stalled):
-        reason, message = (problem.reason, problem.message) if problem else (
-            progress.reason, progress.message)  # type: ignore[union-attr]
+    if problem is not None:
+        reason, message = problem.reason, problem.message
         return [
             _condition(READY, False, reason, message, generation, before, now),
             _condition(RECONCILING, False, reason, "stopped: " + message, generation, before, now),
@@ -190,6 +189,8 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
     progress = None
     if problem is None and spec is not None:
         progress = rollout_progress(app, spec, observed)
+        if progress.stalled:  # a rollout that cannot proceed is a problem like any other
+            problem, progress = Problem(progress.reason, progress.message), None
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "conditions": conditions(progress, problem, generation,
