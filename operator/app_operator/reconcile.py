@@ -86,7 +86,7 @@ class Reconciler:
         observed = Observed()
         try:
             self._check_ownership(app, desired, live)
-            self._apply(body, desired, live, outcome)
+            self._apply(body, app, desired, live, outcome)
             self._prune(body, app, spec, live, outcome, observed)
         except _Stall as stall:
             outcome.problem = stall.problem
@@ -144,9 +144,8 @@ class Reconciler:
                 + ", ".join(conflicts)
                 + "; rename the App, or delete or rename the existing objects")))
 
-    def _apply(self, body: dict[str, Any], desired: Desired, live: dict[tuple[str, str], Any],
-               outcome: Outcome) -> None:
-        app = AppRef.from_body(body)
+    def _apply(self, body: dict[str, Any], app: AppRef, desired: Desired,
+               live: dict[tuple[str, str], Any], outcome: Outcome) -> None:
         created: list[str] = []
         updated: list[str] = []
         try:
@@ -221,17 +220,16 @@ class Reconciler:
         generation = int(body["metadata"].get("generation") or 0)
         new = status.compute_status(app, generation, spec, observed, outcome.problem,
                                      previous, now())
-        if new == {k: v for k, v in previous.items() if k in new} and set(previous) <= set(new):
+        if new == previous:
             return
         self.kube.apply_status(body, new)
         self._written[app.uid] = new
         outcome.status_written = True
-        self._announce(body, previous, new)
+        self._announce(body, app, previous, new)
 
-    def _announce(self, body: dict[str, Any], previous: dict[str, Any],
+    def _announce(self, body: dict[str, Any], app: AppRef, previous: dict[str, Any],
                   new: dict[str, Any]) -> None:
         """Events and logs for condition changes that a person wants to hear about."""
-        app = AppRef.from_body(body)
         before = {c["type"]: c for c in previous.get("conditions") or []}
         for condition in new["conditions"]:
             old = before.get(condition["type"], {})
