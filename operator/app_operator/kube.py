@@ -88,7 +88,8 @@ class Kube:
         self.api = api_client
         self.timeout = timeout
         # Events are posted by a thread of their own, off the reconcile's critical path.
-        self._events: queue.SimpleQueue[tuple[str, dict[str, Any]] | None] = queue.SimpleQueue()
+        # An item is an event to post, or a marker that flush_events() waits for.
+        self._events: queue.SimpleQueue[dict[str, Any] | threading.Event] = queue.SimpleQueue()
         self._event_thread: threading.Thread | None = None
         self._event_lock = threading.Lock()
 
@@ -201,12 +202,12 @@ class Kube:
                 self._event_thread = threading.Thread(target=self._post_events,
                                                       name="events", daemon=True)
                 self._event_thread.start()
-        self._events.put((meta["namespace"], event))
+        self._events.put(event)
 
     def flush_events(self, timeout: float = 10.0) -> None:
         """Wait until the events queued so far are posted (tests, shutdown)."""
         done = threading.Event()
-        self._events.put(("", {"_done": done}))
+        self._events.put(done)
         with self._event_lock:
             running = self._event_thread is not None
         if running:
@@ -215,18 +216,15 @@ class Kube:
     def _post_events(self) -> None:
         while True:
             item = self._events.get()
-            if item is None:
-                return
-            namespace, event = item
-            if "_done" in event:
-                event["_done"].set()
+            if isinstance(item, threading.Event):
+                item.set()
                 continue
+            involved = item["involvedObject"]
             try:
-                self.request("POST", path_for("Event", namespace), body=event)
+                self.request("POST", path_for("Event", involved["namespace"]), body=item)
             except KubeError as error:
-                involved = event["involvedObject"]
-                log.warning("could not post event %s on %s/%s: %s", event["reason"], namespace,
-                            involved["name"], error)
+                log.warning("could not post event %s on %s/%s: %s", item["reason"],
+                            involved["namespace"], involved["name"], error)
 
 
 def _error_from(status: int, data: bytes) -> KubeError:
