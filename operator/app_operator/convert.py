@@ -335,20 +335,25 @@ def _expose(builder: Builder, value: str) -> None:
         builder.add_port(port, protocol or "tcp")
 
 
-def _volume_flag(builder: Builder, value: str, _: RunContext) -> None:
+def split_volume(builder: Builder, value: str, origin: str) -> tuple[str | None, str, bool]:
+    """`[source:]target[:options]`, the short volume syntax of `docker run -v` and of
+    compose: (source or None for an anonymous volume, target, read-only)."""
     parts = value.split(":")
     options: set[str] = set()
     if len(parts) >= 2 and "/" not in parts[-1] and parts[-1]:
         options = set(parts[-1].split(","))
         parts = parts[:-1]
-    if len(parts) == 1:
-        builder.add_volume(None, parts[0], "ro" in options, f"-v {value}")
-    elif len(parts) == 2:
-        builder.add_volume(parts[0], parts[1], "ro" in options, f"-v {value}")
-    else:
-        raise Refused(f"{builder.name}: -v {value!r} is not name:/path[:options]")
+    if len(parts) > 2:
+        raise Refused(f"{builder.name}: {origin} {value!r} is not name:/path[:options]")
     for option in options - {"ro", "rw"}:
-        builder.warn(f"-v {value}: option {option!r} is not translated")
+        builder.warn(f"{origin} {value}: option {option!r} is not translated")
+    source = parts[0] if len(parts) == 2 else None
+    return source, parts[-1], "ro" in options
+
+
+def _volume_flag(builder: Builder, value: str, _: RunContext) -> None:
+    source, target, read_only = split_volume(builder, value, "-v")
+    builder.add_volume(source, target, read_only, f"-v {value}")
 
 
 def _mount_flag(builder: Builder, value: str, _: RunContext) -> None:
@@ -694,9 +699,7 @@ def _compose_ports(builder: Builder, service: Mapping[str, Any]) -> None:
         else:
             publish(builder, str(entry), "ports")
     for entry in service.get("expose") or []:
-        text = str(entry)
-        for number in _port_range(text.split("/")[0]):
-            builder.add_port(number, text.split("/")[1] if "/" in text else "tcp")
+        _expose(builder, str(entry))
 
 
 def _compose_volumes(builder: Builder, service: Mapping[str, Any],
@@ -718,17 +721,11 @@ def _compose_volumes(builder: Builder, service: Mapping[str, Any],
                                f"volumes: {entry}")
             continue
         text = str(entry)
-        parts = text.split(":")
-        options: set[str] = set()
-        if len(parts) >= 2 and parts[-1] and "/" not in parts[-1]:
-            options = set(parts[-1].split(","))
-            parts = parts[:-1]
-        source = parts[0] if len(parts) == 2 else None
-        target = parts[-1]
+        source, target, read_only = split_volume(builder, text, "volumes:")
         if source is not None and not source.startswith((".", "/", "~")) and (
                 source not in declared):
             builder.warn(f"volumes: {source} is not declared under the top-level volumes:")
-        builder.add_volume(source, target, "ro" in options, f"volumes: {text}")
+        builder.add_volume(source, target, read_only, f"volumes: {text}")
 
 
 def _compose_environment(builder: Builder, service: Mapping[str, Any],
