@@ -22,6 +22,7 @@ import kopf
 def _run(args: argparse.Namespace) -> int:
     os.environ["APP_OPERATOR_WORKERS"] = str(args.workers)
     os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
+    os.environ["APP_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
     import app_operator.handlers  # noqa: F401  (registers the handlers)
 
     # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID

@@ -1,8 +1,8 @@
 """Turns watch events into reconciles: the latest App bodies, a work queue, worker threads.
 
-kopf delivers the events (handlers.py); this class decides which App each event concerns
-and hands its key to a worker. Workers run the synchronous Reconciler, so the blocking
-Kubernetes client never runs inside kopf's event loop.
+kopf delivers the Apps' events (handlers.py), the informers (cache.py) the children's; this
+class decides which App each event concerns and hands its key to a worker. Workers run the
+synchronous Reconciler, so the blocking Kubernetes client never runs inside kopf's event loop.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Controller:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        self.reconciler.children.start(self.on_child_event)
         for index in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"reconcile-{index}", daemon=True)
             thread.start()
@@ -51,6 +52,7 @@ class Controller:
     def stop(self) -> None:
         self._stop.set()
         self.queue.shutdown()
+        self.reconciler.children.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self.reconciler.kube.flush_events()
@@ -87,6 +89,11 @@ class Controller:
             self.queue.add(key)
 
     def _work(self) -> None:
+        # A reconcile before the informers have listed would take every child for missing.
+        while not self.reconciler.children.wait_synced(timeout=30):
+            if self._stop.is_set():
+                return
+            log.info("waiting for the first list of the children")
         while True:
             key = self.queue.get()
             if key is None:

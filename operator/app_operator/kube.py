@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -71,8 +72,12 @@ def load_client(pool_size: int = 8) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-def path_for(kind: str, namespace: str, name: str | None = None, subresource: str = "") -> str:
+def path_for(kind: str, namespace: str | None, name: str | None = None,
+             subresource: str = "") -> str:
+    """The API path; namespace None means all namespaces (for lists and watches)."""
     prefix, plural = RESOURCES[kind]
+    if namespace is None:
+        return f"{prefix}/{plural}"
     path = f"{prefix}/namespaces/{quote(namespace)}/{plural}"
     if name is not None:
         path += f"/{quote(name)}"
@@ -115,24 +120,75 @@ class Kube:
             raise _error_from(response.status, data)
         return json.loads(data) if data else None
 
-    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def get(self, kind: str, namespace: str, name: str,
+            cached: bool = False) -> dict[str, Any] | None:
+        """The object, or None. `cached`: as the API server's watch cache has it (a few
+        milliseconds old at most, and cheaper for the server than a read from etcd)."""
+        query = {"resourceVersion": "0"} if cached else None
         try:
-            result: dict[str, Any] = self.request("GET", path_for(kind, namespace, name))
+            result: dict[str, Any] = self.request("GET", path_for(kind, namespace, name),
+                                                  query=query)
         except KubeError as error:
             if error.status == 404:
                 return None
             raise
         return result
 
-    def list(self, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        result = self.request("GET", path_for(kind, namespace),
-                              query={"labelSelector": label_selector})
-        items: list[dict[str, Any]] = result.get("items", [])
-        api_version = result.get("apiVersion", "v1")
-        for item in items:  # list items come without these
-            item.setdefault("apiVersion", api_version)
-            item.setdefault("kind", kind)
-        return items
+    def list_all(self, kind: str, namespace: str | None,
+                 label_selector: str) -> tuple[list[dict[str, Any]], str]:
+        """Every matching object, in pages, and the resourceVersion to watch from."""
+        items: list[dict[str, Any]] = []
+        query: dict[str, Any] = {"labelSelector": label_selector, "limit": 500}
+        while True:
+            result = self.request("GET", path_for(kind, namespace), query=query)
+            api_version = result.get("apiVersion", "v1")
+            for item in result.get("items", []):
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            metadata = result.get("metadata") or {}
+            if not metadata.get("continue"):
+                return items, str(metadata.get("resourceVersion", ""))
+            query = {**query, "continue": metadata["continue"]}
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str,
+              resource_version: str, timeout_seconds: int = 300) -> Iterator[dict[str, Any]]:
+        """The events of one watch request, as they come, until the server ends it."""
+        method, url, headers, _, _ = self.api.param_serialize(
+            method="GET",
+            resource_path=path_for(kind, namespace),
+            query_params=[("watch", "true"), ("labelSelector", label_selector),
+                          ("resourceVersion", resource_version),
+                          ("allowWatchBookmarks", "true"),
+                          ("timeoutSeconds", str(timeout_seconds))],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self.api.call_api(method, url, header_params=headers,
+                                         _request_timeout=(self.timeout, timeout_seconds + 30))
+        except client.ApiException as error:
+            raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
+        except OSError as error:
+            raise KubeError(0, "ConnectionError", str(error)) from error
+        raw = response.response
+        finished = False
+        try:
+            if not 200 <= raw.status < 300:
+                raise _error_from(raw.status, raw.data)
+            pending = b""
+            for chunk in raw.stream(65536, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+            finished = True
+        finally:
+            if finished:
+                raw.release_conn()
+            else:
+                raw.close()  # stopped early: the connection still carries the stream
 
     def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         """Server-side apply: the object becomes exactly what this manager says of it."""

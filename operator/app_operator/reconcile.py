@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app_operator import drift, render, status
+from app_operator.cache import Children
 from app_operator.kube import Kube, KubeError, now
 from app_operator.model import AppSpec
 from app_operator.render import AppRef, Desired
@@ -62,8 +63,11 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 class Reconciler:
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, children: Children) -> None:
         self.kube = kube
+        # Reads of children come from the informers; writes go to the API server and their
+        # answers back into the informers' stores.
+        self.children = children
         # The status last written per App uid. Only this operator writes an App's status,
         # so this is what the API server holds, even when the App body handed to
         # reconcile comes from a watch event that predates the write.
@@ -110,21 +114,21 @@ class Reconciler:
         """The live children: the Deployment, the Service (also when it should go), and every
         claim labelled for this App (also those the spec no longer names)."""
         live: dict[tuple[str, str], Any] = {
-            ("Deployment", app.name): self.kube.get("Deployment", app.namespace, app.name),
-            ("Service", app.name): self.kube.get("Service", app.namespace, app.name),
+            ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name),
+            ("Service", app.name): self.children.get("Service", app.namespace, app.name),
         }
-        for claim in self.kube.list("PersistentVolumeClaim", app.namespace,
-                                    render.managed_selector(app)):
+        for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
+                                               app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
         for claim in desired.claims:
             if _key(claim) not in live:
-                live[_key(claim)] = self.kube.get(
+                live[_key(claim)] = self.children.get(
                     "PersistentVolumeClaim", app.namespace, claim["metadata"]["name"])
         return live
 
     def _observe_existing(self, app: AppRef) -> Observed:
         """What runs for an App whose spec cannot be parsed: reported, left untouched."""
-        deployment = self.kube.get("Deployment", app.namespace, app.name)
+        deployment = self.children.get("Deployment", app.namespace, app.name)
         if deployment is not None and owner_of(deployment, app) is not None:
             deployment = None
         return Observed(deployment=deployment)
@@ -157,6 +161,7 @@ class Reconciler:
                 what = f"{obj['kind']} {obj['metadata']['name']}"
                 try:
                     live[key] = self.kube.apply(obj)
+                    self.children.remember(live[key])
                 except KubeError as error:
                     if error.refused and not error.namespace_terminating:
                         raise _Stall(Problem(status.API_REFUSED, (
@@ -201,15 +206,18 @@ class Reconciler:
             observed.retained_claims.append(name)
             if owned:
                 # Created under Delete, removed under Retain: release it from the App.
-                self.kube.merge_patch(kind, app.namespace, name, {"metadata": {
-                    "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}})
+                self.children.remember(self.kube.merge_patch(kind, app.namespace, name, {
+                    "metadata": {
+                        "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}}))
                 log.info("%s/%s: released claim %s, kept under volumeDeletionPolicy Retain",
                          app.namespace, app.name, name)
 
     def _delete(self, body: dict[str, Any], obj: dict[str, Any], outcome: Outcome) -> None:
         meta = obj["metadata"]
         what = f"{obj.get('kind')} {meta['name']}"
-        if self.kube.delete(obj["kind"], meta["namespace"], meta["name"], meta["uid"]):
+        deleted = self.kube.delete(obj["kind"], meta["namespace"], meta["name"], meta["uid"])
+        self.children.forget(obj)  # deleted now, or by someone else before
+        if deleted:
             outcome.deleted.append(what)
             log.info("%s/%s: deleted %s", meta["namespace"], body["metadata"]["name"], what)
             self.kube.post_event(body, "Normal", "Deleted", f"Deleted {what}")

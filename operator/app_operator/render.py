@@ -20,6 +20,8 @@ MANAGED_BY = "app-operator"
 NAME_LABEL, INSTANCE_LABEL = model.SELECTOR_LABELS
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
+# Selects every object this operator made, of every App (the informers watch these).
+CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
 
 
@@ -60,12 +62,6 @@ def child_labels(app: AppRef) -> dict[str, str]:
 def label_selector(app: AppRef) -> str:
     """The pods' selector in the string form used by the scale subresource."""
     return ",".join(f"{key}={value}" for key, value in selector_labels(app).items())
-
-
-def managed_selector(app: AppRef) -> str:
-    """Every object this operator labels for the App, including claims the spec no longer
-    names."""
-    return f"{INSTANCE_LABEL}={app.name},{MANAGED_BY_LABEL}={MANAGED_BY}"
 
 
 def owner_reference(app: AppRef) -> dict[str, Any]:

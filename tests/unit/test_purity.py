@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "operator" / "app_operator"
-PURE = ["model", "render", "drift", "status", "crd", "workqueue", "convert", "yamlout"]
+PURE = ["model", "render", "drift", "status", "crd", "workqueue", "convert", "yamlout",
+        "cache"]
 FORBIDDEN = {"kopf", "kubernetes"}
 
 

@@ -1,0 +1,196 @@
+"""The informers' stores and the reconciler's view of children (cache.py), with a fake API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app_operator.cache import Children, Expired, Informer, Store, trim
+
+LABEL = "app.kubernetes.io/instance"
+SELECTOR = "app.kubernetes.io/managed-by=app-operator"
+OURS = {"app.kubernetes.io/managed-by": "app-operator"}
+
+
+def obj(name: str, rv: int | str, *, uid: str = "u1", ns: str = "ns", instance: str = "web",
+        labels: dict[str, str] | None = None, kind: str = "Service") -> dict[str, Any]:
+    return {"kind": kind, "metadata": {
+        "name": name, "namespace": ns, "uid": uid, "resourceVersion": str(rv),
+        "labels": {**OURS, LABEL: instance} if labels is None else labels,
+        "managedFields": [{"manager": "app-operator"}]}}
+
+
+class FakeSource:
+    """Hands out prepared lists and watch streams, one per call."""
+
+    def __init__(self, lists: list[tuple[list[dict[str, Any]], str]],
+                 watches: list[list[dict[str, Any]]]) -> None:
+        self.lists = lists
+        self.watches = watches
+        self.calls: list[tuple[str, ...]] = []
+
+    def list_all(self, kind: str, namespace: str | None,
+                 label_selector: str) -> tuple[list[dict[str, Any]], str]:
+        self.calls.append(("list", kind, str(namespace), label_selector))
+        return self.lists.pop(0)
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str,
+              resource_version: str) -> Iterator[dict[str, Any]]:
+        self.calls.append(("watch", kind, str(namespace), resource_version))
+        yield from self.watches.pop(0)
+
+
+def test_trim_drops_managed_fields_only() -> None:
+    trimmed = trim(obj("a", 1))
+    assert "managedFields" not in trimmed["metadata"]
+    assert trimmed["metadata"]["labels"][LABEL] == "web"
+    assert "managedFields" in obj("a", 1)["metadata"]  # the input is left alone
+
+
+def test_store_keeps_the_newest_version() -> None:
+    store = Store(LABEL)
+    assert store.upsert(obj("a", 10))
+    assert not store.upsert(obj("a", 9))  # an older event after a newer write
+    assert not store.upsert(obj("a", 10))  # the same version again is no news
+    assert store.get("ns", "a")["metadata"]["resourceVersion"] == "10"
+    assert store.upsert(obj("a", 11))
+    assert store.upsert(obj("a", 3, uid="u2"))  # deleted and made again: a new object
+    assert store.get("ns", "a")["metadata"]["uid"] == "u2"
+
+
+def test_store_indexes_by_instance_and_follows_label_changes() -> None:
+    store = Store(LABEL)
+    store.upsert(obj("web-data", 1, instance="web"))
+    store.upsert(obj("web-logs", 1, uid="u2", instance="web"))
+    store.upsert(obj("db-data", 1, uid="u3", instance="db"))
+    store.upsert(obj("db-other", 1, uid="u4", ns="other", instance="db"))
+    assert [o["metadata"]["name"] for o in store.of_instance("ns", "web")] == [
+        "web-data", "web-logs"]
+    store.upsert(obj("web-logs", 2, uid="u2", instance="db"))
+    assert [o["metadata"]["name"] for o in store.of_instance("ns", "web")] == ["web-data"]
+    assert [o["metadata"]["name"] for o in store.of_instance("ns", "db")] == [
+        "db-data", "web-logs"]
+    assert store.remove(obj("web-data", 5))
+    assert store.of_instance("ns", "web") == []
+    assert not store.remove(obj("db-data", 5, uid="someone-else"))
+    assert len(store) == 3
+
+
+def test_replace_reports_changes_and_keeps_later_writes() -> None:
+    store = Store(LABEL)
+    store.upsert(obj("same", 5, uid="1"))
+    store.upsert(obj("changed", 5, uid="2"))
+    store.upsert(obj("gone", 5, uid="3"))
+    store.upsert(obj("written-after", 30, uid="4"))  # remembered after the list's version
+    changed = store.replace([obj("same", 5, uid="1"), obj("changed", 7, uid="2"),
+                             obj("new", 8, uid="5")], "20")
+    assert sorted(o["metadata"]["name"] for o in changed) == ["changed", "gone", "new"]
+    assert store.get("ns", "gone") is None
+    assert store.get("ns", "written-after") is not None
+    assert store.get("ns", "changed")["metadata"]["resourceVersion"] == "7"
+
+
+def test_informer_lists_watches_and_relists_when_the_watch_expires() -> None:
+    stop = threading.Event()
+    seen: list[tuple[str, str]] = []
+    source = FakeSource(
+        lists=[([obj("a", 5)], "5"), ([obj("a", 9), obj("c", 9, uid="u3")], "9")],
+        watches=[
+            [{"type": "ADDED", "object": obj("b", 6, uid="u2")},
+             {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}},
+             {"type": "MODIFIED", "object": obj("a", 8)}],
+            [{"type": "DELETED", "object": obj("b", 8, uid="u2")},
+             {"type": "ERROR", "object": {"code": 410, "message": "too old"}}],
+            [{"type": "MODIFIED", "object": obj("c", 10, uid="u3")}],
+        ])
+    informer = Informer(source, "Service", SELECTOR, LABEL,
+                        on_change=lambda o: seen.append((o["metadata"]["name"],
+                                                         o["metadata"]["resourceVersion"])))
+    assert informer.list_once() == "5"
+    assert informer.synced.is_set()
+    assert seen == []  # the first list wakes nobody: every App is reconciled at start
+    assert informer.watch_once("5") == "8"
+    with pytest.raises(Expired):
+        informer.watch_once("8")
+    assert seen == [("b", "6"), ("a", "8"), ("b", "8")]
+    seen.clear()
+    assert informer.list_once() == "9"
+    assert seen == [("a", "9"), ("c", "9")]  # a relist reports what it finds different
+    informer.watch_once("9")
+    assert informer.store.get("ns", "c")["metadata"]["resourceVersion"] == "10"
+    assert informer.store.get("ns", "b") is None
+    assert [c[3] for c in source.calls if c[0] == "watch"] == ["5", "8", "9"]
+    stop.set()
+
+
+def test_informer_skips_the_event_of_a_write_already_remembered() -> None:
+    seen: list[str] = []
+    source = FakeSource(lists=[([], "1")], watches=[
+        [{"type": "ADDED", "object": obj("a", 2)}, {"type": "MODIFIED", "object": obj("a", 3)}]])
+    informer = Informer(source, "Service", SELECTOR, LABEL,
+                        on_change=lambda o: seen.append(o["metadata"]["resourceVersion"]))
+    informer.list_once()
+    informer.store.upsert(obj("a", 2))  # what our own apply answered
+    informer.watch_once("1")
+    assert seen == ["3"]
+
+
+def test_informer_run_survives_errors_and_retries() -> None:
+    calls: list[int] = []
+
+    class Flaky(FakeSource):
+        def list_all(self, kind: str, namespace: str | None,
+                     label_selector: str) -> tuple[list[dict[str, Any]], str]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError("connection refused")
+            informer.stop()
+            return [obj("a", 1)], "1"
+
+    informer = Informer(Flaky([], [[]]), "Service", SELECTOR, LABEL, retry_seconds=0.01)
+    informer.run()
+    assert len(calls) == 2
+    assert informer.synced.is_set()
+    assert informer.store.get("ns", "a") is not None
+
+
+def children(fetched: dict[tuple[str, str, str], dict[str, Any]]) -> tuple[Children, list[Any]]:
+    asked: list[Any] = []
+
+    def fetch(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        asked.append((kind, namespace, name))
+        found = fetched.get((kind, namespace, name))
+        return dict(found) if found else None
+
+    source = FakeSource([], [])
+    return Children(source, ["Service", "Deployment"], SELECTOR, LABEL, [None], fetch), asked
+
+
+def test_children_read_the_store_and_fetch_only_on_a_miss() -> None:
+    foreign = obj("web", 4, uid="f", labels={"team": "x"})
+    view, asked = children({("Service", "ns", "web"): foreign,
+                            ("Deployment", "ns", "web"): obj("web", 3, kind="Deployment")})
+    # A foreign object of the same name: found (so it is not taken over), not stored.
+    assert view.get("Service", "ns", "web")["metadata"]["uid"] == "f"
+    assert view.get("Service", "ns", "web")["metadata"]["uid"] == "f"
+    assert asked.count(("Service", "ns", "web")) == 2
+    # Ours, fetched before its watch event came: stored, so asked once.
+    view.get("Deployment", "ns", "web")
+    view.get("Deployment", "ns", "web")
+    assert asked.count(("Deployment", "ns", "web")) == 1
+    assert view.get("Service", "ns", "absent") is None
+
+
+def test_children_remember_writes_and_forget_deletions() -> None:
+    view, asked = children({})
+    view.remember(obj("web", 7))
+    assert view.get("Service", "ns", "web")["metadata"]["resourceVersion"] == "7"
+    assert [o["metadata"]["name"] for o in view.of_instance("Service", "ns", "web")] == ["web"]
+    view.remember(obj("foreign", 7, labels={}))  # not what the informers select: not kept
+    view.forget(obj("web", 7))
+    assert view.get("Service", "ns", "web") is None
+    assert view.get("Service", "ns", "foreign") is None
+    assert asked == [("Service", "ns", "web"), ("Service", "ns", "foreign")]
