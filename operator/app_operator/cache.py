@@ -263,12 +263,13 @@ class Children:
                  index_label: str, namespaces: Iterable[str | None],
                  fetch: Callable[[str, str, str], Obj | None]) -> None:
         self._fetch = fetch
+        self.namespaces = list(namespaces)
         self._selector = dict(part.split("=", 1) for part in label_selector.split(","))
         self._on_change: Callable[[Obj], None] = lambda _obj: None
         self.informers = {
             (kind, namespace): Informer(source, kind, label_selector, index_label, namespace,
                                         on_change=self._changed)
-            for kind in kinds for namespace in namespaces}
+            for kind in kinds for namespace in self.namespaces}
 
     def _changed(self, obj: Obj) -> None:
         self._on_change(obj)

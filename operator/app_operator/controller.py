@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from app_operator import render
+from app_operator import model, render
+from app_operator.cache import trim
 from app_operator.kube import KubeError
 from app_operator.reconcile import Reconciler
 from app_operator.workqueue import WorkQueue
@@ -38,16 +40,24 @@ class Controller:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The first pass over every App after a start: which Apps it still has to check
+        # (None until they are listed), and which it has checked already.
+        self._startup_pending: set[AppKey] | None = None
+        self._startup_checked: set[AppKey] | None = set()
+        self._started = time.monotonic()
 
     def start(self) -> None:
+        self._started = time.monotonic()
         self.reconciler.children.start(self.on_child_event)
         for index in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"reconcile-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        resync = threading.Thread(target=self._resync, name="resync", daemon=True)
-        resync.start()
-        self._threads.append(resync)
+        for target in (self._resync, self._list_at_start):
+            thread = threading.Thread(target=target, name=target.__name__.strip("_"),
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
@@ -62,20 +72,60 @@ class Controller:
         meta = body["metadata"]
         with self._lock:
             if event_type == "DELETED":
+                self._checked_at_start(key)
                 self._bodies.pop(key, None)
                 self._reconciled.pop(key, None)
                 self.queue.forget(key)
                 self.reconciler.forget(meta.get("uid", ""))
                 return
-            self._bodies[key] = body
+            self._bodies[key] = trim(body)  # kept for every App: without managedFields
             seen = (meta.get("uid", ""), int(meta.get("generation") or 0))
             # Our own status writes come back as events with an unchanged generation: those
             # need no reconcile (children's events and the resync cover the rest).
             if event_type == "MODIFIED" and self._reconciled.get(key) == seen:
                 return
         if meta.get("deletionTimestamp"):
+            with self._lock:
+                self._checked_at_start(key)
             return  # the garbage collector removes the children
         self.queue.add(key)
+
+    def _list_at_start(self) -> None:
+        """List the Apps once, to say in the log when the first pass over all of them is
+        done (and how many writes it took: 0 when nothing changed while the operator was
+        down)."""
+        keys: set[AppKey] = set()
+        try:
+            for namespace in self.reconciler.children.namespaces:
+                items, _ = self.reconciler.kube.list_all(model.KIND, namespace, "")
+                keys.update(key_of(item) for item in items)
+        except KubeError as error:
+            log.warning("could not list the Apps at start (%s); the first pass will not be "
+                        "reported", error)
+            with self._lock:
+                self._startup_checked = None
+            return
+        with self._lock:
+            if self._startup_checked is None:
+                return
+            self._startup_pending = keys - self._startup_checked
+            self._checked_at_start(None)
+
+    def _checked_at_start(self, key: AppKey | None) -> None:
+        """Call with the lock held."""
+        if self._startup_checked is None:
+            return  # reported already
+        if key is not None:
+            self._startup_checked.add(key)
+            if self._startup_pending is not None:
+                self._startup_pending.discard(key)
+        if self._startup_pending is not None and not self._startup_pending:
+            counts = self.reconciler.kube.counts()
+            log.info("first pass done %.1fs after start: Apps checked %d, writes %d, reads %d",
+                     time.monotonic() - self._started, len(self._startup_checked),
+                     counts["writes"], counts["reads"])
+            self._startup_checked = None
+            self._startup_pending = None
 
     def on_child_event(self, body: dict[str, Any]) -> None:
         meta = body.get("metadata", {})
@@ -121,6 +171,8 @@ class Controller:
             log.exception("%s/%s: unexpected error; retrying in %.1fs", namespace, name, delay)
             return
         meta = body["metadata"]
+        with self._lock:
+            self._checked_at_start(key)
         if outcome.namespace_terminating:
             self.queue.forget(key)
             return

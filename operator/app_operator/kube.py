@@ -97,9 +97,18 @@ class Kube:
         self._events: queue.SimpleQueue[dict[str, Any] | threading.Event] = queue.SimpleQueue()
         self._event_thread: threading.Thread | None = None
         self._event_lock = threading.Lock()
+        self._counts = {"reads": 0, "writes": 0}
+        self._count_lock = threading.Lock()
+
+    def counts(self) -> dict[str, int]:
+        """Requests sent so far (watches not counted), for the log."""
+        with self._count_lock:
+            return dict(self._counts)
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str = "application/json") -> Any:
+        with self._count_lock:
+            self._counts["reads" if method == "GET" else "writes"] += 1
         method_, url, headers, body_, _ = self.api.param_serialize(
             method=method,
             resource_path=path,

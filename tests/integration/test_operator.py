@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from typing import Any
 
@@ -244,9 +245,11 @@ def test_unchanged_app_writes_nothing(kubectl: Kubectl, operator: OperatorProces
     # A restart reconciles every App again; a resync does too.
     operator.stop()
     operator.start()
-    wait_for("the restarted operator to reconcile",
-             lambda: operator.logs().count("app-operator started") == 2)
-    time.sleep(3)
+    wait_for("the restarted operator's first pass over the Apps",
+             lambda: operator.logs().count("first pass done") == 2)
+    # It says so itself: 1 App checked, no write (the reads are its list of the Apps).
+    assert re.search(r"first pass done [0-9.]+s after start: Apps checked 1, writes 0,",
+                     operator.logs().split("app-operator started")[-1])
     assert resource_versions(kubectl, *objects) == before
     assert "created" not in operator.logs().split("app-operator started")[-1]
     # Re-applying the same manifest changes nothing either.
