@@ -10,6 +10,8 @@ For each N, on the local cluster (`make bench`, `make bench-quick`, `make bench-
 4. resync     the operator restarted with N converged Apps: its write requests (should be 0)
               and the time until it is idle again.
 5. churn      the image of 10% of the Apps changed: time until converged.
+6. no pods    T_api and T_op again with `suspend: true` (0 replicas): the operator's part
+              without the N pods the cluster starts while T_op's clock runs.
 The operator runs as its ServiceAccount, so the API server's audit log (hack/cluster/
 audit-policy.yaml) counts its requests; its RSS and CPU come from /proc.
 """
@@ -69,9 +71,9 @@ def app_names(n: int) -> list[str]:
     return [f"app-{i:05d}" for i in range(n)]
 
 
-def rendered(namespace: str, n: int) -> list[dict[str, Any]]:
+def rendered(namespace: str, n: int, spec_dict: dict[str, Any] = SPEC) -> list[dict[str, Any]]:
     """The children N Apps render to, without ownerReferences (no App owns them here)."""
-    spec = AppSpec.model_validate(SPEC)
+    spec = AppSpec.model_validate(spec_dict)
     objects = []
     for name in app_names(n):
         ref = render.AppRef(name=name, namespace=namespace, uid="bench")
@@ -207,6 +209,55 @@ def wait(what: str, check: Callable[[], bool], timeout: float, interval: float) 
 
 # --------------------------------------------------------------------------- one run
 
+def time_api(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
+    objects = rendered(namespace, n, spec)
+    start = time.monotonic()
+    parallel(kube.apply, objects)
+    return round(time.monotonic() - start, 2)
+
+
+def time_op(kube: Kube, namespace: str, n: int, spec: dict[str, Any], interval: float) -> float:
+    """Create N Apps (the operator is running) and time until they and their children are
+    there."""
+    apps = [{"apiVersion": API_VERSION, "kind": KIND,
+             "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+            for name in app_names(n)]
+    start = time.monotonic()
+    parallel(lambda app: kube.request(
+        "POST", f"/apis/{API_VERSION}/namespaces/{namespace}/apps", body=app), apps)
+    wait("convergence", lambda: converged(kube, namespace, n), 3600, interval)
+    return round(time.monotonic() - start, 2)
+
+
+def run_without_pods(n: int, row: dict[str, Any], cluster: Kubectl, kube: Kube,
+                     account_kubeconfig: Path, scratch: Path, tag: str) -> None:
+    """T_api and T_op again with `suspend: true` (Deployments of 0 replicas): the same
+    requests from the operator, but no pods for the controller manager, the scheduler and
+    kwok to start while the clock runs. The difference to T_op says how much of it is the
+    cluster starting N pods on the same two cores."""
+    spec = {**SPEC, "suspend": True}
+    interval = 0.5 if n <= 1000 else 1.0
+    wait_namespaces_gone(cluster)
+    namespaces = {phase: f"bench-{phase}-nopods-{tag}-{n}" for phase in ("api", "op")}
+    for namespace in namespaces.values():
+        cluster("create", "namespace", namespace)
+    operator = Operator(account_kubeconfig, scratch / f"operator-nopods-{n}.log")
+    try:
+        say(f"N={n}: T_api without pods (suspend: true)")
+        row["t_api_nopods_s"] = time_api(kube, namespaces["api"], n, spec)
+        cluster.run("delete", "namespace", namespaces["api"], "--wait=false", namespaced=False)
+        wait_namespaces_gone(cluster, keep=namespaces["op"])
+        say(f"N={n}: T_op without pods (suspend: true)")
+        operator.start()
+        time.sleep(3)
+        row["t_op_nopods_s"] = time_op(kube, namespaces["op"], n, spec, interval)
+        row["op_over_api_nopods"] = round(row["t_op_nopods_s"] / row["t_api_nopods_s"], 2)
+    finally:
+        operator.stop()
+        for namespace in namespaces.values():
+            cluster.run("delete", "namespace", namespace, "--wait=false", namespaced=False,
+                        check=False)
+
 def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch: Path,
         tag: str) -> dict[str, Any]:
     interval = 0.5 if n <= 1000 else 1.0
@@ -216,10 +267,7 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         cluster("create", "namespace", namespace)
     try:
         say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
-        objects = rendered(namespaces["api"], n)
-        start = time.monotonic()
-        parallel(kube.apply, objects)
-        row["t_api_s"] = round(time.monotonic() - start, 2)
+        row["t_api_s"] = time_api(kube, namespaces["api"], n, SPEC)
 
         say(f"N={n}: T_kubectl (kubectl apply --server-side)")
         manifest = scratch / f"rendered-{n}.yaml"
@@ -241,15 +289,8 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         time.sleep(3)  # let it start watching: the phase measures reconciling, not imports
         offset = audit_offset()
         namespace = namespaces["op"]
-        apps = [{"apiVersion": API_VERSION, "kind": KIND,
-                 "metadata": {"name": name, "namespace": namespace}, "spec": SPEC}
-                for name in app_names(n)]
         with Usage(pid) as usage:
-            start = time.monotonic()
-            parallel(lambda app: kube.request(
-                "POST", f"/apis/{API_VERSION}/namespaces/{namespace}/apps", body=app), apps)
-            wait("convergence", lambda: converged(kube, namespace, n), 3600, interval)
-            row["t_op_s"] = round(time.monotonic() - start, 2)
+            row["t_op_s"] = time_op(kube, namespace, n, SPEC, interval)
         writes, reads = count(operator_requests(offset))
         row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
                    cpu_op_s=round(usage.cpu, 1), rss_mib=round(usage.peak_kib / 1024, 1))
@@ -329,7 +370,9 @@ def wait_namespaces_gone(cluster: Kubectl, keep: str = "") -> None:
 def markdown(rows: list[dict[str, Any]], when: str) -> str:
     columns = [("n", "N"), ("t_api_s", "T_api s"), ("t_kubectl_s", "T_kubectl s"),
                ("t_op_s", "T_op s"), ("op_over_api", "T_op/T_api"),
-               ("op_over_kubectl", "T_op/T_kubectl"), ("op_writes_per_app", "writes/App"),
+               ("op_over_kubectl", "T_op/T_kubectl"),
+               ("t_api_nopods_s", "T_api no pods s"), ("t_op_nopods_s", "T_op no pods s"),
+               ("op_over_api_nopods", "ratio no pods"), ("op_writes_per_app", "writes/App"),
                ("op_reads_per_app", "reads/App"), ("resync_writes", "resync writes"),
                ("resync_reads", "resync reads"),
                ("resync_idle_s", "resync idle s"), ("churn_s", "churn s"),
@@ -393,7 +436,9 @@ def main() -> None:
     name = args.name or when
     for n in args.sizes:
         wait_namespaces_gone(cluster)
-        rows.append(run(n, cluster, kube, account, scratch, tag))
+        row = run(n, cluster, kube, account, scratch, tag)
+        rows.append(row)
+        run_without_pods(n, row, cluster, kube, account, scratch, tag)
         # Written after every N, so that a long run that is stopped still leaves its rows.
         (RESULTS / f"{name}.json").write_text(json.dumps(
             {"when": when, "workers": WORKERS, "spec": SPEC, "rows": rows}, indent=2) + "\n")
