@@ -44,7 +44,7 @@ total_start=$SECONDS
 built_any=false
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 
-k8s_stamp="$K8S_VERSION $(sha256sum "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)"
+k8s_stamp="$K8S_VERSION $(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-16)"
 if ! stamp_matches "$bin/.k8s.stamp" "$k8s_stamp"; then
     log "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)"
     log "a cold build takes 15-30 minutes on 2 cores; later runs reuse $CLUSTER_CACHE"
@@ -66,7 +66,7 @@ if ! stamp_matches "$bin/.k8s.stamp" "$k8s_stamp"; then
     built_any=true
 fi
 
-etcd_stamp="$ETCD_VERSION $(sha256sum "$here/etcd/go.mod" "$here/etcd/go.sum" | sha256sum | cut -c1-16)"
+etcd_stamp="$ETCD_VERSION $(cat "$here/etcd/go.mod" "$here/etcd/go.sum" | sha256sum | cut -c1-16)"
 if ! stamp_matches "$bin/.etcd.stamp" "$etcd_stamp"; then
     log "building etcd $ETCD_VERSION"
     mkdir -p "$bin"
