@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,12 @@ def test_trim_drops_managed_fields_only() -> None:
     assert "managedFields" not in trimmed["metadata"]
     assert trimmed["metadata"]["labels"][LABEL] == "web"
     assert "managedFields" in obj("a", 1)["metadata"]  # the input is left alone
+
+
+def test_trim_shares_keys_between_objects_parsed_apart() -> None:
+    one, two = (trim(json.loads('{"metadata": {"name": "x"}, "spec": {"replicas": 1}}'))
+                for _ in range(2))
+    assert next(iter(one["spec"])) is next(iter(two["spec"]))
 
 
 def test_store_keeps_the_newest_version() -> None:
