@@ -44,12 +44,12 @@ class Kubectl:
         return Kubectl(self.kubeconfig, namespace)
 
     def run(self, *args: str, stdin: str | None = None, check: bool = True,
-            namespaced: bool = True) -> subprocess.CompletedProcess[str]:
+            namespaced: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [self.binary, "--kubeconfig", self.kubeconfig]
         if self.namespace and namespaced:
             command += ["--namespace", self.namespace]
         result = subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
-                                timeout=120)
+                                timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result
