@@ -78,6 +78,12 @@ def _same_version(one: Obj, other: Obj) -> bool:
         a.get("resourceVersion") == b.get("resourceVersion"))
 
 
+def is_news(candidate: Obj, stored: Obj | None) -> bool:
+    """Whether `candidate` should replace `stored`: neither older nor the same version."""
+    return stored is None or (newer_or_same(candidate, stored)
+                              and not _same_version(candidate, stored))
+
+
 class Store:
     """Objects of one kind by (namespace, name), and their names by (namespace, instance)."""
 
@@ -121,8 +127,7 @@ class Store:
         obj = trim(obj)
         key = self.key(obj)
         with self._lock:
-            old = self._objects.get(key)
-            if old is not None and (not newer_or_same(obj, old) or _same_version(obj, old)):
+            if not is_news(obj, self._objects.get(key)):
                 return False
             self._put(key, obj)
             return True
@@ -159,11 +164,9 @@ class Store:
                 del self._objects[key]
                 changed.append(stored)
             for key, obj in listed.items():
-                old = self._objects.get(key)
-                if old is not None and (not newer_or_same(obj, old) or _same_version(obj, old)):
-                    continue
-                changed.append(obj)
-                self._put(key, obj)
+                if is_news(obj, self._objects.get(key)):
+                    changed.append(obj)
+                    self._put(key, obj)
         return changed
 
     def get(self, namespace: str, name: str) -> Obj | None:

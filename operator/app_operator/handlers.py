@@ -35,8 +35,9 @@ def controller() -> Controller:
 
 def watched_namespaces() -> list[str | None]:
     """$APP_OPERATOR_NAMESPACES (comma-separated, set by `app-operator run -n`), else all."""
-    names = [n for n in os.environ.get("APP_OPERATOR_NAMESPACES", "").split(",") if n]
-    return list(names) or [None]
+    names: list[str | None] = [
+        n for n in os.environ.get("APP_OPERATOR_NAMESPACES", "").split(",") if n]
+    return names or [None]
 
 
 @kopf.on.startup()

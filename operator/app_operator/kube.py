@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -105,10 +106,9 @@ class Kube:
         with self._count_lock:
             return dict(self._counts)
 
-    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
-        with self._count_lock:
-            self._counts["reads" if method == "GET" else "writes"] += 1
+    def _send(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
+              content_type: str, timeout: float | tuple[float, float]) -> Any:
+        """Send one request; the response is not read yet (a watch streams it)."""
         method_, url, headers, body_, _ = self.api.param_serialize(
             method=method,
             resource_path=path,
@@ -117,14 +117,16 @@ class Kube:
             body=body,
             auth_settings=["BearerToken"],
         )
-        try:
-            response = self.api.call_api(method_, url, header_params=headers, body=body_,
-                                         _request_timeout=self.timeout)
+        return self.api.call_api(method_, url, header_params=headers, body=body_,
+                                 _request_timeout=timeout)
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str = "application/json") -> Any:
+        with self._count_lock:
+            self._counts["reads" if method == "GET" else "writes"] += 1
+        with _transport_errors():
+            response = self._send(method, path, query, body, content_type, self.timeout)
             data = response.read()
-        except client.ApiException as error:  # raised for transport-level failures
-            raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
-        except OSError as error:
-            raise KubeError(0, "ConnectionError", str(error)) from error
         if not 200 <= response.status < 300:
             raise _error_from(response.status, data)
         return json.loads(data) if data else None
@@ -163,23 +165,12 @@ class Kube:
     def watch(self, kind: str, namespace: str | None, label_selector: str,
               resource_version: str, timeout_seconds: int = 300) -> Iterator[dict[str, Any]]:
         """The events of one watch request, as they come, until the server ends it."""
-        method, url, headers, _, _ = self.api.param_serialize(
-            method="GET",
-            resource_path=path_for(kind, namespace),
-            query_params=[("watch", "true"), ("labelSelector", label_selector),
-                          ("resourceVersion", resource_version),
-                          ("allowWatchBookmarks", "true"),
-                          ("timeoutSeconds", str(timeout_seconds))],
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        try:
-            response = self.api.call_api(method, url, header_params=headers,
-                                         _request_timeout=(self.timeout, timeout_seconds + 30))
-        except client.ApiException as error:
-            raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
-        except OSError as error:
-            raise KubeError(0, "ConnectionError", str(error)) from error
+        query = {"watch": "true", "labelSelector": label_selector,
+                 "resourceVersion": resource_version, "allowWatchBookmarks": "true",
+                 "timeoutSeconds": str(timeout_seconds)}
+        with _transport_errors():
+            response = self._send("GET", path_for(kind, namespace), query, None,
+                                  "application/json", (self.timeout, timeout_seconds + 30))
         raw = response.response
         finished = False
         try:
@@ -290,6 +281,17 @@ class Kube:
             except KubeError as error:
                 log.warning("could not post event %s on %s/%s: %s", item["reason"],
                             involved["namespace"], involved["name"], error)
+
+
+@contextmanager
+def _transport_errors() -> Iterator[None]:
+    """Failures to reach the API server or to read its answer, as KubeError."""
+    try:
+        yield
+    except client.ApiException as error:  # raised for transport-level failures
+        raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
+    except OSError as error:
+        raise KubeError(0, "ConnectionError", str(error)) from error
 
 
 def _error_from(status: int, data: bytes) -> KubeError:
