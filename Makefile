@@ -65,7 +65,7 @@ bench: $(VENV)/.bench ## benchmark N = 100 and 1,000 Apps on the local cluster (
 bench-quick: $(VENV)/.bench ## benchmark N = 100 only
 	$(PY) bench/run.py 100 --name quick-$$(date -u +%Y-%m-%d)
 bench-large: $(VENV)/.bench ## benchmark N = 5,000 (long)
-	$(PY) bench/run.py 5000
+	$(PY) bench/run.py 5000 --skip nopods --name large-$$(date -u +%Y-%m-%d)
 
 .PHONY: images kind-up kind-load deploy kind-e2e kind-down
 images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
