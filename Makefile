@@ -51,7 +51,7 @@ lint: venv ## ruff and mypy
 .PHONY: test test-unit
 test-unit: venv ## unit tests only (no cluster)
 	$(VENV)/bin/pytest tests/unit
-test: venv ## everything: lint, the local cluster, all test tiers
+test: venv $(VENV)/.bench ## everything: lint, the local cluster, all test tiers (the benchmark's quick run too)
 	$(MAKE) --no-print-directory lint
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests

@@ -161,8 +161,11 @@ def operator_requests(since: int) -> list[dict[str, Any]]:
     with AUDIT_LOG.open("rb") as log:
         log.seek(since)
         entries = [json.loads(line) for line in log.read().splitlines() if line.strip()]
+    # Requests in namespaces other than the bench's (an earlier test's, still being torn
+    # down) are not the benchmark's; cluster-wide lists and watches are.
     return [e for e in entries if e.get("user", {}).get("username") == OPERATOR_ACCOUNT
-            and e.get("stage") == "ResponseComplete"]
+            and e.get("stage") == "ResponseComplete"
+            and (e.get("objectRef") or {}).get("namespace", "bench-").startswith("bench-")]
 
 
 def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
@@ -192,7 +195,6 @@ class Progress:
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self.kube = Kube(load_client(pool_size=len(self.CHILDREN) + 1))
         self.apps: dict[str, tuple[int, int | None]] = {}  # name: generation, observed
         self.children: dict[str, set[str]] = {kind: set() for kind in self.CHILDREN}
         self.changed = threading.Condition()
@@ -200,6 +202,7 @@ class Progress:
         self._synced: list[threading.Event] = []
 
     def __enter__(self) -> Progress:
+        self.kube = Kube(load_client(pool_size=len(self.CHILDREN) + 1))  # its own connections
         for kind in (KIND, *self.CHILDREN):
             synced = threading.Event()
             self._synced.append(synced)
@@ -214,25 +217,33 @@ class Progress:
 
     def _follow(self, kind: str, synced: threading.Event) -> None:
         while not self._stop.is_set():
-            items, version = self.kube.list_all(kind, self.namespace, "")
-            with self.changed:
-                for item in items:
-                    self._note(kind, "ADDED", item)
-                self.changed.notify_all()
-            synced.set()
-            while not self._stop.is_set():
-                for event in self.kube.watch(kind, self.namespace, "", version):
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":
-                        break  # expired: list again
-                    version = obj["metadata"]["resourceVersion"]
-                    if event["type"] != "BOOKMARK":
-                        with self.changed:
-                            self._note(kind, event["type"], obj)
-                            self.changed.notify_all()
-                else:
-                    continue
-                break
+            try:
+                self._list_and_watch(kind, synced)  # returns when the watch expired
+            except Exception as error:  # a dropped connection: list again
+                say(f"watching {kind} failed ({error}); listing again")
+                time.sleep(1.0)
+
+    def _list_and_watch(self, kind: str, synced: threading.Event) -> None:
+        items, version = self.kube.list_all(kind, self.namespace, "")
+        with self.changed:
+            if kind == KIND:
+                self.apps.clear()
+            else:
+                self.children[kind].clear()
+            for item in items:
+                self._note(kind, "ADDED", item)
+            self.changed.notify_all()
+        synced.set()
+        while not self._stop.is_set():
+            for event in self.kube.watch(kind, self.namespace, "", version):
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    return  # expired: the caller lists again
+                version = obj["metadata"]["resourceVersion"]
+                if event["type"] != "BOOKMARK":
+                    with self.changed:
+                        self._note(kind, event["type"], obj)
+                        self.changed.notify_all()
 
     def _note(self, kind: str, event: str, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
@@ -499,11 +510,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def write_results(name: str, when: str, rows: list[dict[str, Any]]) -> None:
-    (RESULTS / f"{name}.json").write_text(json.dumps(
+def write_results(results: Path, name: str, when: str, rows: list[dict[str, Any]]) -> None:
+    (results / f"{name}.json").write_text(json.dumps(
         {"when": when, "workers": WORKERS, "spec": SPEC, "rows": rows}, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown(rows, when))
-    plot(rows, RESULTS / f"{name}.png")
+    (results / f"{name}.md").write_text(markdown(rows, when))
+    plot(rows, results / f"{name}.png")
 
 
 def main() -> None:
@@ -511,6 +522,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sizes", nargs="+", type=int, help="values of N")
     parser.add_argument("--name", default=None, help="results file name (default: the date)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help=f"directory of the results (default: {RESULTS.relative_to(ROOT)})")
     parser.add_argument("--skip", action="append", default=[], choices=["kubectl", "nopods"],
                         help="leave a phase out (for a large N where it would take hours)")
     args = parser.parse_args()
@@ -530,18 +543,18 @@ def main() -> None:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%MZ")
     tag = dt.datetime.now().strftime("%H%M%S")
     rows: list[dict[str, Any]] = []
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     name = args.name or when
     for n in args.sizes:
         wait_namespaces_gone(cluster)
         row = run(n, cluster, kube, account, scratch, tag, skip)
         rows.append(row)
         if "nopods" not in skip:
-            write_results(name, when, rows)
+            write_results(args.results, name, when, rows)
             run_without_pods(n, row, cluster, kube, account, scratch, tag)
         # Written after every N, so that a long run that is stopped still leaves its rows.
-        write_results(name, when, rows)
-    say(f"results: bench/results/{name}.json, .md, .png")
+        write_results(args.results, name, when, rows)
+    say(f"results: {args.results / name}.json, .md, .png")
     print(markdown(rows, when))
 
 

@@ -1,0 +1,111 @@
+"""The benchmark's own bookkeeping (bench/run.py): what it waits for and what it counts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = bench  # its dataclasses look their module up
+_spec.loader.exec_module(bench)
+
+
+def app(name: str, generation: int, observed: int | None) -> dict[str, Any]:
+    status = {} if observed is None else {"observedGeneration": observed}
+    return {"metadata": {"name": name, "generation": generation}, "status": status}
+
+
+def child(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}}
+
+
+def with_children(progress: Any, names: list[str]) -> None:
+    for kind in progress.CHILDREN:
+        for name in names:
+            progress._note(kind, "ADDED", child(name))
+
+
+def test_converged_needs_every_app_observed_and_every_child() -> None:
+    progress = bench.Progress("bench-x")
+    progress._note(bench.KIND, "ADDED", app("a", 1, None))
+    assert not progress.converged(2)
+    progress._note(bench.KIND, "ADDED", app("b", 1, None))
+    with_children(progress, ["a", "b"])
+    assert not progress.converged(2)  # no status yet
+    progress._note(bench.KIND, "MODIFIED", app("a", 1, 1))
+    progress._note(bench.KIND, "MODIFIED", app("b", 1, 1))
+    assert progress.converged(2)
+    progress._note("Service", "DELETED", child("b"))
+    assert not progress.converged(2)
+
+
+def test_converged_after_a_change_needs_the_new_generation() -> None:
+    progress = bench.Progress("bench-x")
+    for name in ("a", "b"):
+        progress._note(bench.KIND, "ADDED", app(name, 1, 1))
+    with_children(progress, ["a", "b"])
+    wanted = {"a": 2}
+    # The watch has not shown the patch yet: generation 1, observed 1 is not enough.
+    assert not progress.converged(2, wanted)
+    progress._note(bench.KIND, "MODIFIED", app("a", 2, 1))
+    assert not progress.converged(2, wanted)
+    progress._note(bench.KIND, "MODIFIED", app("a", 2, 2))
+    assert progress.converged(2, wanted)
+
+
+def test_wait_wakes_on_an_event_and_times_out_without_one() -> None:
+    progress = bench.Progress("bench-x")
+    with_children(progress, ["a"])
+
+    def later() -> None:
+        with progress.changed:
+            progress._note(bench.KIND, "ADDED", app("a", 1, 1))
+            progress.changed.notify_all()
+
+    timer = threading.Timer(0.1, later)
+    timer.start()
+    assert progress.wait("a", lambda: progress.converged(1), 10) < 5
+    timer.join()
+    with pytest.raises(TimeoutError, match="b not reached"):
+        progress.wait("b", lambda: progress.converged(2), 0.2)
+
+
+def test_counts_only_the_operator_and_only_the_benchmark_namespaces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def entry(verb: str, resource: str, namespace: str | None = "bench-op-1",
+              user: str = bench.OPERATOR_ACCOUNT, subresource: str = "",
+              stage: str = "ResponseComplete") -> dict[str, Any]:
+        ref: dict[str, Any] = {"resource": resource, "subresource": subresource}
+        if namespace is not None:
+            ref["namespace"] = namespace
+        return {"stage": stage, "verb": verb, "user": {"username": user}, "objectRef": ref}
+
+    entries = [
+        entry("patch", "deployments"), entry("patch", "services"),
+        entry("patch", "apps", subresource="status"), entry("create", "events"),
+        entry("get", "persistentvolumeclaims"), entry("watch", "deployments", namespace=None),
+        entry("patch", "deployments", namespace="t-earlier-test"),  # another test's
+        entry("patch", "deployments", user="system:admin"),  # not the operator
+        entry("patch", "deployments", stage="RequestReceived"),  # the same request twice
+    ]
+    log = tmp_path / "audit.log"
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    monkeypatch.setattr(bench, "AUDIT_LOG", log)
+    counted = bench.operator_requests(0)
+    assert bench.count(counted) == (4, 2)
+    assert bench.child_writes(counted) == 2
+    assert bench.operator_requests(log.stat().st_size) == []
+
+
+def test_settle_window_grows_with_n() -> None:
+    assert bench.settle_timeout(100) == 300
+    assert bench.settle_timeout(5000) == 1500
