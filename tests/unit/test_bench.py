@@ -100,12 +100,28 @@ def test_counts_only_the_operator_and_only_the_benchmark_namespaces(
     log = tmp_path / "audit.log"
     log.write_text("".join(json.dumps(e) + "\n" for e in entries))
     monkeypatch.setattr(bench, "AUDIT_LOG", log)
-    counted = bench.operator_requests(0)
+    counted = bench.operator_requests(bench.AuditMark(0, 0))
     assert bench.count(counted) == (4, 2)
     assert bench.child_writes(counted) == 2
-    assert bench.operator_requests(log.stat().st_size) == []
+    assert bench.operator_requests(bench.audit_mark()) == []
+
+
+def test_audit_lines_follow_the_log_across_a_rotation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "audit.log"
+    monkeypatch.setattr(bench, "AUDIT_LOG", log)
+    log.write_bytes(b"old 1\n")
+    (tmp_path / "audit-2026-11-28T10-00-00.000.log").write_bytes(b"older\n")  # rotated before
+    mark = bench.audit_mark()
+    with log.open("ab") as current:
+        current.write(b"new 1\n")
+    # The API server renames the full log and starts a new, shorter one.
+    log.rename(tmp_path / "audit-2026-11-28T11-00-00.000.log")
+    log.write_bytes(b"new 2\n")
+    assert bench.audit_lines(mark) == [b"new 1", b"new 2"]
+    assert bench.audit_lines(bench.audit_mark()) == []
 
 
 def test_settle_window_grows_with_n() -> None:
-    assert bench.settle_timeout(100) == 300
+    assert bench.settle_timeout(1000) == 600
     assert bench.settle_timeout(5000) == 1500
