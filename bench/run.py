@@ -508,7 +508,7 @@ def markdown(rows: list[dict[str, Any]], when: str) -> str:
                ("resync_idle_s", "resync idle s"), ("churn_s", "churn s"),
                ("rss_mib", "peak RSS MiB"), ("rss_settled_mib", "settled RSS MiB"),
                ("cpu_op_s", "CPU s (create)")]
-    lines = [f"Benchmark run {when} (local cluster: kube-apiserver built from Go modules, "
+    lines = [f"Benchmark {when} (local cluster: kube-apiserver built from Go modules, "
              "kwok nodes; 2 cores).", "",
              "| " + " | ".join(title for _, title in columns) + " |",
              "|" + "---|" * len(columns)]
@@ -550,16 +550,34 @@ def write_results(results: Path, name: str, when: str, rows: list[dict[str, Any]
     plot(rows, results / f"{name}.png")
 
 
+def combine(files: list[Path], results: Path, name: str) -> None:
+    runs = [json.loads(path.read_text()) for path in files]
+    results.mkdir(parents=True, exist_ok=True)
+    rows = sorted((row for run in runs for row in run["rows"]), key=lambda row: row["n"])
+    when = " and ".join(run["when"] for run in runs)
+    write_results(results, name, when, rows)
+    say(f"results: {results / name}.json, .md, .png")
+    print(markdown(rows, when))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sizes", nargs="+", type=int, help="values of N")
+    parser.add_argument("sizes", nargs="*", type=int, help="values of N")
     parser.add_argument("--name", default=None, help="results file name (default: the date)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help=f"directory of the results (default: {RESULTS.relative_to(ROOT)})")
     parser.add_argument("--skip", action="append", default=[], choices=["kubectl", "nopods"],
                         help="leave a phase out (for a large N where it would take hours)")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
+                        help="run nothing: one table and plot of the rows of earlier runs "
+                             "(e.g. `make bench` and `make bench-large`)")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.results, args.name or "combined")
+        return
+    if not args.sizes:
+        parser.error("give at least one N (or --combine)")
     skip = set(args.skip)
     subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
                    stdout=subprocess.DEVNULL)

@@ -125,3 +125,20 @@ def test_audit_lines_follow_the_log_across_a_rotation(
 def test_settle_window_grows_with_n() -> None:
     assert bench.settle_timeout(1000) == 600
     assert bench.settle_timeout(5000) == 1500
+
+
+def test_combine_makes_one_table_of_several_runs(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    plotted: list[list[int]] = []
+    monkeypatch.setattr(bench, "plot", lambda rows, path: plotted.append([r["n"] for r in rows]))
+    large = tmp_path / "large.json"
+    large.write_text(json.dumps({"when": "B", "rows": [{"n": 5000, "t_api_s": 400.0}]}))
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"when": "A", "rows": [
+        {"n": 100, "t_api_s": 3.1, "resync_writes": 0}, {"n": 1000, "t_api_s": 33.8}]}))
+    bench.combine([large, small], tmp_path / "out", "all")
+    rows = json.loads((tmp_path / "out" / "all.json").read_text())["rows"]
+    assert [row["n"] for row in rows] == [100, 1000, 5000]
+    table = (tmp_path / "out" / "all.md").read_text()
+    assert "Benchmark B and A" in table and "| 5000 | 400.0 |" in table
+    assert plotted == [[100, 1000, 5000]]
