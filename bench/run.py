@@ -246,7 +246,7 @@ class Progress:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()  # the threads end with their watch (daemons meanwhile)
+        self._stop.set()  # the threads end with their current watch, within 15 s
 
     def _follow(self, kind: str, synced: threading.Event) -> None:
         while not self._stop.is_set():
@@ -268,7 +268,8 @@ class Progress:
             self.changed.notify_all()
         synced.set()
         while not self._stop.is_set():
-            for event in self.kube.watch(kind, self.namespace, "", version):
+            # Short watches: a thread ends soon after its phase (they cannot be interrupted).
+            for event in self.kube.watch(kind, self.namespace, "", version, timeout_seconds=15):
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
                     return  # expired: the caller lists again
