@@ -122,6 +122,22 @@ def test_audit_lines_follow_the_log_across_a_rotation(
     assert bench.audit_lines(bench.audit_mark()) == []
 
 
+def test_a_half_written_line_is_left_for_later(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "audit.log"
+    monkeypatch.setattr(bench, "AUDIT_LOG", log)
+    done = {"stage": "ResponseComplete", "verb": "get", "objectRef": {"namespace": "bench-a"},
+            "user": {"username": bench.OPERATOR_ACCOUNT}}
+    line = json.dumps(done).encode()
+    log.write_bytes(line + b"\n" + line[:30])  # the API server is halfway through a line
+    assert bench.audit_lines(bench.AuditMark(0, 0)) == [line]
+    # A mark taken halfway through a line: that line's end is not a request of its own.
+    mark = bench.audit_mark()
+    with log.open("ab") as current:
+        current.write(line[30:] + b"\n" + line + b"\n")
+    assert bench.operator_requests(mark) == [done]
+
+
 def test_settle_window_grows_with_n() -> None:
     assert bench.settle_timeout(1000) == 600
     assert bench.settle_timeout(5000) == 1500
