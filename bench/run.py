@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +46,10 @@ from tests.kube_helpers import (  # noqa: E402
 )
 
 from app_operator import render, yamlout  # noqa: E402
+from app_operator.cache import Informer, Source  # noqa: E402
 from app_operator.kube import Kube, load_client  # noqa: E402
 from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
+from app_operator.render import INSTANCE_LABEL  # noqa: E402
 
 WORKERS = 8
 CHILD_RESOURCES = {"deployments", "services", "persistentvolumeclaims"}
@@ -230,89 +232,72 @@ def settle_timeout(n: int) -> float:
 
 # --------------------------------------------------------------------------- convergence
 
+class ShortWatches:
+    """The operator's client as an informer's source, with watches the server ends every
+    15 s: an informer stops only between two watches, and the bench's should stop soon
+    after their phase."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def list_all(self, kind: str, namespace: str | None,
+                 label_selector: str) -> tuple[list[dict[str, Any]], str]:
+        return self.kube.list_all(kind, namespace, label_selector)
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str,
+              resource_version: str) -> Iterator[dict[str, Any]]:
+        return self.kube.watch(kind, namespace, label_selector, resource_version,
+                               timeout_seconds=15)
+
+
 class Progress:
-    """The state the bench waits for, followed with watches of the namespace's Apps and
-    children: polling lists instead (1,000 Apps every half second) cost the API server
-    0.15 s of CPU per poll, measured, a load that T_op carried and T_api did not."""
+    """The state the bench waits for, followed by the operator's own informers over the
+    namespace's Apps and children: polling lists instead (1,000 Apps every half second) cost
+    the API server 0.15 s of CPU per poll, measured, a load that T_op carried and T_api did
+    not."""
 
     CHILDREN = ("Deployment", "Service", "PersistentVolumeClaim")
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, source: Source | None = None) -> None:
         self.namespace = namespace
-        self.apps: dict[str, tuple[int, int | None]] = {}  # name: generation, observed
-        self.children: dict[str, set[str]] = {kind: set() for kind in self.CHILDREN}
+        source = source or ShortWatches(Kube(load_client(pool_size=len(self.CHILDREN) + 1)))
         self.changed = threading.Condition()
-        self._stop = threading.Event()
-        self._synced: list[threading.Event] = []
+        self.informers = {kind: Informer(source, kind, "", INSTANCE_LABEL, namespace,
+                                         on_change=self._wake)
+                          for kind in (KIND, *self.CHILDREN)}
+
+    def _wake(self, _obj: dict[str, Any]) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
     def __enter__(self) -> Progress:
-        self.kube = Kube(load_client(pool_size=len(self.CHILDREN) + 1))  # its own connections
-        for kind in (KIND, *self.CHILDREN):
-            synced = threading.Event()
-            self._synced.append(synced)
-            threading.Thread(target=self._follow, args=(kind, synced), daemon=True).start()
-        for synced in self._synced:
-            if not synced.wait(120):
-                raise TimeoutError("the bench's watches did not start")
+        for informer in self.informers.values():
+            informer.start()
+        if not all(informer.synced.wait(120) for informer in self.informers.values()):
+            raise TimeoutError("the bench's watches did not start")
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()  # the threads end with their current watch, within 15 s
-
-    def _follow(self, kind: str, synced: threading.Event) -> None:
-        while not self._stop.is_set():
-            try:
-                self._list_and_watch(kind, synced)  # returns when the watch expired
-            except Exception as error:  # a dropped connection: list again
-                say(f"watching {kind} failed ({error}); listing again")
-                time.sleep(1.0)
-
-    def _list_and_watch(self, kind: str, synced: threading.Event) -> None:
-        items, version = self.kube.list_all(kind, self.namespace, "")
-        with self.changed:
-            if kind == KIND:
-                self.apps.clear()
-            else:
-                self.children[kind].clear()
-            for item in items:
-                self._note(kind, "ADDED", item)
-            self.changed.notify_all()
-        synced.set()
-        while not self._stop.is_set():
-            # Short watches: a thread ends soon after its phase (they cannot be interrupted).
-            for event in self.kube.watch(kind, self.namespace, "", version, timeout_seconds=15):
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    return  # expired: the caller lists again
-                version = obj["metadata"]["resourceVersion"]
-                if event["type"] != "BOOKMARK":
-                    with self.changed:
-                        self._note(kind, event["type"], obj)
-                        self.changed.notify_all()
-
-    def _note(self, kind: str, event: str, obj: dict[str, Any]) -> None:
-        name = obj["metadata"]["name"]
-        if kind == KIND:
-            if event == "DELETED":
-                self.apps.pop(name, None)
-            else:
-                observed = (obj.get("status") or {}).get("observedGeneration")
-                self.apps[name] = (obj["metadata"]["generation"], observed)
-        elif event == "DELETED":
-            self.children[kind].discard(name)
-        else:
-            self.children[kind].add(name)
+        for informer in self.informers.values():
+            informer.stop()  # within 15 s, at the end of its current watch
 
     def converged(self, n: int, generations: dict[str, int] | None = None) -> bool:
         """N Apps, each with observedGeneration == generation (at least the one given for
         it), and N of each child."""
-        if len(self.apps) < n or any(len(names) < n for names in self.children.values()):
+        if any(len(informer.store) < n for informer in self.informers.values()):
             return False
+
+        def observed(app: dict[str, Any] | None, generation: int = 0) -> bool:
+            if app is None or app["metadata"]["generation"] < generation:
+                return False
+            status = app.get("status") or {}
+            return bool(status.get("observedGeneration") == app["metadata"]["generation"])
+
+        apps = self.informers[KIND].store
         if generations is not None:
-            return all(self.apps.get(name, (0, None))[0] >= generation
-                       and self.apps[name][0] == self.apps[name][1]
+            return all(observed(apps.get(self.namespace, name), generation)
                        for name, generation in generations.items())
-        return all(generation == observed for generation, observed in self.apps.values())
+        return all(observed(app) for app in apps.objects())
 
     def wait(self, what: str, check: Callable[[], bool], timeout: float) -> float:
         start = time.monotonic()

@@ -178,6 +178,10 @@ class Store:
             names = sorted(self._index.get((namespace, instance), ()))
             return [self._objects[(namespace, name)] for name in names]
 
+    def objects(self) -> list[Obj]:
+        with self._lock:
+            return list(self._objects.values())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._objects)

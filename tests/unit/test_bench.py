@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 import threading
@@ -19,64 +20,87 @@ sys.modules[_spec.name] = bench  # its dataclasses look their module up
 _spec.loader.exec_module(bench)
 
 
+VERSIONS = itertools.count(1)
+
+
 def app(name: str, generation: int, observed: int | None) -> dict[str, Any]:
     status = {} if observed is None else {"observedGeneration": observed}
-    return {"metadata": {"name": name, "generation": generation}, "status": status}
+    return {"metadata": {"name": name, "namespace": "bench-x", "generation": generation,
+                         "resourceVersion": str(next(VERSIONS))}, "status": status}
 
 
 def child(name: str) -> dict[str, Any]:
-    return {"metadata": {"name": name}}
+    return {"metadata": {"name": name, "namespace": "bench-x",
+                         "resourceVersion": str(next(VERSIONS))}}
+
+
+class NoCluster:
+    """The informers' source in tests that feed their stores by hand."""
+
+    def list_all(self, *_: Any) -> Any:
+        raise AssertionError("no cluster here")
+
+    def watch(self, *_: Any) -> Any:
+        raise AssertionError("no cluster here")
+
+
+def progress() -> Any:
+    return bench.Progress("bench-x", NoCluster())
+
+
+def seen(progress: Any, kind: str, event: str, obj: dict[str, Any]) -> None:
+    """What an informer does with a watch event."""
+    store = progress.informers[kind].store
+    if event == "DELETED":
+        store.remove(obj)
+    else:
+        store.upsert(obj)
+    progress._wake(obj)
 
 
 def with_children(progress: Any, names: list[str]) -> None:
     for kind in progress.CHILDREN:
         for name in names:
-            progress._note(kind, "ADDED", child(name))
+            seen(progress, kind, "ADDED", child(name))
 
 
 def test_converged_needs_every_app_observed_and_every_child() -> None:
-    progress = bench.Progress("bench-x")
-    progress._note(bench.KIND, "ADDED", app("a", 1, None))
-    assert not progress.converged(2)
-    progress._note(bench.KIND, "ADDED", app("b", 1, None))
-    with_children(progress, ["a", "b"])
-    assert not progress.converged(2)  # no status yet
-    progress._note(bench.KIND, "MODIFIED", app("a", 1, 1))
-    progress._note(bench.KIND, "MODIFIED", app("b", 1, 1))
-    assert progress.converged(2)
-    progress._note("Service", "DELETED", child("b"))
-    assert not progress.converged(2)
+    tracked = progress()
+    seen(tracked, bench.KIND, "ADDED", app("a", 1, None))
+    assert not tracked.converged(2)
+    seen(tracked, bench.KIND, "ADDED", app("b", 1, None))
+    with_children(tracked, ["a", "b"])
+    assert not tracked.converged(2)  # no status yet
+    seen(tracked, bench.KIND, "MODIFIED", app("a", 1, 1))
+    seen(tracked, bench.KIND, "MODIFIED", app("b", 1, 1))
+    assert tracked.converged(2)
+    seen(tracked, "Service", "DELETED", child("b"))
+    assert not tracked.converged(2)
 
 
 def test_converged_after_a_change_needs_the_new_generation() -> None:
-    progress = bench.Progress("bench-x")
+    tracked = progress()
     for name in ("a", "b"):
-        progress._note(bench.KIND, "ADDED", app(name, 1, 1))
-    with_children(progress, ["a", "b"])
+        seen(tracked, bench.KIND, "ADDED", app(name, 1, 1))
+    with_children(tracked, ["a", "b"])
     wanted = {"a": 2}
     # The watch has not shown the patch yet: generation 1, observed 1 is not enough.
-    assert not progress.converged(2, wanted)
-    progress._note(bench.KIND, "MODIFIED", app("a", 2, 1))
-    assert not progress.converged(2, wanted)
-    progress._note(bench.KIND, "MODIFIED", app("a", 2, 2))
-    assert progress.converged(2, wanted)
+    assert not tracked.converged(2, wanted)
+    seen(tracked, bench.KIND, "MODIFIED", app("a", 2, 1))
+    assert not tracked.converged(2, wanted)
+    seen(tracked, bench.KIND, "MODIFIED", app("a", 2, 2))
+    assert tracked.converged(2, wanted)
 
 
 def test_wait_wakes_on_an_event_and_times_out_without_one() -> None:
-    progress = bench.Progress("bench-x")
-    with_children(progress, ["a"])
-
-    def later() -> None:
-        with progress.changed:
-            progress._note(bench.KIND, "ADDED", app("a", 1, 1))
-            progress.changed.notify_all()
-
-    timer = threading.Timer(0.1, later)
+    tracked = progress()
+    with_children(tracked, ["a"])
+    timer = threading.Timer(0.1, lambda: seen(tracked, bench.KIND, "ADDED", app("a", 1, 1)))
     timer.start()
-    assert progress.wait("a", lambda: progress.converged(1), 10) < 5
+    assert tracked.wait("a", lambda: tracked.converged(1), 10) < 5
     timer.join()
     with pytest.raises(TimeoutError, match="b not reached"):
-        progress.wait("b", lambda: progress.converged(2), 0.2)
+        tracked.wait("b", lambda: tracked.converged(2), 0.2)
 
 
 def test_counts_only_the_operator_and_only_the_benchmark_namespaces(
