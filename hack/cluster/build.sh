@@ -89,7 +89,7 @@ if ! stamp_matches "$bin/.kwok.stamp" "$KWOK_VERSION"; then
     rm -rf "$CLUSTER_CACHE/kwok-stages" && mkdir -p "$CLUSTER_CACHE/kwok-stages"
     for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
         pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete \
-        volume/fast/pvc-provision volume/fast/pvc-delete volume/fast/pv-bind volume/fast/pv-delete; do
+        volume/fast/pvc-delete volume/fast/pv-bind volume/fast/pv-delete; do
         cp "$kwok_dir/kustomize/stage/$stage.yaml" "$CLUSTER_CACHE/kwok-stages/"
     done
     echo "$KWOK_VERSION" >"$bin/.kwok.stamp"

@@ -35,10 +35,12 @@ fi
 rm -f "$kubeconfig"
 mkdir -p "$state"
 
-# kwok's stages plus ours, in one configuration file for kwokctl.
+# kwok's stages plus ours, in one configuration file for kwokctl. Ours replace kwok's
+# pvc-provision (see stages.yaml); caches built before that still hold kwok's copy.
 config="$state/kwok-config.yaml"
 : >"$config"
 for f in "$CLUSTER_CACHE"/kwok-stages/*.yaml "$here/stages.yaml"; do
+    [ "$(basename "$f")" = pvc-provision.yaml ] && continue
     { cat "$f"; echo "---"; } >>"$config"
 done
 

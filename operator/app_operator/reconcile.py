@@ -243,7 +243,15 @@ class Reconciler:
             old = before.get(condition["type"], {})
             changed = (old.get("status"), old.get("reason")) != (
                 condition["status"], condition["reason"])
-            if not changed or condition["status"] != "True":
+            if not changed:
+                continue
+            if condition["type"] == status.READY and old.get("status") == "True" and (
+                    condition["status"] == "False"):
+                # Said in the log only: the Ready event said it was ready, and the
+                # conditions say why it no longer is.
+                log.info("%s/%s: no longer ready (%s): %s", app.namespace, app.name,
+                         condition["reason"], condition["message"])
+            if condition["status"] != "True":
                 continue
             if condition["type"] == status.STALLED:
                 log.warning("%s/%s: stalled (%s): %s", app.namespace, app.name,

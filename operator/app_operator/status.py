@@ -87,6 +87,13 @@ def _deployment_condition(deployment: dict[str, Any], kind: str) -> dict[str, An
     return {}
 
 
+def _claim_phase(claim: dict[str, Any] | None) -> str:
+    """Bound, Pending, Lost (its volume is gone), or Missing (no claim yet)."""
+    if claim is None:
+        return "Missing"
+    return str((claim.get("status") or {}).get("phase") or "Pending")
+
+
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
     deployment = observed.deployment
@@ -115,13 +122,12 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(False, ROLLING_OUT, f"scaling down from {total} to {desired} pods")
     if available < desired:
         return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
-    pending = [
-        claim_name(app, volume) for volume, claim in observed.claims.items()
-        if (claim or {}).get("status", {}).get("phase") != "Bound"
-    ]
+    pending = sorted(
+        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
+        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
     if pending:
         return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
-                        + ", ".join(sorted(pending)))
+                        + ", ".join(pending))
     if spec.ports and observed.service is None:
         return Progress(False, ROLLING_OUT, f"waiting for Service {app.name} to be created")
     if spec.suspend:
@@ -171,11 +177,9 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
 
 def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": name, "claimName": claim_name(app, name),
-                             "phase": "Missing"}
+                             "phase": _claim_phase(claim)}
     if claim is not None:
-        status = claim.get("status") or {}
-        entry["phase"] = status.get("phase", "Pending")
-        capacity = (status.get("capacity") or {}).get("storage")
+        capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage")
         if capacity:
             entry["capacity"] = capacity
     return entry

@@ -74,6 +74,17 @@ def test_pending_claim_is_not_ready(app: AppRef) -> None:
                                   "phase": "Pending"}]
 
 
+def test_claims_that_are_not_bound_are_named_with_their_phase(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(), claims={
+        "data": {"status": {"phase": "Lost"}}, "cache": None, "logs": {"status": {}},
+        "db": {"status": {"phase": "Bound"}}}),
+        volumes=[{"name": n, "mountPath": f"/{n}"} for n in ("data", "cache", "logs", "db")])
+    assert conditions(result)["Ready"]["message"] == (
+        "waiting for claims to be bound: flask-cache (Missing), flask-data (Lost), "
+        "flask-logs (Pending)")
+    assert [v["phase"] for v in result["volumes"]] == ["Lost", "Missing", "Pending", "Bound"]
+
+
 def test_progress_deadline_is_stalled(app: AppRef) -> None:
     stuck = deployment(available=0, ready=0, conditions=[{
         "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
