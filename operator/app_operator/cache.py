@@ -31,8 +31,8 @@ class Expired(Exception):
 
 
 class Source(Protocol):
-    def list_all(self, kind: str, namespace: str | None,
-                 label_selector: str) -> tuple[list[Obj], str]: ...
+    def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                 keep: Callable[[Obj], Obj]) -> tuple[list[Obj], str]: ...
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
               resource_version: str) -> Iterator[Obj]: ...
@@ -146,8 +146,9 @@ class Store:
 
     def replace(self, objects: Iterable[Obj], list_version: str) -> list[Obj]:
         """Make the store what a fresh list says, keeping objects written after the list.
+        The objects come trimmed (`list_all(..., keep=trim)` trims each page as it arrives).
         Returns what changed (new, different or gone) for the caller to act on."""
-        listed = {self.key(o): trim(o) for o in objects}
+        listed = {self.key(o): o for o in objects}
         try:
             at = int(list_version)
         except ValueError:
@@ -232,7 +233,8 @@ class Informer:
                 self._stop.wait(delay)
 
     def list_once(self) -> str:
-        items, version = self.source.list_all(self.kind, self.namespace, self.label_selector)
+        items, version = self.source.list_all(self.kind, self.namespace, self.label_selector,
+                                              keep=trim)
         changed = self.store.replace(items, version)
         first = not self.synced.is_set()
         self.synced.set()

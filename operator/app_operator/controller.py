@@ -97,8 +97,9 @@ class Controller:
         keys: set[AppKey] = set()
         try:
             for namespace in self.reconciler.children.namespaces:
-                items, _ = self.reconciler.kube.list_all(model.KIND, namespace, "")
-                keys.update(key_of(item) for item in items)
+                listed, _ = self.reconciler.kube.list_all(model.KIND, namespace, "",
+                                                          keep=key_of)
+                keys.update(listed)
         except KubeError as error:
             log.warning("could not list the Apps at start (%s); the first pass will not be "
                         "reported", error)

@@ -37,7 +37,7 @@ def child(name: str) -> dict[str, Any]:
 class NoCluster:
     """The informers' source in tests that feed their stores by hand."""
 
-    def list_all(self, *_: Any) -> Any:
+    def list_all(self, *_: Any, **__: Any) -> Any:
         raise AssertionError("no cluster here")
 
     def watch(self, *_: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -33,10 +33,12 @@ class FakeSource:
         self.watches = watches
         self.calls: list[tuple[str, ...]] = []
 
-    def list_all(self, kind: str, namespace: str | None,
-                 label_selector: str) -> tuple[list[dict[str, Any]], str]:
+    def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                 keep: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], str]:
         self.calls.append(("list", kind, str(namespace), label_selector))
-        return self.lists.pop(0)
+        items, version = self.lists.pop(0)
+        return [keep(item) for item in items], version
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
               resource_version: str) -> Iterator[dict[str, Any]]:
@@ -149,8 +151,9 @@ def test_informer_run_survives_errors_and_retries() -> None:
     calls: list[int] = []
 
     class Flaky(FakeSource):
-        def list_all(self, kind: str, namespace: str | None,
-                     label_selector: str) -> tuple[list[dict[str, Any]], str]:
+        def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                     keep: Callable[[dict[str, Any]], dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], str]:
             calls.append(1)
             if len(calls) == 1:
                 raise OSError("connection refused")

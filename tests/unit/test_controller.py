@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -40,10 +41,10 @@ class FakeKube:
         self.listing = threading.Event()
         self.listing.set()
 
-    def list_all(self, kind: str, namespace: str | None,
-                 selector: str) -> tuple[list[dict[str, Any]], str]:
+    def list_all(self, kind: str, namespace: str | None, selector: str,
+                 keep: Callable[[dict[str, Any]], Any]) -> tuple[list[Any], str]:
         self.listing.wait(5)
-        return self.listed, "1"
+        return [keep(item) for item in self.listed], "1"
 
     def counts(self) -> dict[str, int]:
         return {"reads": 1, "writes": 0}
