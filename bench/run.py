@@ -450,12 +450,12 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         assert match is not None
         entries = operator_requests(mark)
         writes, reads = count(entries)
+        restart_peak = round(usage.peak_kib / 1024, 1)
         row.update(resync_writes=writes, resync_child_writes=child_writes(entries),
                    resync_reads=reads,
                    resync_idle_s=float(match.group(1)),
                    cpu_resync_s=round(usage.cpu, 1),
-                   rss_resync_mib=round(usage.peak_kib / 1024, 1),
-                   rss_mib=max(row["rss_mib"], round(usage.peak_kib / 1024, 1)))
+                   rss_resync_mib=restart_peak, rss_mib=max(row["rss_mib"], restart_peak))
 
         say(f"N={n}: churn (image of 10% of the Apps changed)")
         changed = set(app_names(n)[:: 10])
