@@ -1,57 +1,144 @@
 #!/usr/bin/env bash
-# The kind flow a user follows (needs Docker and access to kind's node image on a registry):
-#   hack/kind.sh up | load | deploy | e2e | down
+# The kind flow a user follows: hack/kind.sh up | load | deploy | e2e | down | node-image
+#   up          create the cluster of kind-config.yaml (or reuse it when it runs)
+#   load        load app-operator:dev and pylounge_flask_app:v1 into it
+#   deploy      kubectl apply -k manifests, and wait for the operator's rollout
+#   e2e         all of the above, the Flask example App Ready, `curl localhost:8080`
+#   down        delete the cluster
+#   node-image  build the local node image only (prints its tag)
+# Which node image: $KIND_NODE_IMAGE when set; else kind's own public image when Docker Hub
+# answers; else the one built here from Go modules and Debian packages (hack/kind/node-image.sh,
+# cached). Where `docker run --privileged` fails (no CAP_SYS_RESOURCE on this host), kind runs
+# with hack/kind/shim first on PATH (see docs/kind.md).
+# The cluster's kubeconfig goes to $KIND_KUBECONFIG (default ~/.kube/config, as kind does);
+# $KUBECONFIG is never written, so a local cluster's kubeconfig stays as it is.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cluster=app-operator
-KIND_VERSION=${KIND_VERSION:-v0.33.0}
-log() { printf '[kind] %s\n' "$*" >&2; }
+# shellcheck source=hack/kind/lib.sh
+source hack/kind/lib.sh
+cluster=$KIND_CLUSTER_NAME
+context="kind-$cluster"
+export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
+mkdir -p "$(dirname "$KIND_KUBECONFIG")"
+kubectl() { command kubectl --kubeconfig "$KIND_KUBECONFIG" --context "$context" "$@"; }
 
+docker_bin=$(hack/images/docker.sh)
 kind_bin() {
-    if command -v kind >/dev/null 2>&1; then command -v kind; return; fi
-    local bin=${APP_OPERATOR_CACHE:-$HOME/.cache/app-operator}/bin
-    if [ ! -x "$bin/kind" ]; then
-        log "installing kind $KIND_VERSION with go install"
-        GOBIN="$bin" go install "sigs.k8s.io/kind@$KIND_VERSION"
-    fi
-    echo "$bin/kind"
+    if [ -n "${KIND:-}" ]; then echo "$KIND"; return; fi
+    hack/kind/build-binaries.sh >/dev/null
+    echo "$KIND_CACHE/bin/kind"
 }
-kind=$(kind_bin)
+
+# Prints the node image to use ("" means kind's default public image).
+node_image() {
+    if [ -n "${KIND_NODE_IMAGE:-}" ]; then
+        echo "$KIND_NODE_IMAGE"
+    elif curl -s --max-time 5 -o /dev/null https://registry-1.docker.io/v2/; then
+        log "Docker Hub answers: kind's public node image"
+        echo ""
+    else
+        log "no registry answers: the local node image (built once, then cached)"
+        hack/kind/node-image.sh
+    fi
+}
+
+# Puts the docker shim first on PATH when --privileged cannot work on this host.
+use_shim_if_needed() {
+    local image=$1 out
+    if [ -z "$image" ]; then
+        image=$("$kind" version >/dev/null && sed -n 's/^const Image = "\(.*\)"/\1/p' \
+            "$(cd / && go env GOMODCACHE)/sigs.k8s.io/kind@$KIND_VERSION/pkg/apis/config/defaults/image.go")
+        "$docker_bin" image inspect "$image" >/dev/null 2>&1 || "$docker_bin" pull -q "$image" >/dev/null
+    fi
+    if out=$("$docker_bin" run --rm --privileged --entrypoint true "$image" 2>&1); then
+        return
+    fi
+    if grep -q 'unable to apply caps' <<<"$out"; then
+        log "docker run --privileged fails here (no CAP_SYS_RESOURCE): kind runs through hack/kind/shim/docker"
+        export PATH="$root/hack/kind/shim:$PATH"
+        export APP_OPERATOR_REAL_DOCKER="$docker_bin"
+    else
+        printf '%s\n' "$out" >&2
+        die "docker run --privileged $image fails"
+    fi
+}
+
+cluster_running() {
+    [ "$("$docker_bin" inspect -f '{{.State.Running}}' "$cluster-control-plane" 2>/dev/null)" = true ] &&
+        "$kind" get clusters 2>/dev/null | grep -qx "$cluster"
+}
+
+up() {
+    if cluster_running; then
+        "$kind" export kubeconfig --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" 2>/dev/null
+        log "cluster $cluster runs already (kubectl --context $context)"
+        return
+    fi
+    if "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
+        log "cluster $cluster exists but its node is not running: deleting it"
+        "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG"
+    fi
+    local image start=$SECONDS
+    image=$(node_image)
+    use_shim_if_needed "$image"
+    log "creating cluster $cluster${image:+ from $image}"
+    "$kind" create cluster --config kind-config.yaml ${image:+--image "$image"} \
+        --kubeconfig "$KIND_KUBECONFIG" --wait 0s
+    log "waiting for the node, CoreDNS and the storage provisioner"
+    kubectl wait --for=condition=Ready node --all --timeout=180s
+    kubectl -n kube-system rollout status deploy/coredns --timeout=180s
+    kubectl -n local-path-storage rollout status deploy/local-path-provisioner --timeout=180s 2>/dev/null ||
+        true # kind's public image names it the same; an image without it has no such Deployment
+    log "cluster $cluster ready in $(( SECONDS - start ))s (kubectl --context $context)"
+}
+
+load() {
+    local start=$SECONDS
+    "$kind" load docker-image app-operator:dev pylounge_flask_app:v1 --name "$cluster"
+    log "images loaded in $(( SECONDS - start ))s"
+}
+
+deploy() {
+    local start=$SECONDS existed=false
+    kubectl -n app-operator-system get deploy/app-operator >/dev/null 2>&1 && existed=true
+    kubectl apply -k manifests
+    # a pod that runs already keeps the image it started with: restart it after a load
+    if $existed; then kubectl -n app-operator-system rollout restart deploy/app-operator; fi
+    kubectl -n app-operator-system rollout status deploy/app-operator --timeout=180s
+    log "operator deployed in $(( SECONDS - start ))s"
+}
+
+e2e() {
+    up
+    load
+    deploy
+    local start=$SECONDS
+    kubectl apply -f examples/apps/flask.yaml
+    kubectl wait --for=condition=Ready app/flask --timeout=180s
+    kubectl get apps
+    log "Flask App Ready in $(( SECONDS - start ))s; curl http://localhost:8080"
+    local reply
+    for _ in $(seq 1 30); do
+        if reply=$(curl -fsS --max-time 5 http://localhost:8080); then
+            echo "$reply"
+            grep -q "Hello from PyLounge and Docker!" <<<"$reply" && return 0
+        fi
+        sleep 2
+    done
+    die "the Flask app did not answer on localhost:8080"
+}
 
 case "${1:-}" in
-    up)
-        "$kind" get clusters 2>/dev/null | grep -qx "$cluster" ||
-            "$kind" create cluster --config kind-config.yaml
-        ;;
-    load)
-        "$kind" load docker-image app-operator:dev pylounge_flask_app:v1 --name "$cluster"
-        ;;
-    deploy)
-        kubectl --context "kind-$cluster" apply -k manifests
-        kubectl --context "kind-$cluster" -n app-operator-system rollout status deploy/app-operator --timeout=120s
-        ;;
-    e2e)
-        "$0" up && "$0" load && "$0" deploy
-        kubectl --context "kind-$cluster" apply -f examples/apps/flask.yaml
-        kubectl --context "kind-$cluster" wait --for=condition=Ready app/flask --timeout=180s
-        kubectl --context "kind-$cluster" get apps
-        log "curl http://localhost:8080"
-        for _ in $(seq 1 30); do
-            if reply=$(curl -fsS http://localhost:8080); then
-                echo "$reply"
-                grep -q "Hello from PyLounge and Docker!" <<<"$reply" && exit 0
-            fi
-            sleep 2
-        done
-        log "the Flask app did not answer on localhost:8080"
-        exit 1
-        ;;
-    down)
-        "$kind" delete cluster --name "$cluster"
-        ;;
+    up|load|deploy|e2e|down) kind=$(kind_bin) ;;&
+    up) up ;;
+    load) load ;;
+    deploy) deploy ;;
+    e2e) e2e ;;
+    down) "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" ;;
+    node-image) hack/kind/node-image.sh ;;
     *)
-        echo "usage: $0 up|load|deploy|e2e|down" >&2
+        echo "usage: $0 up|load|deploy|e2e|down|node-image" >&2
         exit 2
         ;;
 esac
