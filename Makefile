@@ -54,7 +54,8 @@ test-unit: venv ## unit tests only (no cluster)
 test: venv $(VENV)/.bench ## everything: lint, the local cluster, all test tiers (the benchmark's quick run too)
 	$(MAKE) --no-print-directory lint
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
-	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
+	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests --ignore=tests/kind
+	$(MAKE) --no-print-directory kind-test
 
 .PHONY: bench bench-quick bench-large
 $(VENV)/.bench: $(VENV)/.installed
@@ -67,19 +68,23 @@ bench-quick: $(VENV)/.bench ## benchmark N = 100 only
 bench-large: $(VENV)/.bench ## benchmark N = 5,000 (long)
 	$(PY) bench/run.py 5000 --skip nopods --name large-$$(date -u +%Y-%m-%d)
 
-.PHONY: images kind-up kind-load deploy kind-e2e kind-down
+.PHONY: images kind-image kind-up kind-load deploy kind-e2e kind-down kind-test
 images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
 	@hack/images/build.sh
-kind-up: ## create the kind cluster of kind-config.yaml (needs Docker and a registry)
+kind-image: ## build the local kind node image (Go modules, Debian packages; cached, see docs/kind.md)
+	@hack/kind.sh node-image
+kind-up: ## create the kind cluster of kind-config.yaml (public node image, or the local one offline)
 	@hack/kind.sh up
 kind-load: ## load both images into the kind cluster
 	@hack/kind.sh load
-deploy: ## kubectl apply -k manifests (into the current kubectl context)
-	kubectl apply -k manifests
+deploy: ## kubectl apply -k manifests into the kind cluster, wait for the operator's rollout
+	@hack/kind.sh deploy
 kind-e2e: images ## kind cluster, images loaded, operator deployed, Flask App Ready, curl localhost:8080
 	@hack/kind.sh e2e
 kind-down: ## delete the kind cluster
 	@hack/kind.sh down
+kind-test: venv images ## the kind tier: kind cluster, operator deployed, pytest tests/kind (real pods)
+	@PYTEST=$(VENV)/bin/pytest hack/kind.sh test
 
 .PHONY: install-crd run demo stop
 install-crd: cluster-up venv ## apply the CRD to the local cluster

@@ -6,6 +6,8 @@
 #   e2e         all of the above, the Flask example App Ready, `curl localhost:8080`
 #   down        delete the cluster
 #   node-image  build the local node image only (prints its tag)
+#   test [ARGS] the kind tier of `make test`: up, load, deploy, pytest tests/kind ARGS; the
+#               cluster is deleted afterwards when this command created it (KIND_KEEP=1 keeps it)
 # Which node image: $KIND_NODE_IMAGE when set; else kind's own public image when Docker Hub
 # answers; else the one built here from Go modules and Debian packages (hack/kind/node-image.sh,
 # cached). Where `docker run --privileged` fails (no CAP_SYS_RESOURCE on this host), kind runs
@@ -19,6 +21,10 @@ cd "$root"
 source hack/kind/lib.sh
 cluster=$KIND_CLUSTER_NAME
 context="kind-$cluster"
+if [ "${1:-}" = test ]; then
+    # the tests' cluster is not written into the user's kubeconfig
+    export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$root/.kind/kubeconfig}
+fi
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 mkdir -p "$(dirname "$KIND_KUBECONFIG")"
 kubectl() { command kubectl --kubeconfig "$KIND_KUBECONFIG" --context "$context" "$@"; }
@@ -129,16 +135,33 @@ e2e() {
     die "the Flask app did not answer on localhost:8080"
 }
 
+tier() {
+    local existed=false rc=0 start=$SECONDS
+    cluster_running && existed=true
+    up
+    load
+    deploy
+    log "pytest tests/kind"
+    KIND_TIER_READY=1 "${PYTEST:-$root/.venv/bin/pytest}" tests/kind "$@" || rc=$?
+    log "kind tier finished in $(( SECONDS - start ))s (pytest exit $rc)"
+    if ! $existed && [ "${KIND_KEEP:-0}" != 1 ]; then
+        log "deleting the cluster this run created (KIND_KEEP=1 keeps it)"
+        "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG"
+    fi
+    return $rc
+}
+
 case "${1:-}" in
-    up|load|deploy|e2e|down) kind=$(kind_bin) ;;&
+    up|load|deploy|e2e|down|test) kind=$(kind_bin) ;;&
     up) up ;;
     load) load ;;
     deploy) deploy ;;
     e2e) e2e ;;
     down) "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" ;;
     node-image) hack/kind/node-image.sh ;;
+    test) shift; tier "$@" ;;
     *)
-        echo "usage: $0 up|load|deploy|e2e|down|node-image" >&2
+        echo "usage: $0 up|load|deploy|e2e|down|node-image|test [pytest args]" >&2
         exit 2
         ;;
 esac

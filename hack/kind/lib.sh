@@ -1,9 +1,10 @@
 # Helpers shared by the kind scripts: progress lines with elapsed seconds, content stamps.
 # shellcheck source=hack/kind/versions.sh
 source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
-KIND_T0=${KIND_T0:-$SECONDS}
+# elapsed seconds since the outermost kind script started (children inherit KIND_T0)
+KIND_T0=${KIND_T0:-$(date +%s)}
 export KIND_T0
-log() { printf '[kind] %4ds %s\n' "$(( SECONDS - KIND_T0 ))" "$*" >&2; }
+log() { printf '[kind] %4ds %s\n' "$(( $(date +%s) - KIND_T0 ))" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # hash_of FILE_OR_DIR... : a short content hash (file names and contents, sorted).

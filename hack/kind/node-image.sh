@@ -7,9 +7,9 @@
 #      FROM scratch (or Debian for kube-proxy, which needs iptables) and saved to one archive;
 #   3. the node: Debian bookworm (hack/images/base.sh) + kind's apt list + kind's own files
 #      (images/base/files of kind's Go module) + the binaries + a static CNI config + the storage
-#      manifest (node/Dockerfile); containerd started in it imports the archive (pinned,
-#      unpacked later, as kind does), and the result is flattened to one layer with kind's
-#      ENTRYPOINT, ENV and STOPSIGNAL.
+#      manifest (node/Dockerfile, with kind's ENV, STOPSIGNAL and ENTRYPOINT); containerd
+#      started in it imports the archive (pinned, unpacked later, as kind does), and the
+#      container is committed as the node image.
 # The image is tagged app-operator/kind-node:<k8s version>-<hash of all inputs>, so a change
 # to any input builds a new one and an unchanged tree reuses it. Prints the tag on stdout.
 set -euo pipefail
@@ -71,17 +71,16 @@ log "importing $(du -h "$archive" | cut -f1) of images into the node's container
 "$docker" exec -i "$cid" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned \
     --all-platforms --no-unpack --digests - <"$archive" >"$KIND_CACHE/logs/node-import.log"
 "$docker" exec "$cid" ctr --namespace=k8s.io images list -q | grep -v '^sha256:' >&2
-"$docker" exec "$cid" bash -c 'pkill containerd; for _ in $(seq 1 30); do pgrep containerd >/dev/null || exit 0; sleep 1; done; exit 1'
+# (sleep, PID 1 here, reaps no child: a stopped containerd stays a zombie, state Z)
+"$docker" exec "$cid" bash -c 'pkill containerd; for _ in $(seq 1 30); do ps -C containerd -o stat= | grep -qv Z || exit 0; sleep 1; done; exit 1'
 "$docker" exec "$cid" rm -rf /var/log/containerd-build.log /tmp/* /run/containerd
 
-# one layer, with kind's metadata (its image build does the same squash)
-log "flattening into $tag"
-"$docker" export "$cid" | "$docker" import \
-    -c 'ENV container=docker' \
-    -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'STOPSIGNAL SIGRTMIN+3' \
-    -c 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
-    - "$tag" >/dev/null
+# kind's entrypoint again (the build container ran sleep), as its node-image build commits it
+log "committing $tag"
+"$docker" commit \
+    --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' \
+    --change 'CMD []' \
+    "$cid" "$tag" >/dev/null
 "$docker" rm -f -v "$cid" >/dev/null
 trap - EXIT
 "$docker" rmi "$build_tag" >/dev/null 2>&1 || true
