@@ -114,7 +114,6 @@ def test_data_survives_pod_and_app_deletion(kubectl: Kubectl) -> None:
 
 def test_scale_to_three_then_suspend(kubectl: Kubectl) -> None:
     kubectl.apply(app("web", ports=[{"name": "http", "containerPort": 5000}],
-                      volumes=[{"name": "cache", "mountPath": "/cache", "size": "100Mi"}],
                       probes={"readiness": {"httpGet": {"path": "/", "port": "http"}}}))
     wait_app_ready(kubectl, "web")
     kubectl("scale", "app/web", "--replicas=3")
@@ -122,6 +121,13 @@ def test_scale_to_three_then_suspend(kubectl: Kubectl) -> None:
     assert len({p["status"]["podIP"] for p in pods}) == 3
     assert wait_app_ready(kubectl, "web")["status"]["readyReplicas"] == 3
 
+    # a ReadWriteOnce volume serves one replica: back to one, with a volume, then suspended
+    patch_app(kubectl, "web", {"replicas": 1, "volumes": [
+        {"name": "cache", "mountPath": "/cache", "size": "100Mi"}]})
+    wait_app_ready(kubectl, "web")
+    wait_ready_pods(kubectl, "web", 1)
+    claim = kubectl.get("pvc", "web-cache")
+    assert claim and claim["status"]["phase"] == "Bound"
     patch_app(kubectl, "web", {"suspend": True})
     wait_for("no pods left", lambda: not pod_names(kubectl, "web"), timeout=TIMEOUT)
     suspended = wait_for("Ready reason Suspended", lambda: (
@@ -129,7 +135,8 @@ def test_scale_to_three_then_suspend(kubectl: Kubectl) -> None:
         else None), timeout=TIMEOUT)
     assert condition(suspended, "Ready")["status"] == "True"
     assert kubectl.get("service", "web") is not None
-    assert kubectl.get("pvc", "web-cache") is not None
+    kept = kubectl.get("pvc", "web-cache")
+    assert kept and kept["metadata"]["uid"] == claim["metadata"]["uid"]
 
 
 def test_deleted_deployment_comes_back_with_its_pods(kubectl: Kubectl) -> None:
@@ -153,11 +160,17 @@ PROBLEM_WAIT = 60.0
 
 
 def wait_problem(kubectl: Kubectl, name: str, reason: str) -> dict[str, Any]:
+    seen: list[dict[str, Any]] = []
+
     def probe() -> dict[str, Any] | None:
         ready = condition(kubectl.get("app", name), "Ready")
+        seen[:] = [ready]
         return ready if ready.get("status") == "False" and ready.get("reason") == reason else None
-    ready = wait_for(f"App {name} Ready=False reason {reason}", probe, timeout=PROBLEM_WAIT,
-                     interval=1)
+    try:
+        ready = wait_for(f"App {name} Ready=False reason {reason}", probe, timeout=PROBLEM_WAIT,
+                         interval=1)
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; the App's Ready condition: {seen}") from None
     printed = kubectl("get", "apps", name)
     assert reason in printed, printed
     return ready
