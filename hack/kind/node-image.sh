@@ -84,6 +84,7 @@ log "committing $tag"
 "$docker" rm -f -v "$cid" >/dev/null
 trap - EXIT
 "$docker" rmi "$build_tag" >/dev/null 2>&1 || true
+rm -rf "$ctx"
 # older node images of this Kubernetes version
 "$docker" images --format '{{.Repository}}:{{.Tag}}' "app-operator/kind-node" |
     grep -v -x "$tag" | xargs -r "$docker" rmi >/dev/null 2>&1 || true
