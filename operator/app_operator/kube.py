@@ -22,6 +22,7 @@ from urllib.parse import quote
 from kubernetes import client, config
 
 from app_operator import model
+from app_operator.status import shorten
 
 FIELD_MANAGER = "app-operator"
 log = logging.getLogger(__name__)
@@ -60,6 +61,14 @@ class KubeError(Exception):
         """The server judged the request and said no: retrying the same request will not help
         until something changes (invalid object, forbidden, immutable field)."""
         return self.status in (400, 403, 404, 409, 422)
+
+
+def apply_body(obj: dict[str, Any]) -> bytes:
+    """An apply patch as the API server reads it back exactly. Apply patches are YAML, and
+    JSON is YAML, but not with the escapes Python writes by default: a character outside
+    the Basic Multilingual Plane becomes a surrogate pair (\ud83d\ude00), which a YAML parser
+    refuses. Written as UTF-8 instead, every string arrives as it was."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def now() -> str:
@@ -205,7 +214,7 @@ class Kube:
         result: dict[str, Any] = self.request(
             "PATCH", path_for(obj["kind"], meta["namespace"], meta["name"], subresource),
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=obj, content_type="application/apply-patch+yaml",
+            body=apply_body(obj), content_type="application/apply-patch+yaml",
         )
         return result
 
@@ -254,7 +263,7 @@ class Kube:
             },
             "type": event_type,
             "reason": reason,
-            "message": message[:1024],
+            "message": shorten(message),
             "source": {"component": FIELD_MANAGER},
             "reportingComponent": FIELD_MANAGER,
             "reportingInstance": FIELD_MANAGER,

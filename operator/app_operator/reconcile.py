@@ -52,9 +52,11 @@ def owner_of(obj: dict[str, Any], app: AppRef) -> str | None:
             return None
         return f"{ref.get('kind')} {ref.get('name')}"
     labels = meta.get("labels") or {}
-    if (labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY
-            and labels.get(render.INSTANCE_LABEL) == app.name):
-        return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
+    if labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY:
+        instance = labels.get(render.INSTANCE_LABEL)
+        if instance == app.name:
+            return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
+        return f"App {instance} (made by app-operator for that App)"
     return "nobody (it was not created by app-operator)"
 
 
@@ -79,14 +81,21 @@ class Reconciler:
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         app = AppRef.from_body(body)
         outcome = Outcome()
+        if body["metadata"].get("deletionTimestamp"):
+            # Being deleted: the garbage collector removes the children, or leaves them on
+            # purpose (`kubectl delete --cascade=orphan`); re-attaching them would defeat that.
+            return outcome
         try:
             spec = AppSpec.model_validate(body.get("spec") or {})
         except ValidationError as error:
             outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
             self._finish(body, app, None, self._observe_existing(app), outcome)
             return outcome
-        desired = render.render_all(app, spec)
-        live = self._read(app, desired)
+        live = self._read(app, spec)
+        kept = frozenset(name for (kind, name), obj in live.items()
+                         if kind == "PersistentVolumeClaim" and obj is not None
+                         and render.is_kept_claim(obj, app))
+        desired = render.render_all(app, spec, kept)
         observed = Observed()
         try:
             self._check_ownership(app, desired, live)
@@ -110,7 +119,7 @@ class Reconciler:
         self._finish(body, app, spec, observed, outcome)
         return outcome
 
-    def _read(self, app: AppRef, desired: Desired) -> dict[tuple[str, str], Any]:
+    def _read(self, app: AppRef, spec: AppSpec) -> dict[tuple[str, str], Any]:
         """The live children: the Deployment, the Service (also when it should go), and every
         claim labelled for this App (also those the spec no longer names)."""
         live: dict[tuple[str, str], Any] = {
@@ -120,10 +129,10 @@ class Reconciler:
         for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
                                                app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
-        for claim in desired.claims:
-            if _key(claim) not in live:
-                live[_key(claim)] = self.children.get(
-                    "PersistentVolumeClaim", app.namespace, claim["metadata"]["name"])
+        for volume in spec.volumes or []:
+            key = ("PersistentVolumeClaim", render.claim_name(app, volume.name))
+            if key not in live:
+                live[key] = self.children.get(key[0], app.namespace, key[1])
         return live
 
     def _observe_existing(self, app: AppRef) -> Observed:
@@ -196,21 +205,26 @@ class Reconciler:
                 continue
             if owner_of(claim, app) is not None or claim["metadata"].get("deletionTimestamp"):
                 continue
-            refs = claim["metadata"].get("ownerReferences") or []
+            meta = claim["metadata"]
+            refs = meta.get("ownerReferences") or []
             owned = any(r.get("uid") == app.uid for r in refs)
-            if owned and spec.volume_deletion_policy == "Delete":
+            kept = render.is_kept_claim(claim, app)
+            if owned and not kept and spec.volume_deletion_policy == "Delete":
                 self._delete(body, claim, outcome)
                 continue
             # Kept: created under Retain, or retained before the policy became Delete (a
-            # policy change never deletes data that was already kept).
+            # policy change never deletes data that was already kept). Marked as kept, so
+            # that no App owns it again, not even one that mounts it under Delete.
             observed.retained_claims.append(name)
-            if owned:
-                # Created under Delete, removed under Retain: release it from the App.
-                self.children.remember(self.kube.merge_patch(kind, app.namespace, name, {
-                    "metadata": {
-                        "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}}))
-                log.info("%s/%s: released claim %s, kept under volumeDeletionPolicy Retain",
-                         app.namespace, app.name, name)
+            if owned or (meta.get("annotations") or {}).get(render.KEPT_ANNOTATION) != "true":
+                patch: dict[str, Any] = {"annotations": {render.KEPT_ANNOTATION: "true"}}
+                if owned:
+                    patch["ownerReferences"] = [r for r in refs if r.get("uid") != app.uid]
+                self.children.remember(self.kube.merge_patch(kind, app.namespace, name,
+                                                             {"metadata": patch}))
+                log.info("%s/%s: kept claim %s (volumeDeletionPolicy Retain); delete it by "
+                         "hand when the data is no longer needed", app.namespace, app.name,
+                         name)
 
     def _delete(self, body: dict[str, Any], obj: dict[str, Any], outcome: Outcome) -> None:
         meta = obj["metadata"]

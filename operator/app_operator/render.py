@@ -4,6 +4,11 @@ Pure: the same App always renders to the same objects, with deterministic names
 (`<app>` for the Deployment and the Service, `<app>-<volume>` for claims), stable selector
 labels and a controller ownerReference (except on claims kept under volumeDeletionPolicy
 Retain, which must outlive the App).
+
+Claims record the uid of the App that made them. A claim that was kept (its App deleted
+under Retain, or its volume removed from the spec) is marked as kept: an App that mounts it
+again, even one of the same name under volumeDeletionPolicy Delete, never owns it, so
+deleting that App never deletes the data.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
+# On claims: the uid of the App that created the claim, and the mark of a kept claim.
+APP_UID_ANNOTATION = f"{model.GROUP}/app-uid"
+KEPT_ANNOTATION = f"{model.GROUP}/kept"
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class Desired:
     claims: list[dict[str, Any]] = field(default_factory=list)
 
     def objects(self) -> list[dict[str, Any]]:
+        """In the order they are applied: claims before the pods that mount them."""
         return [obj for obj in (*self.claims, self.service, self.deployment) if obj is not None]
 
 
@@ -87,9 +96,22 @@ def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[
     return meta
 
 
+def compact(value: Any) -> Any:
+    """The value without empty strings, maps and lists, which the API server drops when it
+    stores an object (`value: ""` in an env entry, `requests: {}`): sent as they are, the
+    stored object would never look like the desired one, and every reconcile would write."""
+    if isinstance(value, dict):
+        kept = {key: compact(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in ("", {}, [])}
+    if isinstance(value, list):
+        return [compact(item) for item in value]
+    return value
+
+
 def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
-    """Stamp an object with a hash of itself, so a later reconcile can tell that applying it
-    again would change nothing (see kube.needs_apply)."""
+    """The object as the API server will store it, stamped with a hash of itself, so a later
+    reconcile can tell that applying it again would change nothing (see drift.needs_apply)."""
+    obj = compact(obj)
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
     meta = obj["metadata"]
     return {**obj, "metadata": {**meta, "annotations": {
@@ -216,11 +238,30 @@ def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
     })
 
 
-def render_claims(app: AppRef, spec: AppSpec) -> list[dict[str, Any]]:
-    owned = spec.volume_deletion_policy == "Delete"
+def is_kept_claim(claim: dict[str, Any], app: AppRef) -> bool:
+    """Whether a claim of this App's name is one that was kept: marked so, or made by another
+    App (of the same name, since deleted) and not owned by this one. A claim of ours without
+    the uid of its maker (made by an older version of the operator) that this App does not
+    own counts as kept too: when in doubt, data is kept."""
+    meta = claim.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    if annotations.get(KEPT_ANNOTATION) == "true":
+        return True
+    if any(ref.get("uid") == app.uid for ref in meta.get("ownerReferences") or []):
+        return False
+    return annotations.get(APP_UID_ANNOTATION) != app.uid
+
+
+def render_claims(app: AppRef, spec: AppSpec,
+                  kept: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """One claim per volume. `kept` names claims that exist and were kept (is_kept_claim):
+    they are mounted again but never owned."""
     claims = []
     for volume in spec.volumes or []:
-        meta = _metadata(app, claim_name(app, volume.name), owned=owned)
+        name = claim_name(app, volume.name)
+        owned = spec.volume_deletion_policy == "Delete" and name not in kept
+        annotations = {KEPT_ANNOTATION: "true"} if name in kept else {APP_UID_ANNOTATION: app.uid}
+        meta = _metadata(app, name, owned=owned, annotations=annotations)
         meta["labels"] = {**meta["labels"], VOLUME_LABEL: volume.name}
         claim_spec: dict[str, Any] = {
             "accessModes": [volume.access_mode],
@@ -235,9 +276,9 @@ def render_claims(app: AppRef, spec: AppSpec) -> list[dict[str, Any]]:
     return claims
 
 
-def render_all(app: AppRef, spec: AppSpec) -> Desired:
+def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset()) -> Desired:
     return Desired(
         deployment=render_deployment(app, spec),
         service=render_service(app, spec),
-        claims=render_claims(app, spec),
+        claims=render_claims(app, spec, kept),
     )

@@ -27,6 +27,19 @@ INVALID_SPEC = "InvalidSpec"
 NAME_CONFLICT = "NameConflict"
 API_REFUSED = "ApiRefused"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+FAILED_CREATE = "FailedCreate"
+
+# Messages are for people; a message that copies an API server's answer can be very long
+# (hundreds of field errors), and a status too large is refused as a whole.
+MESSAGE_LIMIT = 1024
+
+
+def shorten(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The message cut to `limit` characters; the start, which names the cause, is kept."""
+    if len(message) <= limit:
+        return message
+    suffix = f" ... ({len(message) - limit} more characters)"
+    return message[: limit - len(suffix)] + suffix
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,13 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
     if seen < _int(deployment, "metadata", "generation"):
         return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
                         "new spec")
+    failure = _deployment_condition(deployment, "ReplicaFailure")
+    if failure.get("status") == "True":
+        # Pods refused by the API server (Pod Security, a quota, an invalid field): none
+        # will start until something changes, and the Deployment's conditions, which say
+        # why, may not be readable by the App's author.
+        return Progress(False, FAILED_CREATE, "pods cannot be created: "
+                        f"{failure.get('message') or failure.get('reason')}", stalled=True)
     progressing = _deployment_condition(deployment, "Progressing")
     if progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return Progress(False, PROGRESS_DEADLINE_EXCEEDED,
@@ -114,6 +134,14 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
     updated = _int(deployment, "status", "updatedReplicas")
     total = _int(deployment, "status", "replicas")
     available = _int(deployment, "status", "availableReplicas")
+    pending = sorted(
+        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
+        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
+    if pending and available < desired:
+        # Pods that mount a claim not bound yet cannot start: the claim is what to look at
+        # (a missing StorageClass, a provisioner that is down), not the pods.
+        return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
+                        + ", ".join(pending))
     if updated < desired:
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:
@@ -122,9 +150,6 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(False, ROLLING_OUT, f"scaling down from {total} to {desired} pods")
     if available < desired:
         return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
-    pending = sorted(
-        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
-        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
     if pending:
         return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
                         + ", ".join(pending))
@@ -147,7 +172,7 @@ def _condition(kind: str, value: bool, reason: str, message: str, generation: in
         "type": kind,
         "status": status,
         "reason": reason,
-        "message": message,
+        "message": shorten(message),
         "lastTransitionTime": since or now,
         "observedGeneration": generation,
     }
