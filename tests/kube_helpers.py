@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -35,17 +36,24 @@ def kubectl_binary() -> str:
 
 
 class Kubectl:
-    def __init__(self, kubeconfig: str, namespace: str | None = None) -> None:
+    def __init__(self, kubeconfig: str, namespace: str | None = None,
+                 user: str | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
+        self.user = user  # impersonated (kubectl --as), e.g. a ServiceAccount's user name
         self.binary = kubectl_binary()
 
     def in_namespace(self, namespace: str) -> Kubectl:
-        return Kubectl(self.kubeconfig, namespace)
+        return Kubectl(self.kubeconfig, namespace, self.user)
+
+    def as_user(self, user: str) -> Kubectl:
+        return Kubectl(self.kubeconfig, self.namespace, user)
 
     def run(self, *args: str, stdin: str | None = None, check: bool = True,
             namespaced: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [self.binary, "--kubeconfig", self.kubeconfig]
+        if self.user:
+            command += ["--as", self.user]
         if self.namespace and namespaced:
             command += ["--namespace", self.namespace]
         result = subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
@@ -171,3 +179,49 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# Apps
+
+FLASK: dict[str, Any] = {
+    "apiVersion": "appoperator.dev/v1alpha1",
+    "kind": "App",
+    "metadata": {"name": "flask"},
+    "spec": {
+        "image": "pylounge_flask_app:v1",
+        "ports": [{"name": "http", "containerPort": 5000, "servicePort": 80}],
+    },
+}
+
+
+def app_manifest(name: str = "flask", **spec: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(FLASK)
+    manifest["metadata"]["name"] = name
+    manifest["spec"].update(spec)
+    return {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if v is not None}}
+
+
+def wait_ready(kubectl: Kubectl, name: str = "flask", timeout: float = 60) -> dict[str, Any]:
+    """Ready=True for the App's current generation."""
+    def ready() -> dict[str, Any] | None:
+        app = kubectl.get("app", name)
+        if app is None:
+            return None
+        ok = condition(app, "Ready")
+        current = ok.get("observedGeneration") == app["metadata"]["generation"]
+        return app if ok.get("status") == "True" and current else None
+    return wait_for(f"App {name} to be Ready", ready, timeout)
+
+
+def wait_stalled(kubectl: Kubectl, name: str, reason: str) -> dict[str, Any]:
+    def stalled() -> dict[str, Any] | None:
+        app = kubectl.get("app", name)
+        found = condition(app, "Stalled")
+        return app if found.get("status") == "True" and found.get("reason") == reason else None
+    return wait_for(f"App {name} to be Stalled with {reason}", stalled)
+
+
+def gone(kubectl: Kubectl, kind: str, name: str) -> bool:
+    """Deleted, or on its way (a claim may wait for its pods to go first)."""
+    obj = kubectl.get(kind, name)
+    return obj is None or bool(obj["metadata"].get("deletionTimestamp"))

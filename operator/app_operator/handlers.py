@@ -22,7 +22,6 @@ from app_operator.controller import Controller
 from app_operator.kube import Kube, load_client
 from app_operator.reconcile import Reconciler
 
-CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim")
 log = logging.getLogger(__name__)
 _controller: Controller | None = None
 
@@ -50,10 +49,10 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     workers = int(os.environ.get("APP_OPERATOR_WORKERS", "8"))
     resync = float(os.environ.get("APP_OPERATOR_RESYNC_SECONDS", "300"))
     namespaces = watched_namespaces()
-    informers = len(CHILD_KINDS) * len(namespaces)
+    informers = len(render.CHILD_KINDS) * len(namespaces)
     # One connection per worker, per informer's watch, and one for events.
     kube = Kube(load_client(pool_size=workers + informers + 1))
-    children = Children(kube, CHILD_KINDS, render.CHILDREN_SELECTOR, render.INSTANCE_LABEL,
+    children = Children(kube, render.CHILD_KINDS, render.CHILDREN_SELECTOR, render.INSTANCE_LABEL,
                         namespaces, fetch=lambda kind, namespace, name: kube.get(
                             kind, namespace, name, cached=True))
     _controller = Controller(Reconciler(kube, children), workers=workers,

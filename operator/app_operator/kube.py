@@ -33,6 +33,7 @@ RESOURCES = {
     "Deployment": ("/apis/apps/v1", "deployments"),
     "Service": ("/api/v1", "services"),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
+    "ConfigMap": ("/api/v1", "configmaps"),
     "Event": ("/api/v1", "events"),
     model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
 }

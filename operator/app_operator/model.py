@@ -356,14 +356,15 @@ class EnvFromSource(Model, json_schema_extra=_cel(
 
 
 class Port(Model, json_schema_extra=_cel(
-    ("self.name.matches('[a-z]') && !self.name.contains('--')",
+    ("!has(self.name) || (self.name.matches('[a-z]') && !self.name.contains('--'))",
      "a port name needs at least one letter and no '--' (IANA service name)", ".name"),
 )):
     """A port the container listens on (Dockerfile `EXPOSE`), published like `docker run -p`."""
 
-    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)]
+    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)] | None = None
     """Port name (lowercase letters, digits, '-'; at most 15 characters), e.g. `http`.
-    Probes may refer to the port by this name."""
+    Probes may refer to the port by this name. When omitted, the port is named `http` if it
+    is the App's only port and uses TCP, else `<protocol>-<containerPort>` (`tcp-8080`)."""
     container_port: PortNumber
     """Port the process listens on inside the container: the right side of `-p 8080:80`."""
     service_port: PortNumber | None = None
@@ -378,9 +379,16 @@ class Port(Model, json_schema_extra=_cel(
     @model_validator(mode="after")
     def _iana_name(self) -> Port:
         # Kubernetes requires port names to be IANA service names.
-        if not re.search("[a-z]", self.name) or "--" in self.name:
+        if self.name is not None and (not re.search("[a-z]", self.name) or "--" in self.name):
             raise ValueError(f"port name {self.name!r} needs at least one letter and no '--'")
         return self
+
+    def derived_name(self, lone: bool) -> str:
+        """The name the port is given when it has none: `http` for the only port of an App
+        when it uses TCP, else `<protocol>-<containerPort>`."""
+        if lone and self.protocol == "TCP":
+            return "http"
+        return f"{self.protocol.lower()}-{self.container_port}"
 
 
 class ServiceSpec(Model):
@@ -441,6 +449,52 @@ class Volume(Model, json_schema_extra=_cel(
         if parse_quantity(self.size) <= 0:
             raise ValueError(f"volume {self.name}: size must be positive, not {self.size}")
         return self
+
+
+FILES_VOLUME = "app-operator-files"
+FILES_CONTENT_MAX = 262144  # inline content of all files of an App, in characters
+
+
+class FileKeyRef(Model):
+    name: DnsSubdomain
+    """Name of the ConfigMap or Secret, in the App's namespace."""
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=CONFIG_KEY_PATTERN)]
+    """Key whose value becomes the file's content."""
+
+
+class File(Model, json_schema_extra=_cel(
+    ("[has(self.content), has(self.configMap), has(self.secret)].filter(x, x).size() == 1",
+     "a file needs exactly one of content, configMap or secret"),
+)):
+    """A file mounted read-only into the container: the Kubernetes form of
+    `-v ./nginx.conf:/etc/nginx/nginx.conf:ro` and of compose `configs:` and `secrets:`."""
+
+    mount_path: Annotated[str, Field(max_length=4096, pattern=r"^/[^\x00-\x1F\x7F]*[^/]$")]
+    """Absolute path of the file inside the container, e.g. `/etc/nginx/nginx.conf`."""
+    content: Annotated[
+        str, Field(max_length=FILES_CONTENT_MAX, pattern=TEXT_PATTERN)] | None = None
+    """The file's text, written here. The operator keeps it in a ConfigMap `<app>-files`;
+    changing it restarts the pods, so they read the new content."""
+    config_map: FileKeyRef | None = None
+    """Take the content from a key of a ConfigMap."""
+    secret: FileKeyRef | None = None
+    """Take the content from a key of a Secret (keeps passwords and keys out of the App),
+    like compose `secrets:` at `/run/secrets/<name>`."""
+    mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
+    """Permission bits, e.g. `0440` in YAML (288 in JSON); default `0644`."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> File:
+        sources = [s for s in (self.content, self.config_map, self.secret) if s is not None]
+        if len(sources) != 1:
+            raise ValueError(f"file {self.mount_path}: give exactly one of content, configMap "
+                             "or secret")
+        return self
+
+
+def _check_files(files: list[File]) -> list[File]:
+    _total_size("files", FILES_CONTENT_MAX, [len(f.content or "") for f in files])
+    return files
 
 
 class ResourceList(Model):
@@ -539,7 +593,7 @@ def _probe_port_rules() -> list[tuple[str, str, str]]:
             rules.append((
                 f"!has(self.probes) || !has({probe}) || !has({probe}.{handler}) || "
                 f"type({port}) == int || (has(self.ports) && "
-                f"self.ports.exists(p, p.name == {port}))",
+                f"self.ports.exists(p, has(p.name) && p.name == {port}))",
                 f"probes.{kind}.{handler}.port names no port in spec.ports",
                 f".probes.{kind}.{handler}.port",
             ))
@@ -547,9 +601,13 @@ def _probe_port_rules() -> list[tuple[str, str, str]]:
 
 
 APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
-    ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
-     "q.containerPort == p.containerPort && q.protocol == p.protocol))",
-     "two ports use the same containerPort and protocol", ".ports"),
+    ("!has(self.ports) || self.ports.all(p, !has(p.name) || self.ports.exists_one(q, "
+     "has(q.name) && q.name == p.name))",
+     "two ports have the same name", ".ports"),
+    ("!has(self.ports) || !self.ports.exists(p, has(p.name) && self.ports.exists(q, "
+     "!has(q.name) && p.name == q.protocol.lowerAscii() + '-' + string(q.containerPort)))",
+     "a port is named like the name another port without a name gets "
+     "(<protocol>-<containerPort>); name that port too", ".ports"),
     ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
      "(has(q.servicePort) ? q.servicePort : q.containerPort) == "
      "(has(p.servicePort) ? p.servicePort : p.containerPort) && q.protocol == p.protocol))",
@@ -568,6 +626,11 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "['app.kubernetes.io/name', 'app.kubernetes.io/instance'])",
      "podLabels may not set app.kubernetes.io/name or app.kubernetes.io/instance: the "
      "operator selects the App's pods by them", ".podLabels"),
+    ("!has(self.files) || !has(self.volumes) || !self.files.exists(f, "
+     "self.volumes.exists(v, v.mountPath == f.mountPath))",
+     "a file's mountPath is a volume's mountPath; a path holds one or the other", ".files"),
+    (f"!has(self.volumes) || !self.volumes.exists(v, v.name == '{FILES_VOLUME}')",
+     f"the volume name {FILES_VOLUME} is reserved for spec.files", ".volumes"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
     *_probe_port_rules(),
@@ -606,15 +669,28 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     env_from: Annotated[list[EnvFromSource], Field(max_length=32)] | None = None
     """Variables from whole ConfigMaps or Secrets (`docker run --env-file`)."""
     ports: Annotated[
-        list[Port], Field(max_length=64, json_schema_extra=_map_list("name"))
+        list[Port], Field(max_length=64, json_schema_extra=_map_list("containerPort",
+                                                                     "protocol"))
     ] | None = None
-    """Ports to publish (`-p`, EXPOSE). With none, the App gets no Service."""
+    """Ports to publish (`-p`, EXPOSE), one per containerPort and protocol. With none, the
+    App gets no Service."""
     service: ServiceSpec | None = None
     """How the ports are published: type and annotations of the Service."""
     volumes: Annotated[
         list[Volume], Field(max_length=32, json_schema_extra=_map_list("name"))
     ] | None = None
     """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each."""
+    files: Annotated[
+        list[File], Field(max_length=32, json_schema_extra={**_map_list("mountPath"), **_cel(
+            (f"self.map(f, has(f.content) ? f.content.size() : 0).sum() <= "
+             f"{FILES_CONTENT_MAX}",
+             f"files: the inline content may have at most {FILES_CONTENT_MAX} characters "
+             "in all"))}),
+        AfterValidator(_check_files),
+    ] | None = None
+    """Files mounted read-only into the container (`-v ./app.conf:/etc/app.conf:ro`,
+    compose configs and secrets): inline text, or a key of a ConfigMap or Secret. At most
+    32, their inline content 256 KiB in all."""
     volume_deletion_policy: Literal["Retain", "Delete"] = "Retain"
     """Retain (default): a claim and its data outlive the App and the volume's removal from
     the spec. Delete: a claim is deleted with its volume entry or with the App."""
@@ -652,13 +728,17 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         problems = []
         ports = self.ports or []
         volumes = self.volumes or []
+        files = self.files or []
         for field, items, key in (
             ("env", self.env or [], "name"), ("ports", ports, "name"),
             ("volumes", volumes, "name"), ("volumes", volumes, "mount_path"),
+            ("files", files, "mount_path"),
         ):
             seen: set[str] = set()
             for item in items:
                 value = getattr(item, key)
+                if value is None:
+                    continue
                 if value in seen:
                     problems.append(f"{field}: {to_camel(key)} {value!r} is used twice")
                 seen.add(value)
@@ -678,9 +758,19 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if self.pod_labels and set(self.pod_labels) & set(SELECTOR_LABELS):
             problems.append("podLabels: may not set the selector labels " + ", ".join(
                 SELECTOR_LABELS))
+        on_volumes = sorted({f.mount_path for f in files} & {v.mount_path for v in volumes})
+        if on_volumes:
+            problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")
+        if any(v.name == FILES_VOLUME for v in volumes):
+            problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
-        port_names = {p.name for p in ports}
+        derived = {p.derived_name(len(ports) == 1) for p in ports if p.name is None}
+        clashing = sorted({p.name for p in ports if p.name in derived})
+        if clashing:
+            problems.append(f"ports: {', '.join(clashing)} is the name another port without a "
+                            "name gets; name that port too")
+        port_names = {p.name for p in ports if p.name is not None}
         for kind, probe in self.probe_items():
             name = probe.named_port()
             if name is not None and name not in port_names:
@@ -688,6 +778,11 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def port_names(self) -> list[str]:
+        """Each port's name, given or derived, in the order of spec.ports."""
+        ports = self.ports or []
+        return [p.name or p.derived_name(len(ports) == 1) for p in ports]
 
     def probe_items(self) -> list[tuple[str, Probe]]:
         if self.probes is None:

@@ -122,9 +122,11 @@ class Reconciler:
     def _read(self, app: AppRef, spec: AppSpec) -> dict[tuple[str, str], Any]:
         """The live children: the Deployment, the Service (also when it should go), and every
         claim labelled for this App (also those the spec no longer names)."""
+        files = render.files_config_map_name(app)
         live: dict[tuple[str, str], Any] = {
             ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name),
             ("Service", app.name): self.children.get("Service", app.namespace, app.name),
+            ("ConfigMap", files): self.children.get("ConfigMap", app.namespace, files),
         }
         for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
                                                app.name):
@@ -195,10 +197,13 @@ class Reconciler:
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
-        service = live.get(("Service", app.name))
-        if not spec.ports and service is not None and owner_of(service, app) is None:
-            self._delete(body, service, outcome)
-            live[("Service", app.name)] = None
+        for key, wanted_now in ((("Service", app.name), bool(spec.ports)),
+                                (("ConfigMap", render.files_config_map_name(app)),
+                                 any(f.content is not None for f in spec.files or []))):
+            obj = live.get(key)
+            if not wanted_now and obj is not None and owner_of(obj, app) is None:
+                self._delete(body, obj, outcome)
+                live[key] = None
         wanted = {render.claim_name(app, v.name) for v in spec.volumes or []}
         for (kind, name), claim in list(live.items()):
             if kind != "PersistentVolumeClaim" or claim is None or name in wanted:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,10 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
+# On the pod template: a hash of the inline files, so that new content restarts the pods.
+FILES_HASH_ANNOTATION = f"{model.GROUP}/files-hash"
 # On claims: the uid of the App that created the claim, and the mark of a kept claim.
 APP_UID_ANNOTATION = f"{model.GROUP}/app-uid"
 KEPT_ANNOTATION = f"{model.GROUP}/kept"
@@ -54,10 +58,12 @@ class Desired:
     deployment: dict[str, Any]
     service: dict[str, Any] | None
     claims: list[dict[str, Any]] = field(default_factory=list)
+    config_map: dict[str, Any] | None = None  # the inline files, when there are any
 
     def objects(self) -> list[dict[str, Any]]:
-        """In the order they are applied: claims before the pods that mount them."""
-        return [obj for obj in (*self.claims, self.service, self.deployment) if obj is not None]
+        """In the order they are applied: what the pods mount before the pods."""
+        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment)
+                if obj is not None]
 
 
 def selector_labels(app: AppRef) -> dict[str, str]:
@@ -88,6 +94,17 @@ def claim_name(app: AppRef, volume_name: str) -> str:
     return f"{app.name}-{volume_name}"
 
 
+def files_config_map_name(app: AppRef) -> str:
+    return f"{app.name}-files"
+
+
+def file_key(index: int, file: model.File) -> str:
+    """The file's key in the ConfigMap and its path in the files volume: its position (unique)
+    and its base name (readable), in the characters a ConfigMap key allows."""
+    base = re.sub(r"[^-._a-zA-Z0-9]", "_", file.mount_path.rsplit("/", 1)[-1])
+    return f"{index}-{base}"[:253]
+
+
 def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": app.namespace, "labels": child_labels(app)}
     if owned:
@@ -97,9 +114,11 @@ def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[
 
 
 def compact(value: Any) -> Any:
-    """The value without empty strings, maps and lists, which the API server drops when it
-    stores an object (`value: ""` in an env entry, `requests: {}`): sent as they are, the
-    stored object would never look like the desired one, and every reconcile would write."""
+    """The value without empty strings, maps and lists, which the API server drops from
+    fields it omits when empty (`value: ""` in an env entry, `requests: {}`): sent as they
+    are, the stored object would never look like the desired one, and every reconcile would
+    write. Only for structs: in a map of user data (labels, annotations, a ConfigMap's data)
+    an empty value is kept by the API server and means something."""
     if isinstance(value, dict):
         kept = {key: compact(item) for key, item in value.items()}
         return {key: item for key, item in kept.items() if item not in ("", {}, [])}
@@ -109,9 +128,8 @@ def compact(value: Any) -> Any:
 
 
 def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object as the API server will store it, stamped with a hash of itself, so a later
-    reconcile can tell that applying it again would change nothing (see drift.needs_apply)."""
-    obj = compact(obj)
+    """Stamp an object with a hash of itself, so a later reconcile can tell that applying it
+    again would change nothing (see drift.needs_apply)."""
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
     meta = obj["metadata"]
     return {**obj, "metadata": {**meta, "annotations": {
@@ -158,6 +176,49 @@ def render_mount(volume: model.Volume) -> dict[str, Any]:
     return mount
 
 
+def render_file_mounts(spec: AppSpec) -> list[dict[str, Any]]:
+    return [{"name": model.FILES_VOLUME, "mountPath": f.mount_path, "subPath": file_key(i, f),
+             "readOnly": True} for i, f in enumerate(spec.files or [])]
+
+
+def render_files_volume(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """One projected volume holds every file; each is mounted on its own path (subPath)."""
+    if not spec.files:
+        return None
+    sources = []
+    for index, file in enumerate(spec.files):
+        item: dict[str, Any] = {"path": file_key(index, file)}
+        if file.mode is not None:
+            item["mode"] = file.mode
+        if file.content is not None:
+            sources.append({"configMap": {"name": files_config_map_name(app),
+                                          "items": [{**item, "key": file_key(index, file)}]}})
+        elif file.config_map is not None:
+            sources.append({"configMap": {"name": file.config_map.name,
+                                          "items": [{**item, "key": file.config_map.key}]}})
+        elif file.secret is not None:
+            sources.append({"secret": {"name": file.secret.name,
+                                       "items": [{**item, "key": file.secret.key}]}})
+    return {"name": model.FILES_VOLUME, "projected": {"defaultMode": 0o644, "sources": sources}}
+
+
+def _inline_files(spec: AppSpec) -> dict[str, str]:
+    return {file_key(i, f): f.content for i, f in enumerate(spec.files or [])
+            if f.content is not None}
+
+
+def render_config_map(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """The inline files' content, owned by the App."""
+    data = _inline_files(spec)
+    if not data:
+        return None
+    return with_desired_hash({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": _metadata(app, files_config_map_name(app)),
+        "data": data,
+    })
+
+
 def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     container: dict[str, Any] = {"name": app.name, "image": spec.image}
     optional: dict[str, Any] = {
@@ -168,24 +229,31 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
         "env": [e.to_dict() for e in spec.env or []],
         "envFrom": [e.to_dict() for e in spec.env_from or []],
         "ports": [
-            {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
-            for p in spec.ports or []
+            {"name": name, "containerPort": p.container_port, "protocol": p.protocol}
+            for p, name in zip(spec.ports or [], spec.port_names(), strict=True)
         ],
         "resources": spec.resources.to_dict() if spec.resources else None,
-        "volumeMounts": [render_mount(v) for v in spec.volumes or []],
+        "volumeMounts": [render_mount(v) for v in spec.volumes or []]
+        + render_file_mounts(spec),
     }
     for kind, probe in spec.probe_items():
         optional[f"{kind}Probe"] = probe.to_dict()
     container.update({key: value for key, value in optional.items() if value})
     container["securityContext"] = render_container_security(spec)
-    return container
+    result: dict[str, Any] = compact(container)
+    return result
 
 
 def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
     template_meta: dict[str, Any] = {"labels": pod_labels}
-    if spec.pod_annotations:
-        template_meta["annotations"] = dict(spec.pod_annotations)
+    annotations = dict(spec.pod_annotations or {})
+    inline = _inline_files(spec)
+    if inline:
+        annotations[FILES_HASH_ANNOTATION] = hashlib.sha256(
+            json.dumps(inline, sort_keys=True).encode()).hexdigest()[:16]
+    if annotations:
+        template_meta["annotations"] = annotations
     pod_spec: dict[str, Any] = {
         # Apps never talk to the Kubernetes API, and service links clash with the
         # environment variables of many images (e.g. FLASK_PORT from a Service named flask).
@@ -196,11 +264,15 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     }
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
-    if spec.volumes:
-        pod_spec["volumes"] = [
-            {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
-            for v in spec.volumes
-        ]
+    volumes = [
+        {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
+        for v in spec.volumes or []
+    ]
+    files = render_files_volume(app, spec)
+    if files is not None:
+        volumes.append(files)
+    if volumes:
+        pod_spec["volumes"] = volumes
     return with_desired_hash({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -219,11 +291,11 @@ def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
         return None
     service_type = spec.service.type if spec.service else "ClusterIP"
     ports = []
-    for port in spec.ports:
+    for port, name in zip(spec.ports, spec.port_names(), strict=True):
         entry: dict[str, Any] = {
-            "name": port.name,
+            "name": name,
             "port": port.service_port or port.container_port,
-            "targetPort": port.name,
+            "targetPort": name,
             "protocol": port.protocol,
         }
         if port.node_port is not None:
@@ -281,4 +353,5 @@ def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset()) -
         deployment=render_deployment(app, spec),
         service=render_service(app, spec),
         claims=render_claims(app, spec, kept),
+        config_map=render_config_map(app, spec),
     )

@@ -70,10 +70,10 @@ class Progress:
     stalled: bool = False
 
 
-def url_for(app: AppRef, port: Port) -> str:
+def url_for(app: AppRef, port: Port, name: str) -> str:
     """In-cluster address of a port; the scheme is guessed from the port's name."""
     number = port.service_port or port.container_port
-    name = port.name.lower()
+    name = name.lower()
     if name.startswith("https"):
         scheme = "https"
     elif name.startswith("http") or name in ("web", "www"):
@@ -159,7 +159,7 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(True, SUSPENDED, "suspended: scaled to 0, Service and volumes kept")
     if desired == 0:
         return Progress(True, SCALED_TO_ZERO, "scaled to 0 replicas")
-    where = f" at {url_for(app, spec.ports[0])}" if spec.ports else ""
+    where = f" at {url_for(app, spec.ports[0], spec.port_names()[0])}" if spec.ports else ""
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
 
@@ -231,7 +231,7 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
         "availableReplicas": _int(observed.deployment, "status", "availableReplicas"),
     }
     if spec is not None and spec.ports and observed.service is not None:
-        status["url"] = url_for(app, spec.ports[0])
+        status["url"] = url_for(app, spec.ports[0], spec.port_names()[0])
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
         if node_port:
             status["nodePort"] = node_port

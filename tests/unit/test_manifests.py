@@ -15,7 +15,7 @@ EXPECTED_RULES = [
     {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"], "verbs": ["get", "patch"]},
     {"apiGroups": ["apps"], "resources": ["deployments"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims"],
+    {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims", "configmaps"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]

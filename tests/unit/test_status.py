@@ -141,5 +141,14 @@ def test_url_scheme_follows_port_name(app: AppRef) -> None:
     spec = make_spec(ports=[{"name": "postgres", "containerPort": 5432},
                             {"name": "https", "containerPort": 8443}])
     assert spec.ports is not None
-    assert status.url_for(app, spec.ports[0]) == "tcp://flask.demo.svc:5432"
-    assert status.url_for(app, spec.ports[1]) == "https://flask.demo.svc:8443"
+    assert status.url_for(app, spec.ports[0], "postgres") == "tcp://flask.demo.svc:5432"
+    assert status.url_for(app, spec.ports[1], "https") == "https://flask.demo.svc:8443"
+
+
+def test_a_lone_port_without_a_name_is_http(app: AppRef) -> None:
+    """`docker run -p 5000:5000`: one TCP port, no name."""
+    spec = make_spec(ports=[{"containerPort": 5000}])
+    assert spec.port_names() == ["http"]
+    result = status.compute_status(app, 1, spec, Observed(service={"spec": {"ports": [{}]}}),
+                                   None, None, NOW)
+    assert result["url"] == "http://flask.demo.svc:5000"
