@@ -271,7 +271,7 @@ class Progress:
                                          on_change=self._wake)
                           for kind in (KIND, *self.CHILDREN)}
 
-    def _wake(self, _obj: dict[str, Any]) -> None:
+    def _wake(self, _obj: dict[str, Any], _gone: bool = False) -> None:
         with self.changed:
             self.changed.notify_all()
 
