@@ -128,6 +128,7 @@ class Controller:
     def on_app_change(self, body: dict[str, Any], gone: bool) -> None:
         key = key_of(body)
         if gone:
+            log.info("%s/%s: App deleted; forgotten", *key)
             self.forget(key)
             return
         self.queue.add(key)
@@ -257,6 +258,6 @@ class Controller:
         period and each App's turn in it are jittered, so resyncs do not come in waves."""
         while not self._stop.wait(self.resync_seconds * random.uniform(0.9, 1.1)):
             keys = [key_of(obj) for informer in self.apps for obj in informer.store.objects()]
-            log.debug("periodic resync of %d Apps", len(keys))
+            log.info("periodic resync of %d Apps", len(keys))
             for key in keys:
                 self.queue.add_after(key, random.uniform(0, self.resync_seconds * 0.1))
