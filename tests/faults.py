@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from tests.kube_helpers import Kubectl, wait_for
+from tests.kube_helpers import ROOT, Kubectl, wait_for
 
 
 class CuttableProxy:
@@ -126,7 +126,9 @@ class ApiServerProcess:
                 args = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            # Ours: kwokctl runs a copy of the binary from this checkout's .cluster/.
             if args and args[0].endswith(b"kube-apiserver") and (
+                    args[0].startswith(str(ROOT / ".cluster").encode())) and (
                     f"--secure-port={self.port}".encode() in args):
                 return int(entry.name)
         raise AssertionError(f"no kube-apiserver on port {self.port} on this machine: the "
@@ -141,9 +143,13 @@ class ApiServerProcess:
         cwd = os.readlink(proc / "cwd")
         log = os.readlink(proc / "fd" / "2")
         os.kill(pid, signal.SIGKILL)
-        wait_for("kube-apiserver to exit", lambda: not Path(f"/proc/{pid}").exists()
-                 or b"Z" in (proc / "stat").read_bytes().split(b")")[-1][:3], timeout=30)
+        wait_for("kube-apiserver to exit and free its port", lambda: not self._listening(),
+                 timeout=30)
         return args, environ, cwd, log
+
+    def _listening(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
     def start(self, saved: tuple[list[bytes], dict[bytes, bytes], str, str]) -> None:
         args, environ, cwd, log = saved

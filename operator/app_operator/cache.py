@@ -225,7 +225,10 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.store = Store(index_label)
+        # Set while the store follows the API server: cleared when a watch fails, set again
+        # once a list has brought the store up to date (reconciles wait for it).
         self.synced = threading.Event()
+        self._listed = False
         # Called with each object that changed and whether it is gone.
         self.on_change = on_change or (lambda _obj, _gone: None)
         self._retry = retry_seconds
@@ -251,10 +254,13 @@ class Informer:
                 while not self._stop.is_set():
                     version = self.watch_once(version)
             except Expired:
+                # Until the list is taken again, the store may lack deletions: not synced.
+                self.synced.clear()
                 log.debug("%s watch expired; listing again", self.kind)
             except Exception as error:  # an informer must outlive any error
+                self.synced.clear()
                 failures += 1
-                delay = min(self._retry * 2 ** min(failures - 1, 6), 60.0)
+                delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
                 log.warning("watching %s failed (%s); again in %.0fs", self.kind, error, delay)
                 self._stop.wait(delay)
 
@@ -262,7 +268,8 @@ class Informer:
         items, version = self.source.list_all(self.kind, self.namespace, self.label_selector,
                                               keep=trim)
         changed = self.store.replace(items, version)
-        first = not self.synced.is_set()
+        first = not self._listed
+        self._listed = True
         self.synced.set()
         if first:
             log.debug("%s: %d objects listed", self.kind, len(items))

@@ -193,6 +193,12 @@ class Controller:
             key = self.queue.get()
             if key is None:
                 return
+            # After a watch failed, its informer lists again before anything is reconciled:
+            # a store that missed deletions would make children for an App that is gone.
+            while not self.synced(timeout=5):
+                if self._stop.is_set():
+                    self.queue.done(key)
+                    return
             try:
                 self._reconcile(key)
             except Exception:  # a worker outlives anything; _reconcile logged it

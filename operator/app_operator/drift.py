@@ -15,6 +15,7 @@ kept by the API server, and no difference of ours.
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from app_operator.model import parse_quantity
@@ -38,10 +39,16 @@ def _merge_key(field: str, entry: Any) -> tuple[str, ...] | None:
 
 
 def _same_quantity(desired: Any, live: Any) -> bool:
+    """The API server keeps quantities to the thousandth, rounding up (".5e-3" is stored as
+    "1e-3", "1.0001" as "1001m"): compared at that precision, as it would store them."""
     try:
-        return parse_quantity(desired) == parse_quantity(live)
+        return _milli(parse_quantity(desired)) == _milli(parse_quantity(live))
     except (ValueError, ArithmeticError):
         return False
+
+
+def _milli(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"), rounding=ROUND_CEILING)
 
 
 def differences(desired: Any, live: Any, path: str = "") -> list[str]:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -107,12 +108,22 @@ class RateLimiter:
             time.sleep(delay)
 
 
+# Characters YAML does not take as they are (its printable set is tab, LF, CR, 0x20-0x7E,
+# 0x85, 0xA0-0xD7FF, 0xE000-0xFFFD and above 0xFFFF), and those it reads as line breaks
+# (NEL, U+2028, U+2029: folded into a space inside a string): sent as escapes.
+_NOT_YAML_PRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
 def apply_body(obj: dict[str, Any]) -> bytes:
-    """An apply patch as the API server reads it back exactly. Apply patches are YAML, and
+    r"""An apply patch as the API server reads it back exactly. Apply patches are YAML, and
     JSON is YAML, but not with the escapes Python writes by default: a character outside
     the Basic Multilingual Plane becomes a surrogate pair (\ud83d\ude00), which a YAML parser
-    refuses. Written as UTF-8 instead, every string arrives as it was."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    refuses. Written as UTF-8 instead, every string arrives as it was; the few characters
+    YAML does not take as they are go as \u escapes."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = _NOT_YAML_PRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8")
 
 
 def now() -> str:

@@ -364,7 +364,8 @@ class Port(Model, json_schema_extra=_cel(
     name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)] | None = None
     """Port name (lowercase letters, digits, '-'; at most 15 characters), e.g. `http`.
     Probes may refer to the port by this name. When omitted, the port is named `http` if it
-    is the App's only port and uses TCP, else `<protocol>-<containerPort>` (`tcp-8080`)."""
+    is the App's only port and uses TCP, else `<protocol>-<containerPort>` (`tcp-8080`),
+    with a number added if another port has that name already."""
     container_port: PortNumber
     """Port the process listens on inside the container: the right side of `-p 8080:80`."""
     service_port: PortNumber | None = None
@@ -604,10 +605,6 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
     ("!has(self.ports) || self.ports.all(p, !has(p.name) || self.ports.exists_one(q, "
      "has(q.name) && q.name == p.name))",
      "two ports have the same name", ".ports"),
-    ("!has(self.ports) || !self.ports.exists(p, has(p.name) && self.ports.exists(q, "
-     "!has(q.name) && p.name == q.protocol.lowerAscii() + '-' + string(q.containerPort)))",
-     "a port is named like the name another port without a name gets "
-     "(<protocol>-<containerPort>); name that port too", ".ports"),
     ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
      "(has(q.servicePort) ? q.servicePort : q.containerPort) == "
      "(has(p.servicePort) ? p.servicePort : p.containerPort) && q.protocol == p.protocol))",
@@ -765,11 +762,6 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
-        derived = {p.derived_name(len(ports) == 1) for p in ports if p.name is None}
-        clashing = sorted({p.name for p in ports if p.name in derived})
-        if clashing:
-            problems.append(f"ports: {', '.join(clashing)} is the name another port without a "
-                            "name gets; name that port too")
         port_names = {p.name for p in ports if p.name is not None}
         for kind, probe in self.probe_items():
             name = probe.named_port()
@@ -780,9 +772,22 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         return self
 
     def port_names(self) -> list[str]:
-        """Each port's name, given or derived, in the order of spec.ports."""
+        """Each port's name, given or derived, in the order of spec.ports. A derived name
+        that another port has already gets a number (`tcp-80-2`)."""
         ports = self.ports or []
-        return [p.name or p.derived_name(len(ports) == 1) for p in ports]
+        taken = {p.name for p in ports if p.name}
+        names = []
+        for port in ports:
+            name = port.name
+            if name is None:
+                base = name = port.derived_name(len(ports) == 1)
+                number = 1
+                while name in taken:
+                    number += 1
+                    name = f"{base}-{number}"
+                taken.add(name)
+            names.append(name)
+        return names
 
     def probe_items(self) -> list[tuple[str, Probe]]:
         if self.probes is None:

@@ -263,6 +263,8 @@ def test_invalid_apps_are_refused_with_the_field_named(kubectl: Kubectl) -> None
     cases = [
         (app_manifest(ports=[{"name": "http", "containerPort": 80},
                              {"name": "http", "containerPort": 81}]),
+         "spec.ports: Invalid value: two ports have the same name"),
+        (app_manifest(ports=[{"containerPort": 80}, {"name": "web", "containerPort": 80}]),
          "spec.ports[1]: Duplicate value"),
         (app_manifest(volumes=[{"name": "a", "mountPath": "/d"}, {"name": "b", "mountPath": "/d"}]),
          "spec.volumes: Invalid value: two volumes use the same mountPath"),

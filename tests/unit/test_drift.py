@@ -3,6 +3,8 @@
 import copy
 from typing import Any
 
+import pytest
+
 from app_operator import drift, render
 from app_operator.render import AppRef
 
@@ -107,3 +109,23 @@ def test_lists_without_a_merge_key_compare_whole(app: AppRef) -> None:
     live = live_copy(desired)
     live["spec"]["template"]["spec"]["containers"][0]["args"].append("c")
     assert drift.differences(desired, live) == ["spec.template.spec.containers[flask].args"]
+
+
+@pytest.mark.parametrize(("desired", "stored"), [
+    (".5e-3", "1e-3"), ("500u", "1m"), ("1.0001", "1001m"), ("1.123456789", "1124m"),
+    ("1Gi", "1073741824"), ("0.5Gi", "512Mi"), ("1e6", "1M"),
+])
+def test_quantities_compare_as_the_api_server_stores_them(app: AppRef, desired: str,
+                                                           stored: str) -> None:
+    spec = make_spec(resources={"requests": {"cpu": desired}})
+    deployment = render.render_deployment(app, spec)
+    live = live_copy(deployment)
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = stored
+    assert not drift.needs_apply(deployment, live)
+
+
+def test_a_changed_quantity_is_drift(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(resources={"requests": {"cpu": "1"}}))
+    live = live_copy(deployment)
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "999m"
+    assert drift.needs_apply(deployment, live)

@@ -139,9 +139,9 @@ def test_ports_without_names_get_names_like_docker_users_expect() -> None:
         "tcp-53", "udp-53"]
 
 
-def test_an_explicit_name_may_not_take_a_derived_one() -> None:
-    with pytest.raises(ValidationError, match="name another port without a name gets"):
-        spec(ports=[{"name": "tcp-80", "containerPort": 81}, {"containerPort": 80}])
+def test_a_derived_name_never_takes_an_explicit_one() -> None:
+    assert make_ports([{"name": "tcp-80", "containerPort": 81}, {"containerPort": 80}]) == [
+        "tcp-80", "tcp-80-2"]
 
 
 def test_probes_refer_to_named_ports_only() -> None:

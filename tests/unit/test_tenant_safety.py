@@ -123,7 +123,8 @@ def test_the_largest_app_stays_well_under_the_api_servers_limits() -> None:
 
 
 def test_apply_bodies_are_utf8_json_that_yaml_reads_back_exactly() -> None:
-    obj = {"args": ["hello 😀", "tab\there", "quote\"s"], "k" * 300: "long key"}
+    obj = {"args": ["hello 😀", "tab\there", "quote\"s", "nel\x85 c1\x9f ls\u2028 ps\u2029",
+                    "nonchar\ufffe"], "k" * 300: "long key"}
     body = kube.apply_body(obj)
     assert b"\\ud83d" not in body
     assert yaml.safe_load(body.decode("utf-8")) == obj
