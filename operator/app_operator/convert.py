@@ -109,7 +109,7 @@ class NoFiles:
         return None
 
     def display(self, path: str) -> str:
-        return path
+        return path if path.startswith(("/", "~", ".")) else f"./{path}"
 
 
 class DiskFiles:
@@ -400,7 +400,7 @@ class Builder:
             how.append(f"`kubectl port-forward svc/{self.name} {' '.join(tcp)}`")
         how.append("a nodePort (30000-32767, e.g. `-p 30080:80`) with service.type NodePort")
         self.warn(f"ports {mappings}: inside the cluster the Service listens on {inside} "
-                  f"(other Apps reach {self.name}:{inside.split(', ')[0]}); nothing is "
+                  f"(other Apps reach it at {self.name}:{inside.split(', ')[0]}); nothing is "
                   "published on your machine's ports. To reach it from outside use "
                   + " or ".join(how))
 
@@ -452,7 +452,7 @@ class Builder:
         shown = files.display(path)
         kind = files.kind(path)
         if kind == "missing":
-            raise Refused(f"{origin}: {shown} does not exist (Compose would mount an empty "
+            raise Refused(f"{origin}: {shown} does not exist (Docker would create an empty "
                           "directory there); create it, or use a named volume")
         if kind == "other":
             raise Refused(f"{origin}: {shown} is neither a file nor a directory (a socket or "
@@ -643,8 +643,14 @@ def _readable(files: SourceFiles, path: str) -> bool:
 
 
 def refuse_host_access(what: str, value: Any) -> None:
-    raise Refused(f"{what}{'' if value in (None, True) else '=' + str(value)} gives the "
-                  "container access to the host; an App can never do that")
+    if isinstance(value, list | tuple):
+        shown = " " + ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        shown = " " + ", ".join(str(k) for k in value)
+    else:
+        shown = "" if value in (None, True) else "=" + str(value)
+    raise Refused(f"{what}{shown} gives the container access to the host; an App can never "
+                  "do that")
 
 
 # --------------------------------------------------------------------------- docker run
@@ -1463,6 +1469,17 @@ COMPOSE_ADVICE = {
     "security_opt": "see spec.securityProfile",
     "cap_drop": "securityProfile restricted drops every capability",
     "read_only": "the root filesystem stays writable",
+    "runtime": "an App runs on the cluster's default container runtime; an image made for "
+               "another runtime (such as WebAssembly) will not start there",
+    "sysctls": "an App cannot set kernel parameters",
+    "ulimits": "the node's limits apply",
+    "dns": "pods use the cluster's DNS",
+    "gpus": "an App cannot request GPUs",
+    "develop": "Compose Watch is for local development",
+    "post_start": "an App has no lifecycle hooks",
+    "pre_stop": "an App has no lifecycle hooks",
+    "annotations": "use spec.podAnnotations",
+    "shm_size": "/dev/shm keeps the runtime's default size",
 }
 
 
