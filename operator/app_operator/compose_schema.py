@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -84,9 +85,15 @@ def load() -> dict[str, Any]:
     return schema
 
 
-def main() -> None:
-    print(f"Compose schema: {cache_path()} ({SOURCE}, {len(json.dumps(load()))} bytes)")
+def main() -> int:
+    try:
+        schema = load()
+    except SchemaUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Compose schema: {cache_path()} ({SOURCE}, {len(json.dumps(schema))} bytes)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

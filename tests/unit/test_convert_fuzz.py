@@ -27,7 +27,7 @@ flags = st.sampled_from([
     "--mount=type=bind,source=./proxy/nginx.conf,target=/x", "--mount=type=tmpfs,target=/t"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(flags, words), max_size=12), st.sampled_from(["nginx", "-", ""]))
 def test_any_docker_run_line_converts_or_is_refused(argv: list[str], image: str) -> None:
     try:
@@ -104,7 +104,7 @@ typed_documents = st.fixed_dictionaries(
     optional={"volumes": st.just({"data": {}})})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(documents, typed_documents), st.booleans(), st.booleans())
 def test_any_compose_document_converts_or_is_refused(document: dict[str, Any], prefix: bool,
                                                      dirs: bool) -> None:

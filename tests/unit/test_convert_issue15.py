@@ -640,3 +640,48 @@ def test_render_a_converted_app_with_files(tmp_path: Path,
     assert main(["render", str(app)]) == 0
     kinds = [d["kind"] for d in yaml.safe_load_all(capsys.readouterr().out)]
     assert sorted(kinds) == ["ConfigMap", "Deployment", "Service"]
+
+
+def fake_npm(tmp_path: Path, schema: bytes) -> Path:
+    """A stand-in `npm` whose `npm pack` writes a package holding `schema`."""
+    import io
+    import tarfile
+
+    package = io.BytesIO()
+    with tarfile.open(fileobj=package, mode="w:gz") as archive:
+        info = tarfile.TarInfo(compose_schema.MEMBER)
+        info.size = len(schema)
+        archive.addfile(info, io.BytesIO(schema))
+    (tmp_path / "package.tgz").write_bytes(package.getvalue())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    npm = bin_dir / "npm"
+    npm.write_text(f'#!/bin/sh\n# npm pack NAME --silent --pack-destination DIR\n'
+                   f'/bin/cp {tmp_path}/package.tgz "$5/{compose_schema.PACKAGE}.tgz"\n')
+    npm.chmod(0o755)
+    return bin_dir
+
+
+def test_schema_fetch_refuses_a_package_whose_schema_is_not_the_pinned_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(fake_npm(tmp_path, b'{"tampered": true}')))
+    target = tmp_path / "cache" / "schema.json"
+    with pytest.raises(compose_schema.SchemaUnavailable, match="not the pinned"):
+        compose_schema.fetch(target)
+    assert not target.exists()
+
+
+def test_schema_fetch_keeps_the_pinned_schema(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pinned = compose_schema.cache_path().read_bytes()  # the copy `make venv` fetched
+    monkeypatch.setenv("PATH", str(fake_npm(tmp_path, pinned)))
+    target = tmp_path / "cache" / "schema.json"
+    compose_schema.fetch(target)
+    assert target.read_bytes() == pinned
+
+
+def test_schema_fetch_without_npm_says_what_to_do(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(compose_schema.SchemaUnavailable, match="npm is not installed"):
+        compose_schema.fetch(tmp_path / "schema.json")
