@@ -28,11 +28,15 @@ RUN_COMMANDS = [
 ]
 GOOD_COMPOSE = ["lamp.yml", "webapp-postgres-redis.yml", "wordpress-mysql.yml",
                 "health-and-resources.yml"]
-CORPUS_FILES = sorted(p for p in CORPUS.rglob("*") if p.name in ("compose.yaml", "compose.yml"))
+CORPUS_FILES = sorted(p for p in CORPUS.rglob("*.y*ml") if "compose" in p.name)
 # What the corpus test (tests/unit/test_convert_corpus.py) expects to be refused even with
 # --files-from-dirs.
 REFUSED = {"elasticsearch-logstash-kibana", "minecraft", "pihole-cloudflared-DoH", "plex",
            "portainer", "traefik-golang", "wireguard"}
+
+
+def corpus_name(path: Path) -> str:
+    return path.relative_to(CORPUS).as_posix()
 
 
 def dry_run(kubectl: Kubectl, documents: list[dict]) -> None:  # type: ignore[type-arg]
@@ -60,7 +64,7 @@ def test_compose_conversions_are_accepted(kubectl: Kubectl, name: str) -> None:
 
 
 @pytest.mark.parametrize("path", [p for p in CORPUS_FILES if p.parent.name not in REFUSED],
-                         ids=lambda p: Path(p).parent.name)
+                         ids=corpus_name)
 def test_corpus_conversions_are_accepted(kubectl: Kubectl, path: Path) -> None:
     document = yaml.safe_load(path.read_text())
     environ = {}
