@@ -415,6 +415,9 @@ class Builder:
         if source is None:
             volume_name = dns_label(target.strip("/") or "root", "mount path")
             self.anonymous.add(target.rstrip("/") or "/")
+            self.warn(f"{origin}: anonymous volume at {target} becomes the persistent volume "
+                      f"{volume_name!r} (a claim that outlives the pod; it starts empty, not "
+                      "with the image's files)")
         else:
             volume_name = dns_label(source, "volume")
         if any(v["mountPath"] == target for v in self.volumes):
