@@ -155,17 +155,25 @@ class OperatorProcess:
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        started = self.log_path.read_bytes().count(b"app-operator started") if (
+            self.log_path.exists()) else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for("the operator to start watching",
-                 lambda: self.exited() or b"app-operator started" in self.log_path.read_bytes(),
-                 timeout=30)
+                 lambda: self.exited() or self.log_path.read_bytes().count(
+                     b"app-operator started") > started, timeout=30)
         if self.exited():
             raise AssertionError(f"the operator exited:\n{self.logs()}")
         return self
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
+
+    def kill(self) -> None:
+        """kill -9: no cleanup, no goodbye."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -23,6 +23,12 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["APP_OPERATOR_WORKERS"] = str(args.workers)
     os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
     os.environ["APP_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
+    os.environ["APP_OPERATOR_QPS"] = str(args.qps)
+    os.environ["APP_OPERATOR_BURST"] = str(args.burst)
+    if args.leader_elect:
+        os.environ["APP_OPERATOR_LEADER_ELECTION_NAMESPACE"] = (
+            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "default")
+        os.environ["APP_OPERATOR_LEADER_ELECTION_ID"] = args.leader_election_id
     import app_operator.handlers  # noqa: F401  (registers the handlers)
 
     # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID
@@ -166,6 +172,18 @@ def parser() -> argparse.ArgumentParser:
                      help="Apps reconciled in parallel (default: 8)")
     run.add_argument("--resync-seconds", type=float, default=300.0,
                      help="reconcile every App at least this often (default: 300)")
+    run.add_argument("--qps", type=float, default=100.0,
+                     help="requests per second to the API server, at most, on average; "
+                     "0: no limit (default: 100)")
+    run.add_argument("--burst", type=int, default=200,
+                     help="requests at once above --qps (default: 200)")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="run as one of several replicas: only the holder of a Lease "
+                     "writes (the others wait to take over)")
+    run.add_argument("--leader-election-namespace", default=None,
+                     help="namespace of the Lease (default: $POD_NAMESPACE)")
+    run.add_argument("--leader-election-id", default="app-operator",
+                     help="name of the Lease (default: app-operator)")
     run.add_argument("--liveness", default=None, metavar="URL",
                      help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logs")

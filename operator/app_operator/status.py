@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_operator.model import AppSpec, Port
+from app_operator.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
 from app_operator.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
@@ -28,6 +28,7 @@ NAME_CONFLICT = "NameConflict"
 API_REFUSED = "ApiRefused"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 FAILED_CREATE = "FailedCreate"
+RETRYING_AFTER_ERROR = "RetryingAfterError"
 
 # Messages are for people; a message that copies an API server's answer can be very long
 # (hundreds of field errors), and a status too large is refused as a whole.
@@ -200,14 +201,10 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
     ]
 
 
-def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name, "claimName": claim_name(app, name),
-                             "phase": _claim_phase(claim)}
-    if claim is not None:
-        capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage")
-        if capacity:
-            entry["capacity"] = capacity
-    return entry
+def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> VolumeStatus:
+    capacity = ((claim or {}).get("status") or {}).get("capacity") or {}
+    return VolumeStatus(name=name, claim_name=claim_name(app, name), phase=_claim_phase(claim),
+                        capacity=capacity.get("storage") or None)
 
 
 def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed: Observed,
@@ -220,24 +217,40 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
         progress = rollout_progress(app, spec, observed)
         if progress.stalled:  # a rollout that cannot proceed is a problem like any other
             problem, progress = Problem(progress.reason, progress.message), None
-    status: dict[str, Any] = {
-        "observedGeneration": generation,
-        "conditions": conditions(progress, problem, generation,
-                                 (previous or {}).get("conditions"), now),
-        "selector": label_selector(app),
-        "replicas": _int(observed.deployment, "status", "replicas"),
-        "readyReplicas": _int(observed.deployment, "status", "readyReplicas"),
-        "updatedReplicas": _int(observed.deployment, "status", "updatedReplicas"),
-        "availableReplicas": _int(observed.deployment, "status", "availableReplicas"),
-    }
+    url = node_port = None
     if spec is not None and spec.ports and observed.service is not None:
-        status["url"] = url_for(app, spec.ports[0], spec.port_names()[0])
+        url = url_for(app, spec.ports[0], spec.port_names()[0])
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
-        if node_port:
-            status["nodePort"] = node_port
-    if observed.claims:
-        status["volumes"] = [_volume_status(app, name, claim)
-                             for name, claim in observed.claims.items()]
-    if observed.retained_claims:
-        status["retainedClaims"] = sorted(observed.retained_claims)
-    return status
+    result = AppStatus(
+        observed_generation=generation,
+        conditions=[Condition.model_validate(c) for c in conditions(
+            progress, problem, generation, (previous or {}).get("conditions"), now)],
+        selector=label_selector(app),
+        replicas=_int(observed.deployment, "status", "replicas"),
+        ready_replicas=_int(observed.deployment, "status", "readyReplicas"),
+        updated_replicas=_int(observed.deployment, "status", "updatedReplicas"),
+        available_replicas=_int(observed.deployment, "status", "availableReplicas"),
+        url=url,
+        node_port=node_port or None,
+        volumes=[_volume_status(app, name, claim)
+                 for name, claim in observed.claims.items()] or None,
+        retained_claims=sorted(observed.retained_claims) or None,
+    )
+    return result.to_dict()
+
+
+def retrying_status(previous: dict[str, Any], generation: int, message: str,
+                    now: str) -> dict[str, Any]:
+    """The status of an App that could not be reconciled for a while (the API server busy,
+    away, or refusing a request for a reason that may pass): Reconciling with the error,
+    everything else as it was, observedGeneration included (the spec was not acted on)."""
+    before = {c.get("type", ""): c for c in previous.get("conditions") or []}
+    message = f"{message}; retrying"
+    ready = before.get(READY) or _condition(READY, False, RETRYING_AFTER_ERROR, message,
+                                            generation, before, now)
+    changed = [
+        ready,
+        _condition(RECONCILING, True, RETRYING_AFTER_ERROR, message, generation, before, now),
+        _condition(STALLED, False, RETRYING_AFTER_ERROR, "retrying", generation, before, now),
+    ]
+    return {**previous, "conditions": changed}

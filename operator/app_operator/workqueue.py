@@ -52,12 +52,14 @@ class WorkQueue(Generic[K]):
             heapq.heappush(self._delayed, (time.monotonic() + delay, self._sequence, key))
             self._cond.notify()
 
-    def retry(self, key: K) -> float:
-        """Queue a failed key again after a backoff that doubles with each failure."""
+    def retry(self, key: K, at_least: float | None = None) -> float:
+        """Queue a failed key again after a backoff that doubles with each failure (and is
+        at least `at_least`, e.g. the server's Retry-After)."""
         with self._cond:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
         delay = float(min(self._base_delay * 2**failures, self._max_delay))
+        delay = max(delay, at_least or 0.0)
         self.add_after(key, delay)
         return delay
 
@@ -98,8 +100,3 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue) + len(self._delayed)
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing being worked on (delayed retries do not count)."""
-        with self._cond:
-            return not self._queue and not self._processing

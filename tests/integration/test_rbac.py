@@ -8,6 +8,7 @@ from tests.kube_helpers import OPERATOR_ACCOUNT, Kubectl, install_without_deploy
 NEEDED = [
     ("get", "apps.appoperator.dev"), ("list", "apps.appoperator.dev"),
     ("watch", "apps.appoperator.dev"), ("patch", "apps.appoperator.dev/status"),
+    ("update", "apps.appoperator.dev/finalizers"),
     *[(verb, resource) for resource in ("deployments.apps", "services", "persistentvolumeclaims",
                                         "configmaps")
       for verb in ("get", "list", "watch", "create", "patch", "delete")],

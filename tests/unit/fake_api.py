@@ -72,7 +72,8 @@ class FakeApi:
     def apply_status(self, app: Obj, status: Obj) -> Obj:
         self.writes.append(("status", "App", app["metadata"]["name"]))
         self.statuses[app["metadata"]["name"]] = copy.deepcopy(status)
-        return {**app, "status": status}
+        meta = {**app["metadata"], "resourceVersion": str(next(self._version))}
+        return {**app, "metadata": meta, "status": copy.deepcopy(status)}
 
     def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
         self.writes.append(("patch", kind, name))
@@ -93,7 +94,7 @@ class FakeApi:
         self.events.append((event_type, reason, message))
 
     # cache.Children
-    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+    def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
         found = self.find(kind, namespace, name)
         return copy.deepcopy(found) if found is not None else None
 
@@ -136,5 +137,5 @@ def app_body(name: str = "flask", uid: str = "app-uid-1", generation: int = 1,
              namespace: str = "demo", **spec: Any) -> Obj:
     return {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App",
             "metadata": {"name": name, "namespace": namespace, "uid": uid,
-                         "generation": generation},
+                         "generation": generation, "resourceVersion": "1"},
             "spec": {"image": "pylounge_flask_app:v1", **spec}}

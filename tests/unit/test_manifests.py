@@ -13,6 +13,7 @@ MANIFESTS = ROOT / "manifests"
 EXPECTED_RULES = [
     {"apiGroups": ["appoperator.dev"], "resources": ["apps"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["appoperator.dev"], "resources": ["apps/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["apps"], "resources": ["deployments"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims", "configmaps"],
@@ -67,7 +68,8 @@ def test_operator_pod_is_locked_down() -> None:
         "capabilities": {"drop": ["ALL"]}}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"]["memory"]
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2
+    assert "--leader-elect" in container["args"]
 
 
 def test_kustomization_lists_every_manifest() -> None:
