@@ -6,7 +6,8 @@ Apps as the API server returns them. One state cannot be reached through the API
 InvalidSpec needs a spec the CRD accepts and the operator's model refuses, and the two are
 kept in agreement (tests/security/test_fuzz.py); its body is a real App with the status the
 operator computes for such a spec (`app_operator.status.compute_status` with the model's own
-validation error), as a reconcile would write it.
+validation error), as a reconcile would write it. "retrying" (requests failing for a while,
+the API server away) is made the same way from `retrying_status`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from pydantic import ValidationError
 from app_operator.model import AppSpec
 from app_operator.reconcile import describe_validation_error
 from app_operator.render import AppRef
-from app_operator.status import INVALID_SPEC, Observed, Problem, compute_status
+from app_operator.status import (
+    INVALID_SPEC,
+    Observed,
+    Problem,
+    compute_status,
+    retrying_status,
+)
 from tests.kube_helpers import (
     ROOT,
     Kubectl,
@@ -94,6 +101,15 @@ def invalid_spec_body(app: dict[str, Any]) -> dict[str, Any]:
         raise AssertionError("the model accepted replicas -1")
     body["status"] = compute_status(AppRef.from_body(body), body["metadata"]["generation"], None,
                                     Observed(), problem, app["status"], "2026-01-01T00:00:00Z")
+    return body
+
+
+def retrying_body(app: dict[str, Any]) -> dict[str, Any]:
+    """`app` as the operator reports it when its requests have failed for a while."""
+    body = copy.deepcopy(app)
+    body["status"] = retrying_status(app["status"], app["metadata"]["generation"],
+                                     "the API server did not answer (timed out)",
+                                     "2026-01-01T00:00:00Z")
     return body
 
 
@@ -166,6 +182,7 @@ def drive_into_states(cluster: Kubectl, kubectl: Kubectl, operator: OperatorProc
         kubectl.apply(app_manifest("api-refused", volumes=[{**fixed_volume, "size": "5Gi"}]))
         states["api-refused"] = wait_stalled(kubectl, "api-refused", "ApiRefused")
         states["invalid-spec"] = invalid_spec_body(states["ready"])
+        states["retrying"] = retrying_body(states["ready"])
         # With the operator stopped: a spec change it has not seen, an App it has never seen.
         operator.stop()
         kubectl("patch", "app", "ready", "--type=merge", "-p",

@@ -21,6 +21,7 @@ EXPECTED = {
     "rolling-out": "Progressing",
     "volumes-pending": "Progressing",
     "not-observed": "Progressing",
+    "retrying": "Progressing",
     "no-status": "Progressing",
     "name-conflict": "Degraded",
     "api-refused": "Degraded",

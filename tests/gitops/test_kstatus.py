@@ -20,6 +20,7 @@ EXPECTED = {
     "rolling-out": "InProgress",
     "volumes-pending": "InProgress",
     "not-observed": "InProgress",
+    "retrying": "InProgress",
     "name-conflict": "Failed",
     "api-refused": "Failed",
     "invalid-spec": "Failed",
