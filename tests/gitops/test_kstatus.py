@@ -27,6 +27,11 @@ EXPECTED = {
 }
 
 
+# The first test builds tests/kstatus: on a machine with a cold Go cache that alone takes
+# minutes (k8s.io/api and apimachinery compile), longer than the default timeout.
+pytestmark = pytest.mark.timeout(1200)
+
+
 @pytest.fixture(scope="module")
 def kstatus(gitops_check: Path, app_states: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
     states = [*EXPECTED, "no-status"]
