@@ -1,7 +1,7 @@
 -- Argo CD health of an App (appoperator.dev/v1alpha1), read from the conditions the operator
 -- writes (Ready, Reconciling, Stalled: kstatus's) and status.observedGeneration.
 -- Argo CD runs this with the App as the global `obj` and only Lua's base and table libraries
--- (no string or os), and expects a table {status = ..., message = ...}.
+-- and a reduced os (no string, no math), and expects a table {status = ..., message = ...}.
 local function condition(conditions, kind)
   for _, entry in ipairs(conditions) do
     if entry.type == kind then

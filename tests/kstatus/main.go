@@ -6,8 +6,9 @@
 //	gitops-check argocd-health FILE   FILE run as an Argo CD resource health script, by
 //	                                  gopher-lua (Argo CD's Lua) set up as Argo CD sets up
 //	                                  scripts from argocd-cm: no standard library but base,
-//	                                  table and package, the object as the global `obj`, one
-//	                                  second at most
+//	                                  table and package (Argo CD adds a reduced os, left out
+//	                                  here: a script that needs it fails), the object as the
+//	                                  global `obj`, one second at most
 //
 // stdin: one object as JSON, or a List of them (`kubectl get apps -o json`). stdout: a JSON
 // array with one result per object, in input order:
