@@ -87,3 +87,41 @@ def test_kind_config_maps_the_tutorial_port() -> None:
         {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"}]
     flask = yaml.safe_load((ROOT / "examples" / "apps" / "flask.yaml").read_text())
     assert flask["spec"]["ports"][0]["nodePort"] == 30080
+
+
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+READ = {"get", "list", "watch"}
+
+
+def aggregated_roles() -> dict[str, dict[str, Any]]:
+    documents = yaml.safe_load_all((MANIFESTS / "aggregated-roles.yaml").read_text())
+    return {d["metadata"]["name"]: d for d in documents if d}
+
+
+def aggregates_to(role: dict[str, Any]) -> set[str]:
+    return {key.removeprefix(AGGREGATE) for key, value in role["metadata"]["labels"].items()
+            if key.startswith(AGGREGATE) and value == "true"}
+
+
+def test_aggregated_roles_editing_never_reaches_view() -> None:
+    roles = aggregated_roles()
+    assert set(roles) == {"app-operator-edit", "app-operator-view"}
+    # Creating an App runs an image with the namespace's network and Secrets: edit, admin.
+    assert aggregates_to(roles["app-operator-edit"]) == {"edit", "admin"}
+    assert aggregates_to(roles["app-operator-view"]) == {"view", "edit", "admin"}
+    for rule in roles["app-operator-view"]["rules"]:
+        assert set(rule["verbs"]) <= READ, rule
+
+
+def test_aggregated_roles_cover_apps_only_and_leave_status_to_the_operator() -> None:
+    for role in aggregated_roles().values():
+        for rule in role["rules"]:
+            assert rule["apiGroups"] == ["appoperator.dev"], rule
+            assert set(rule["resources"]) <= {"apps", "apps/status", "apps/scale"}, rule
+            assert "*" not in rule["verbs"] and "resourceNames" not in rule, rule
+            if "apps/status" in rule["resources"]:
+                assert set(rule["verbs"]) <= READ, rule
+    edit = {r: set(rule["verbs"]) for rule in aggregated_roles()["app-operator-edit"]["rules"]
+            for r in rule["resources"]}
+    assert {"create", "update", "patch", "delete"} <= edit["apps"]
+    assert {"update", "patch"} <= edit["apps/scale"]
