@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.gitops.conftest import check
-from tests.kube_helpers import ROOT
 
 # What a GitOps user expects: a health check passes on Current, waits on InProgress, and
 # fails at once on Failed instead of at its timeout.
@@ -54,16 +52,6 @@ def test_kstatus_reads_the_app(kstatus: dict[str, dict[str, str]],
         assert answer["message"] == conditions["Reconciling"]["message"]
 
 
-def crd_defaults_status() -> bool:
-    crd = yaml.safe_load((ROOT / "crds" / "apps.appoperator.dev.yaml").read_text())
-    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
-    return "default" in status and "default" in status["properties"]["observedGeneration"]
-
-
-@pytest.mark.xfail(not crd_defaults_status(), strict=True, reason=(
-    "kstatus calls an object without status.observedGeneration and conditions Current, so a "
-    "Flux health check can pass before the operator has seen a new App; a CRD default "
-    "status {observedGeneration: 0} makes it InProgress (docs/operations.md)"))
 def test_kstatus_waits_for_an_app_the_operator_has_not_seen(
         kstatus: dict[str, dict[str, str]]) -> None:
     assert kstatus["no-status"]["status"] == "InProgress", kstatus["no-status"]
