@@ -152,6 +152,8 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         args = [sys.executable, "-m", "app_operator", "run", *self.extra_args]
+        if "--metrics-bind-address" not in self.extra_args:
+            args += ["--metrics-bind-address", "0"]  # several run at once: no fixed port
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}

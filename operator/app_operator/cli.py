@@ -25,6 +25,7 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
     os.environ["APP_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
     os.environ["APP_OPERATOR_QPS"] = str(args.qps)
+    os.environ["APP_OPERATOR_METRICS_ADDRESS"] = args.metrics_bind_address
     os.environ["APP_OPERATOR_BURST"] = str(args.burst)
     if args.leader_elect:
         os.environ["APP_OPERATOR_LEADER_ELECTION_NAMESPACE"] = (
@@ -256,6 +257,9 @@ def parser() -> argparse.ArgumentParser:
                      "0: no limit (default: 100)")
     run.add_argument("--burst", type=int, default=200,
                      help="requests at once above --qps (default: 200)")
+    run.add_argument("--metrics-bind-address", default=":9090", metavar="HOST:PORT",
+                     help="serve Prometheus metrics on /metrics there (default :9090); "
+                     "0 turns them off")
     run.add_argument("--leader-elect", action="store_true",
                      help="run as one of several replicas: only the holder of a Lease "
                      "writes (the others wait to take over)")

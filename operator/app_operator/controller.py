@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app_operator import render, status
+from app_operator import metrics, render, status
 from app_operator.cache import Informer
 from app_operator.kube import KubeError
 from app_operator.reconcile import Reconciler
@@ -95,6 +95,7 @@ class Controller:
 
     def start(self) -> None:
         self._started = time.monotonic()
+        metrics.max_workers.labels(metrics.CONTROLLER).set(self.workers)
         for informer in self.apps:
             informer.on_change = self.on_app_change
             informer.start()
@@ -199,28 +200,39 @@ class Controller:
                 if self._stop.is_set():
                     self.queue.done(key)
                     return
+            workers = metrics.active_workers.labels(metrics.CONTROLLER)
+            workers.inc()
+            started = time.monotonic()
             try:
-                self._reconcile(key)
+                result = self._reconcile(key)
             except Exception:  # a worker outlives anything; _reconcile logged it
                 log.exception("%s/%s: reconcile failed", *key)
                 self.queue.retry(key)
+                result = "error"
             finally:
                 self.queue.done(key)
+                workers.dec()
+            metrics.reconcile_time.labels(metrics.CONTROLLER).observe(time.monotonic() - started)
+            metrics.reconcile_total.labels(metrics.CONTROLLER, result).inc()
+            if result == "error":
+                metrics.reconcile_errors.labels(metrics.CONTROLLER).inc()
 
-    def _reconcile(self, key: AppKey) -> None:
+    def _reconcile(self, key: AppKey) -> str:
+        """One reconcile of the App of `key`; says how it ended, as the metrics count it:
+        success, error, or requeue (Stalled: tried again later)."""
         body = self.app(key)
         if body is None:
             self.forget(key)
-            return
+            return "success"
         try:
             outcome = self.reconciler.reconcile(body)
         except KubeError as error:
             self._failed(key, body, error, str(error))
-            return
+            return "error"
         except Exception as error:
             log.exception("%s/%s: unexpected error", *key)
             self._failed(key, body, None, f"internal error: {type(error).__name__}: {error}")
-            return
+            return "error"
         with self._lock:
             self._checked_at_start(key)
             state = self._state.pop(key, None)
@@ -235,6 +247,8 @@ class Controller:
             # Stalled: tried again later, in case what blocked it (a conflicting object, a
             # quota) went away without an event that concerns this App.
             self.queue.retry(key)
+            return "requeue"
+        return "success"
 
     def _failed(self, key: AppKey, body: dict[str, Any], error: KubeError | None,
                 message: str) -> None:

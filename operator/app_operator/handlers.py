@@ -23,7 +23,7 @@ from typing import Any
 
 import kopf
 
-from app_operator import model, render
+from app_operator import metrics, model, render
 from app_operator.cache import Children, Informer
 from app_operator.controller import Controller
 from app_operator.kube import Kube, RateLimiter, load_client
@@ -69,6 +69,12 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     # One connection per worker, per informer's watch, and one for events.
     kube = Kube(load_client(pool_size=workers + informers + 2), limiter=RateLimiter(qps, burst))
     _controller = build_controller(kube, namespaces, workers, resync)
+    controller_ = _controller
+    metrics.watch_apps(lambda: [o for i in controller_.apps for o in i.store.objects()])
+    address = os.environ.get("APP_OPERATOR_METRICS_ADDRESS", ":9090")
+    if address != "0":
+        metrics.serve(address)
+        log.info("metrics on %s/metrics", address)
     where = ("all namespaces" if namespaces == [None] else
              "namespaces " + ", ".join(n for n in namespaces if n))
     log.info("app-operator started: %d workers, resync every %.0fs, %s, at most %.0f "
@@ -80,7 +86,7 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
     _elector = LeaderElector(kube, lease_namespace, os.environ.get(
         "APP_OPERATOR_LEADER_ELECTION_ID", "app-operator"), identity)
-    controller = _controller
+    controller = controller_
     threading.Thread(target=_elector.run, name="leader-election", daemon=True,
                      args=(controller.start, _lost)).start()
 

@@ -28,7 +28,7 @@ from urllib.parse import quote
 import urllib3
 from kubernetes import client, config
 
-from app_operator import model
+from app_operator import metrics, model
 from app_operator.status import shorten
 
 FIELD_MANAGER = "app-operator"
@@ -202,9 +202,14 @@ class Kube:
         self.limiter.wait()
         with self._count_lock:
             self._counts["reads" if method == "GET" else "writes"] += 1
-        with _transport_errors():
-            response = self._send(method, path, query, body, content_type, self.timeout)
-            data = response.read()
+        try:
+            with _transport_errors():
+                response = self._send(method, path, query, body, content_type, self.timeout)
+                data = response.read()
+        except KubeError:
+            metrics.requests_total.labels("<error>", method).inc()
+            raise
+        metrics.requests_total.labels(str(response.status), method).inc()
         if not 200 <= response.status < 300:
             raise _error_from(response.status, data, response.headers.get("Retry-After"))
         return json.loads(data) if data else None

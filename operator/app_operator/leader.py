@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from app_operator import metrics
 from app_operator.kube import Kube, KubeError
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class LeaderElector:
         if self._stop.is_set():
             return
         self.leading.set()
+        metrics.leader.labels(self.name).set(1)
         log.info("leading: Lease %s/%s held by %s", self.namespace, self.name, self.identity)
         on_started()
         last_renewal = time.monotonic()
@@ -70,6 +72,7 @@ class LeaderElector:
                 last_renewal = time.monotonic()
             elif time.monotonic() - last_renewal > self.renew_deadline:
                 self.leading.clear()
+                metrics.leader.labels(self.name).set(0)
                 log.error("lost the Lease %s/%s (not renewed for %.0fs): stopping",
                           self.namespace, self.name, self.renew_deadline)
                 on_stopped()
@@ -81,6 +84,7 @@ class LeaderElector:
         if not self.leading.is_set():
             return
         self.leading.clear()
+        metrics.leader.labels(self.name).set(0)
         try:
             lease = self.kube.request("GET", lease_path(self.namespace, self.name))
             if lease["spec"].get("holderIdentity") == self.identity:

@@ -125,3 +125,19 @@ def test_aggregated_roles_cover_apps_only_and_leave_status_to_the_operator() -> 
             for r in rule["resources"]}
     assert {"create", "update", "patch", "delete"} <= edit["apps"]
     assert {"update", "patch"} <= edit["apps/scale"]
+
+
+def test_metrics_are_served_and_reachable() -> None:
+    deployment = load("deployment.yaml")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 9090} in container["ports"]
+    service = load("metrics-service.yaml")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    policy = load("networkpolicy.yaml")
+    assert {"protocol": "TCP", "port": 9090} in policy["spec"]["ingress"][0]["ports"]
+    component = MANIFESTS / "components" / "servicemonitor"
+    monitor = yaml.safe_load((component / "servicemonitor.yaml").read_text())
+    labels = service["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert yaml.safe_load((component / "kustomization.yaml").read_text())["kind"] == "Component"
