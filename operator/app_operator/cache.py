@@ -316,8 +316,11 @@ class Children:
 
     def __init__(self, source: Source, kinds: Iterable[str], label_selector: str,
                  index_label: str, namespaces: Iterable[str | None],
-                 fetch: Callable[[str, str, str], Obj | None]) -> None:
+                 fetch: Callable[[str, str, str], Obj | None],
+                 optional: Iterable[str] = ()) -> None:
         self._fetch = fetch
+        # Kinds only looked at for diagnostics (pods): reconciles do not wait for them.
+        self.optional = set(optional)
         self.namespaces = list(namespaces)
         self._selector = dict(part.split("=", 1) for part in label_selector.split(","))
         self._on_change: Callable[[Obj, bool], None] = lambda _obj, _gone: None
@@ -339,7 +342,8 @@ class Children:
             informer.stop()
 
     def wait_synced(self, timeout: float | None = None) -> bool:
-        return all(i.synced.wait(timeout) for i in self.informers.values())
+        return all(informer.synced.wait(timeout) for (kind, _), informer in
+                   self.informers.items() if kind not in self.optional)
 
     def _store(self, kind: str, namespace: str) -> Store | None:
         informer = self.informers.get((kind, namespace)) or self.informers.get((kind, None))

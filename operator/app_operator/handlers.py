@@ -44,10 +44,10 @@ def watched_namespaces() -> list[str | None]:
 
 def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
                      resync: float) -> Controller:
-    children = Children(kube, render.CHILD_KINDS, render.CHILDREN_SELECTOR,
+    children = Children(kube, render.WATCHED_KINDS, render.CHILDREN_SELECTOR,
                         render.INSTANCE_LABEL, namespaces,
                         fetch=lambda kind, namespace, name: kube.get(
-                            kind, namespace, name, cached=True))
+                            kind, namespace, name, cached=True), optional=("Pod",))
     apps = [Informer(kube, model.KIND, "", namespace=namespace) for namespace in namespaces]
     reconciler = Reconciler(kube, children)
     controller = Controller(reconciler, apps, workers=workers, resync_seconds=resync)
@@ -65,7 +65,7 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     qps = float(os.environ.get("APP_OPERATOR_QPS", "100"))
     burst = int(os.environ.get("APP_OPERATOR_BURST", "200"))
     namespaces = watched_namespaces()
-    informers = (len(render.CHILD_KINDS) + 1) * len(namespaces)
+    informers = (len(render.WATCHED_KINDS) + 1) * len(namespaces)
     # One connection per worker, per informer's watch, and one for events.
     kube = Kube(load_client(pool_size=workers + informers + 2), limiter=RateLimiter(qps, burst))
     _controller = build_controller(kube, namespaces, workers, resync)

@@ -41,6 +41,7 @@ RESOURCES = {
     "Service": ("/api/v1", "services"),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
     "ConfigMap": ("/api/v1", "configmaps"),
+    "Pod": ("/api/v1", "pods"),
     "Event": ("/api/v1", "events"),
     model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
 }

@@ -124,6 +124,7 @@ class Reconciler:
             outcome.namespace_terminating = True
             return
         observed.deployment = live.get(("Deployment", app.name))
+        observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
         observed.claims = {
             claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))

@@ -29,6 +29,9 @@ VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
+# What the operator watches: its children, and the pods of its Deployments (read only, for
+# the reasons pods do not run: an image that cannot be pulled, a crash, no room to schedule).
+WATCHED_KINDS = (*CHILD_KINDS, "Pod")
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
 # On the pod template: a hash of the inline files, so that new content restarts the pods.
 FILES_HASH_ANNOTATION = f"{model.GROUP}/files-hash"

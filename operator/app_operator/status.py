@@ -28,6 +28,11 @@ NAME_CONFLICT = "NameConflict"
 API_REFUSED = "ApiRefused"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 FAILED_CREATE = "FailedCreate"
+IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
+UNSCHEDULABLE = "Unschedulable"
+_IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                       "ErrImageNeverPull", "RegistryUnavailable"}
 RETRYING_AFTER_ERROR = "RetryingAfterError"
 
 # Messages are for people; a message that copies an API server's answer can be very long
@@ -59,6 +64,7 @@ class Observed:
     service: dict[str, Any] | None = None
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     retained_claims: list[str] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,43 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
+def pod_problem(pods: list[dict[str, Any]]) -> Progress | None:
+    """Why the App's pods do not run, in the words a user can act on: an image that cannot be
+    pulled, a container that keeps crashing (its last exit code, or OOMKilled), a pod the
+    scheduler finds no room for. These show within seconds on the pods, long before the
+    Deployment's progress deadline (10 minutes) says anything; an App's author may not be
+    allowed to read pods, so the App says it."""
+    found: list[Progress] = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if (condition.get("type"), condition.get("status"), condition.get("reason")) == (
+                    "PodScheduled", "False", "Unschedulable"):
+                found.append(Progress(False, UNSCHEDULABLE, "pod {} cannot be scheduled: {}".format(
+                    meta.get("name"), condition.get("message") or "no node fits it")))
+        for container in status.get("containerStatuses") or []:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason in _IMAGE_PULL_REASONS:
+                found.append(Progress(False, IMAGE_PULL_BACK_OFF, "cannot pull image {}: {}".format(
+                    container.get("image"), waiting.get("message") or reason)))
+            elif reason == CRASH_LOOP_BACK_OFF:
+                last = (container.get("lastState") or {}).get("terminated") or {}
+                how = f"exit code {last.get('exitCode')}" if last else "it exits"
+                if last.get("reason") == "OOMKilled":
+                    how = "OOMKilled: it used more memory than its limit"
+                found.append(Progress(False, CRASH_LOOP_BACK_OFF, (
+                    f"container {container.get('name')} keeps crashing ({how}, restarted "
+                    f"{container.get('restartCount', 0)} times); see `kubectl logs "
+                    f"{meta.get('name')} --previous`")))
+    # The same problem on several pods is said once; an image problem comes first.
+    order = {IMAGE_PULL_BACK_OFF: 0, CRASH_LOOP_BACK_OFF: 1, UNSCHEDULABLE: 2}
+    return min(found, key=lambda p: order[p.reason]) if found else None
+
+
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
     deployment = observed.deployment
@@ -143,6 +186,10 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         # (a missing StorageClass, a provisioner that is down), not the pods.
         return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
                         + ", ".join(pending))
+    if available < desired or updated < desired:
+        problem = pod_problem(observed.pods)
+        if problem is not None:
+            return problem
     if updated < desired:
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:

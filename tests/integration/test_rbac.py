@@ -24,11 +24,12 @@ NEEDED = [
     *[(verb, resource) for resource in ("deployments.apps", "services", "persistentvolumeclaims",
                                         "configmaps")
       for verb in ("get", "list", "watch", "create", "patch", "delete")],
-    ("create", "events"),
+    ("create", "events"), ("get", "pods"), ("list", "pods"), ("watch", "pods"),
 ]
 DENIED = [
     ("get", "secrets"), ("list", "secrets"), ("watch", "secrets"),
-    ("create", "pods"), ("create", "pods/exec"), ("create", "pods/attach"),
+    ("create", "pods"), ("delete", "pods"), ("patch", "pods"), ("create", "pods/exec"),
+    ("create", "pods/attach"), ("create", "pods/portforward"), ("get", "pods/log"),
     ("get", "persistentvolumes"), ("delete", "persistentvolumes"),
     ("update", "apps.appoperator.dev"), ("patch", "apps.appoperator.dev"),
     ("delete", "apps.appoperator.dev"), ("create", "apps.appoperator.dev"),

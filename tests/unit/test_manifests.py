@@ -18,9 +18,11 @@ EXPECTED_RULES = [
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims", "configmaps"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
-NEVER_RESOURCES = {"secrets", "pods", "pods/exec", "pods/attach", "persistentvolumes", "nodes",
+NEVER_RESOURCES = {"secrets", "pods/exec", "pods/attach", "pods/portforward",
+                   "pods/ephemeralcontainers", "persistentvolumes", "nodes",
                    "serviceaccounts/token", "clusterroles", "clusterrolebindings", "roles",
                    "rolebindings", "customresourcedefinitions", "*"}
 NEVER_VERBS = {"escalate", "bind", "impersonate", "*"}
@@ -37,6 +39,8 @@ def test_cluster_role_is_frozen() -> None:
 
 def test_cluster_role_has_nothing_dangerous() -> None:
     for rule in load("clusterrole.yaml")["rules"]:
+        if "pods" in rule["resources"]:
+            assert rule["verbs"] == ["get", "list", "watch"], rule  # pods: read only
         assert not set(rule["resources"]) & NEVER_RESOURCES, rule
         assert not set(rule["verbs"]) & NEVER_VERBS, rule
         assert "*" not in rule["apiGroups"], rule
