@@ -231,3 +231,13 @@ def test_children_do_not_fetch_back_a_deleted_object() -> None:
     store.remove(stale)
     assert children.get("Service", "ns", "web") is None
     assert children.get("Service", "ns", "web", fetch=False) is None
+
+
+def test_reconciles_do_not_wait_for_optional_informers() -> None:
+    """The pods are only read for diagnostics: an operator that may not list them (older
+    RBAC) still reconciles."""
+    children = Children(FakeSource(lists=[], watches=[]), ["Service", "Pod"], SELECTOR, LABEL,
+                        [None], fetch=lambda kind, ns, name: None, optional=["Pod"])
+    children.informers[("Service", None)].synced.set()
+    assert children.wait_synced(timeout=0.01)
+    assert children.of_instance("Pod", "ns", "web") == []
