@@ -4,7 +4,10 @@ For each N, on the local cluster (`make bench`, `make bench-quick`, `make bench-
 1. T_api      the exact Deployments, Services and claims N Apps render to, applied with the
               operator's own client (kube.Kube, server-side apply) and its concurrency
               (one thread per operator worker): the floor no operator can beat.
-2. T_kubectl  `kubectl apply --server-side -f` of the same rendered objects.
+2. T_contract the requests the operator's contract requires per App, sent by a bare client at
+              the same concurrency: the App's create, its three children's applies (owned by
+              it) and one status write. What an operator that wastes nothing would take.
+   T_kubectl  `kubectl apply --server-side -f` of the same rendered objects.
 3. T_op       N Apps created (same client, same concurrency), the operator running: until
               every App has observedGeneration == generation and all children exist.
 4. resync     the operator restarted with N converged Apps: its write requests (should be 0)
@@ -45,9 +48,9 @@ from tests.kube_helpers import (  # noqa: E402
     service_account_kubeconfig,
 )
 
-from app_operator import render, yamlout  # noqa: E402
+from app_operator import render, status, yamlout  # noqa: E402
 from app_operator.cache import Informer, Source  # noqa: E402
-from app_operator.kube import Kube, load_client  # noqa: E402
+from app_operator.kube import Kube, load_client, now  # noqa: E402
 from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
 from app_operator.render import INSTANCE_LABEL  # noqa: E402
 
@@ -271,7 +274,7 @@ class Progress:
                                          on_change=self._wake)
                           for kind in (KIND, *self.CHILDREN)}
 
-    def _wake(self, _obj: dict[str, Any]) -> None:
+    def _wake(self, _obj: dict[str, Any], _gone: bool = False) -> None:
         with self.changed:
             self.changed.notify_all()
 
@@ -336,6 +339,29 @@ def time_api(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
     return round(time.monotonic() - start, 2)
 
 
+def time_contract(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
+    """Per App, one after the other, as the operator's contract requires: create the App,
+    apply its children (owned by it), write its status. N Apps on WORKERS threads."""
+    model = AppSpec.model_validate(spec)
+
+    def one(name: str) -> None:
+        app = kube.request("POST", f"/apis/{API_VERSION}/namespaces/{namespace}/apps",
+                           body={"apiVersion": API_VERSION, "kind": KIND,
+                                 "metadata": {"name": name, "namespace": namespace},
+                                 "spec": spec})
+        ref = render.AppRef.from_body(app)
+        answers = {obj["kind"]: kube.apply(obj)
+                   for obj in render.render_all(ref, model).objects()}
+        observed = status.Observed(deployment=answers["Deployment"],
+                                   service=answers.get("Service"))
+        kube.apply_status(app, status.compute_status(
+            ref, app["metadata"]["generation"], model, observed, None, None, now()))
+
+    start = time.monotonic()
+    parallel(one, app_names(n))
+    return round(time.monotonic() - start, 2)
+
+
 def time_op(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
     """Create N Apps (the operator is running) and time until they and their children are
     there."""
@@ -381,13 +407,16 @@ def run_without_pods(n: int, row: dict[str, Any], cluster: Kubectl, kube: Kube,
 def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch: Path,
         tag: str, skip: set[str]) -> dict[str, Any]:
     row: dict[str, Any] = {"n": n}
-    phases = ("api", "op") if "kubectl" in skip else ("api", "kubectl", "op")
+    phases = ("api", "contract", "op") if "kubectl" in skip else (
+        "api", "contract", "kubectl", "op")
     namespaces = {phase: f"bench-{phase}-{tag}-{n}" for phase in phases}
     for namespace in namespaces.values():
         cluster("create", "namespace", namespace)
     try:
         say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
         row["t_api_s"] = time_api(kube, namespaces["api"], n, SPEC)
+        say(f"N={n}: T_contract (the App, its children and its status, {WORKERS} threads)")
+        row["t_contract_s"] = time_contract(kube, namespaces["contract"], n, SPEC)
 
         if "kubectl" not in skip:
             say(f"N={n}: T_kubectl (kubectl apply --server-side)")
@@ -483,6 +512,8 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
 
 def finish(row: dict[str, Any]) -> dict[str, Any]:
     row["op_over_api"] = round(row["t_op_s"] / row["t_api_s"], 2)
+    if "t_contract_s" in row:
+        row["op_over_contract"] = round(row["t_op_s"] / row["t_contract_s"], 2)
     if "t_kubectl_s" in row:
         row["op_over_kubectl"] = round(row["t_op_s"] / row["t_kubectl_s"], 2)
     say(f"N={row['n']}: {json.dumps(row)}")
@@ -509,8 +540,9 @@ def wait_namespaces_gone(cluster: Kubectl, keep: str = "") -> None:
 # --------------------------------------------------------------------------- report
 
 def markdown(rows: list[dict[str, Any]], when: str) -> str:
-    columns = [("n", "N"), ("t_api_s", "T_api s"), ("t_kubectl_s", "T_kubectl s"),
-               ("t_op_s", "T_op s"), ("op_over_api", "T_op/T_api"),
+    columns = [("n", "N"), ("t_api_s", "T_api s"), ("t_contract_s", "T_contract s"),
+               ("t_kubectl_s", "T_kubectl s"), ("t_op_s", "T_op s"),
+               ("op_over_api", "T_op/T_api"), ("op_over_contract", "T_op/T_contract"),
                ("op_over_kubectl", "T_op/T_kubectl"),
                ("t_api_nopods_s", "T_api no pods s"), ("t_op_nopods_s", "T_op no pods s"),
                ("op_over_api_nopods", "ratio no pods"), ("op_writes_per_app", "writes/App"),
@@ -539,6 +571,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ns = [row["n"] for row in rows]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for key, label in (("t_api_s", "API floor (server-side apply, same client)"),
+                       ("t_contract_s", "contract floor (App, children, status; bare client)"),
                        ("t_kubectl_s", "kubectl apply --server-side"),
                        ("t_op_s", "App Operator (Apps → children, status)")):
         measured = [row for row in rows if key in row]

@@ -1,7 +1,7 @@
 """Fixtures for the tiers that need an API server.
 
-`cluster` uses $KUBECONFIG when it points at a reachable cluster (kind, anything else);
-otherwise it brings up the local cluster (hack/cluster/up.sh). Each test gets a namespace
+`cluster` uses the cluster $KUBECONFIG names (kind, anything else), waiting for it to answer;
+without $KUBECONFIG it brings up the local cluster (hack/cluster/up.sh). Each test gets a namespace
 of its own, deleted afterwards.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube_helpers import ROOT, Kubectl, OperatorProcess
+from tests.kube_helpers import ROOT, Kubectl, OperatorProcess, wait_for
 
 
 def _reachable(kubeconfig: str) -> bool:
@@ -31,7 +31,12 @@ def _reachable(kubeconfig: str) -> bool:
 def cluster() -> Kubectl:
     """kubectl for the test cluster, with the App CRD installed."""
     kubeconfig = os.environ.get("KUBECONFIG", "")
-    if not kubeconfig or not _reachable(kubeconfig):
+    if kubeconfig:
+        # It may be restarting (a fault test, another session): wait for it. A cluster
+        # started beside it would take ports it needs.
+        wait_for(f"the cluster of {kubeconfig} to answer", lambda: _reachable(kubeconfig),
+                 timeout=180, interval=2)
+    else:
         subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
                        stdout=subprocess.DEVNULL)
         kubeconfig = str(ROOT / ".cluster" / "kubeconfig")
@@ -74,3 +79,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` run after all others (a regression there may be costly)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -35,17 +36,24 @@ def kubectl_binary() -> str:
 
 
 class Kubectl:
-    def __init__(self, kubeconfig: str, namespace: str | None = None) -> None:
+    def __init__(self, kubeconfig: str, namespace: str | None = None,
+                 user: str | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
+        self.user = user  # impersonated (kubectl --as), e.g. a ServiceAccount's user name
         self.binary = kubectl_binary()
 
     def in_namespace(self, namespace: str) -> Kubectl:
-        return Kubectl(self.kubeconfig, namespace)
+        return Kubectl(self.kubeconfig, namespace, self.user)
+
+    def as_user(self, user: str) -> Kubectl:
+        return Kubectl(self.kubeconfig, self.namespace, user)
 
     def run(self, *args: str, stdin: str | None = None, check: bool = True,
             namespaced: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [self.binary, "--kubeconfig", self.kubeconfig]
+        if self.user:
+            command += ["--as", self.user]
         if self.namespace and namespaced:
             command += ["--namespace", self.namespace]
         result = subprocess.run([*command, *args], input=stdin, capture_output=True, text=True,
@@ -144,20 +152,30 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         args = [sys.executable, "-m", "app_operator", "run", *self.extra_args]
+        if "--metrics-bind-address" not in self.extra_args:
+            args += ["--metrics-bind-address", "0"]  # several run at once: no fixed port
         for namespace in self.namespaces:
             args += ["--namespace", namespace]
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        started = self.log_path.read_bytes().count(b"app-operator started") if (
+            self.log_path.exists()) else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for("the operator to start watching",
-                 lambda: self.exited() or b"app-operator started" in self.log_path.read_bytes(),
-                 timeout=30)
+                 lambda: self.exited() or self.log_path.read_bytes().count(
+                     b"app-operator started") > started, timeout=30)
         if self.exited():
             raise AssertionError(f"the operator exited:\n{self.logs()}")
         return self
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
+
+    def kill(self) -> None:
+        """kill -9: no cleanup, no goodbye."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -171,3 +189,49 @@ class OperatorProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+# Apps
+
+FLASK: dict[str, Any] = {
+    "apiVersion": "appoperator.dev/v1alpha1",
+    "kind": "App",
+    "metadata": {"name": "flask"},
+    "spec": {
+        "image": "pylounge_flask_app:v1",
+        "ports": [{"name": "http", "containerPort": 5000, "servicePort": 80}],
+    },
+}
+
+
+def app_manifest(name: str = "flask", **spec: Any) -> dict[str, Any]:
+    manifest = copy.deepcopy(FLASK)
+    manifest["metadata"]["name"] = name
+    manifest["spec"].update(spec)
+    return {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if v is not None}}
+
+
+def wait_ready(kubectl: Kubectl, name: str = "flask", timeout: float = 60) -> dict[str, Any]:
+    """Ready=True for the App's current generation."""
+    def ready() -> dict[str, Any] | None:
+        app = kubectl.get("app", name)
+        if app is None:
+            return None
+        ok = condition(app, "Ready")
+        current = ok.get("observedGeneration") == app["metadata"]["generation"]
+        return app if ok.get("status") == "True" and current else None
+    return wait_for(f"App {name} to be Ready", ready, timeout)
+
+
+def wait_stalled(kubectl: Kubectl, name: str, reason: str) -> dict[str, Any]:
+    def stalled() -> dict[str, Any] | None:
+        app = kubectl.get("app", name)
+        found = condition(app, "Stalled")
+        return app if found.get("status") == "True" and found.get("reason") == reason else None
+    return wait_for(f"App {name} to be Stalled with {reason}", stalled)
+
+
+def gone(kubectl: Kubectl, kind: str, name: str) -> bool:
+    """Deleted, or on its way (a claim may wait for its pods to go first)."""
+    obj = kubectl.get(kind, name)
+    return obj is None or bool(obj["metadata"].get("deletionTimestamp"))

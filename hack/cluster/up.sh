@@ -2,8 +2,14 @@
 # Brings up the local development cluster (idempotent): a real kube-apiserver, etcd,
 # kube-controller-manager and kube-scheduler built from Go modules, with kwok playing one
 # node, its pods and its volumes. RBAC authorization is on. The Service range is a /16
-# (the API server's default /24 holds 254 Services, too few for the benchmark). The kubeconfig lands at
-# .cluster/kubeconfig in the checkout; binaries are cached outside it (see build.sh).
+# (the API server's default /24 holds 254 Services, too few for the benchmark).
+# OwnerReferencesPermissionEnforcement is on, as in OpenShift: setting blockOwnerDeletion in
+# an ownerReference needs update on the owner's finalizers (the operator's RBAC has it).
+# The controller manager and the scheduler run alone, without leader election: with it, they
+# exit when the API server is away longer than their renew deadline (the fault tests restart
+# it), and nothing here restarts them as a kubelet would.
+# The kubeconfig lands at .cluster/kubeconfig in the checkout; binaries are cached outside it
+# (see build.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,6 +63,9 @@ KWOK_CONTROLLER_BINARY="$bin/kwok" \
         --kube-authorization \
         --kube-audit-policy "$here/audit-policy.yaml" \
         --extra-args "kube-apiserver=service-cluster-ip-range=10.96.0.0/16" \
+        --extra-args "kube-apiserver=enable-admission-plugins=OwnerReferencesPermissionEnforcement" \
+        --extra-args "kube-controller-manager=leader-elect=false" \
+        --extra-args "kube-scheduler=leader-elect=false" \
         --kubeconfig "$kubeconfig" \
         --config "$config" \
         --wait 2m \

@@ -1,13 +1,18 @@
-"""The operator's own view of its children, kept up to date by list + watch (informers).
+"""The operator's own view of the Apps and their children, kept up to date by list + watch
+(informers).
 
-A reconcile reads an App's Deployment, Service and claims from here instead of asking the
-API server each time: a reconcile of a converged App sends no request at all. Each kind has
-one informer: it lists the objects labelled `app.kubernetes.io/managed-by=app-operator`,
-then watches them from the list's resourceVersion, and lists again when the watch expires.
+A reconcile reads an App and its Deployment, Service, claims and ConfigMap from here instead
+of asking the API server each time: a reconcile of a converged App sends no request at all.
+Each kind has one informer: it lists the objects (the children: those labelled
+`app.kubernetes.io/managed-by=app-operator`), then watches them from the list's
+resourceVersion, and lists again when the watch expires. A list that no longer holds an
+object reports it deleted, so deletions missed while a watch was down still arrive.
 
-Objects the reconciler writes are remembered at once (`remember`), so that the next
-reconcile does not see the version from before its own write while the watch event is on
-its way; a watch event never replaces a newer object with an older one.
+Objects the operator writes are remembered at once (`remember`), so that the next reconcile
+does not see the version from before its own write while the watch event is on its way. Two
+rules keep that from ever showing something that is not there: a newer version is never
+replaced by an older one (resourceVersions), and an object whose deletion was seen is never
+brought back by the answer of a write sent before it (tombstones).
 
 This module talks to the API server only through the `Source` it is given (kube.Kube in
 the operator, a fake in the unit tests), so it imports neither kopf nor the client.
@@ -85,12 +90,15 @@ def is_news(candidate: Obj, stored: Obj | None) -> bool:
 
 
 class Store:
-    """Objects of one kind by (namespace, name), and their names by (namespace, instance)."""
+    """Objects of one kind by (namespace, name), and their names by (namespace, instance)
+    when an index label is given."""
 
-    def __init__(self, index_label: str) -> None:
+    def __init__(self, index_label: str | None = None) -> None:
         self._label = index_label
         self._objects: dict[Key, Obj] = {}
         self._index: dict[Key, set[str]] = {}
+        # The uid last seen deleted under each name, until another object takes the name.
+        self._tombstones: dict[Key, str] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -99,11 +107,14 @@ class Store:
         return meta.get("namespace", ""), meta["name"]
 
     def _instance(self, obj: Obj) -> Key | None:
+        if self._label is None:
+            return None
         meta = obj["metadata"]
         instance = (meta.get("labels") or {}).get(self._label)
         return (meta.get("namespace", ""), instance) if instance else None
 
     def _put(self, key: Key, obj: Obj) -> None:
+        self._tombstones.pop(key, None)
         old = self._objects.get(key)
         if old is not None:
             self._unindex(key, old)
@@ -127,6 +138,9 @@ class Store:
         obj = trim(obj)
         key = self.key(obj)
         with self._lock:
+            uid = obj["metadata"].get("uid")
+            if uid and self._tombstones.get(key) == uid:
+                return False  # deleted already: this is an answer or event from before
             if not is_news(obj, self._objects.get(key)):
                 return False
             self._put(key, obj)
@@ -138,22 +152,30 @@ class Store:
         with self._lock:
             old = self._objects.get(key)
             uid = obj["metadata"].get("uid")
+            if uid:
+                self._tombstones[key] = uid
             if old is None or (uid and old["metadata"].get("uid") != uid):
                 return False
             self._unindex(key, old)
             del self._objects[key]
             return True
 
-    def replace(self, objects: Iterable[Obj], list_version: str) -> list[Obj]:
+    def deleted(self, namespace: str, name: str, uid: str) -> bool:
+        """Whether the object of this uid was seen deleted."""
+        with self._lock:
+            return self._tombstones.get((namespace, name)) == uid
+
+    def replace(self, objects: Iterable[Obj], list_version: str) -> list[tuple[Obj, bool]]:
         """Make the store what a fresh list says, keeping objects written after the list.
         The objects come trimmed (`list_all(..., keep=trim)` trims each page as it arrives).
-        Returns what changed (new, different or gone) for the caller to act on."""
+        Returns what changed, each with whether it is gone: objects deleted while nobody
+        watched are reported here."""
         listed = {self.key(o): o for o in objects}
         try:
             at = int(list_version)
         except ValueError:
             at = None
-        changed: list[Obj] = []
+        changed: list[tuple[Obj, bool]] = []
         with self._lock:
             for key, stored in list(self._objects.items()):
                 if key in listed:
@@ -163,10 +185,13 @@ class Store:
                     continue  # remembered after the list was taken
                 self._unindex(key, stored)
                 del self._objects[key]
-                changed.append(stored)
+                uid = stored["metadata"].get("uid")
+                if uid:
+                    self._tombstones[key] = uid
+                changed.append((stored, True))
             for key, obj in listed.items():
                 if is_news(obj, self._objects.get(key)):
-                    changed.append(obj)
+                    changed.append((obj, False))
                     self._put(key, obj)
         return changed
 
@@ -191,17 +216,21 @@ class Store:
 class Informer:
     """One kind, one label selector, all namespaces (None) or one: list, then watch, again."""
 
-    def __init__(self, source: Source, kind: str, label_selector: str, index_label: str,
-                 namespace: str | None = None,
-                 on_change: Callable[[Obj], None] | None = None,
+    def __init__(self, source: Source, kind: str, label_selector: str,
+                 index_label: str | None = None, namespace: str | None = None,
+                 on_change: Callable[[Obj, bool], None] | None = None,
                  retry_seconds: float = 1.0) -> None:
         self.source = source
         self.kind = kind
         self.namespace = namespace
         self.label_selector = label_selector
         self.store = Store(index_label)
+        # Set while the store follows the API server: cleared when a watch fails, set again
+        # once a list has brought the store up to date (reconciles wait for it).
         self.synced = threading.Event()
-        self._on_change = on_change or (lambda _obj: None)
+        self._listed = False
+        # Called with each object that changed and whether it is gone.
+        self.on_change = on_change or (lambda _obj, _gone: None)
         self._retry = retry_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -225,10 +254,13 @@ class Informer:
                 while not self._stop.is_set():
                     version = self.watch_once(version)
             except Expired:
+                # Until the list is taken again, the store may lack deletions: not synced.
+                self.synced.clear()
                 log.debug("%s watch expired; listing again", self.kind)
             except Exception as error:  # an informer must outlive any error
+                self.synced.clear()
                 failures += 1
-                delay = min(self._retry * 2 ** min(failures - 1, 6), 60.0)
+                delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
                 log.warning("watching %s failed (%s); again in %.0fs", self.kind, error, delay)
                 self._stop.wait(delay)
 
@@ -236,13 +268,16 @@ class Informer:
         items, version = self.source.list_all(self.kind, self.namespace, self.label_selector,
                                               keep=trim)
         changed = self.store.replace(items, version)
-        first = not self.synced.is_set()
+        first = not self._listed
+        self._listed = True
         self.synced.set()
         if first:
             log.debug("%s: %d objects listed", self.kind, len(items))
+            for obj in items:
+                self.on_change(obj, False)
         else:
-            for obj in changed:
-                self._on_change(obj)
+            for obj, gone in changed:
+                self.on_change(obj, gone)
         return version
 
     def watch_once(self, version: str) -> str:
@@ -263,7 +298,7 @@ class Informer:
                 self.store.remove(obj)
             elif not self.store.upsert(obj):
                 continue  # a write of ours, already remembered, or older than one
-            self._on_change(obj)
+            self.on_change(obj, kind == "DELETED")
             if self._stop.is_set():
                 break
         return version
@@ -281,20 +316,23 @@ class Children:
 
     def __init__(self, source: Source, kinds: Iterable[str], label_selector: str,
                  index_label: str, namespaces: Iterable[str | None],
-                 fetch: Callable[[str, str, str], Obj | None]) -> None:
+                 fetch: Callable[[str, str, str], Obj | None],
+                 optional: Iterable[str] = ()) -> None:
         self._fetch = fetch
+        # Kinds only looked at for diagnostics (pods): reconciles do not wait for them.
+        self.optional = set(optional)
         self.namespaces = list(namespaces)
         self._selector = dict(part.split("=", 1) for part in label_selector.split(","))
-        self._on_change: Callable[[Obj], None] = lambda _obj: None
+        self._on_change: Callable[[Obj, bool], None] = lambda _obj, _gone: None
         self.informers = {
             (kind, namespace): Informer(source, kind, label_selector, index_label, namespace,
                                         on_change=self._changed)
             for kind in kinds for namespace in self.namespaces}
 
-    def _changed(self, obj: Obj) -> None:
-        self._on_change(obj)
+    def _changed(self, obj: Obj, gone: bool) -> None:
+        self._on_change(obj, gone)
 
-    def start(self, on_change: Callable[[Obj], None]) -> None:
+    def start(self, on_change: Callable[[Obj, bool], None]) -> None:
         self._on_change = on_change
         for informer in self.informers.values():
             informer.start()
@@ -304,7 +342,8 @@ class Children:
             informer.stop()
 
     def wait_synced(self, timeout: float | None = None) -> bool:
-        return all(i.synced.wait(timeout) for i in self.informers.values())
+        return all(informer.synced.wait(timeout) for (kind, _), informer in
+                   self.informers.items() if kind not in self.optional)
 
     def _store(self, kind: str, namespace: str) -> Store | None:
         informer = self.informers.get((kind, namespace)) or self.informers.get((kind, None))
@@ -314,14 +353,20 @@ class Children:
         labels = obj.get("metadata", {}).get("labels") or {}
         return all(labels.get(k) == v for k, v in self._selector.items())
 
-    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+    def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
+        """The object from the store; on a miss, from the API server (`fetch`), unless the
+        object we would get is one already seen deleted. Without `fetch`, only what the
+        store holds: enough where only our own objects matter."""
         store = self._store(kind, namespace)
         obj = store.get(namespace, name) if store is not None else None
-        if obj is not None:
+        if obj is not None or not fetch:
             return obj
         obj = self._fetch(kind, namespace, name)
         if obj is not None:
             obj.setdefault("kind", kind)
+            uid = obj["metadata"].get("uid", "")
+            if store is not None and store.deleted(namespace, name, uid):
+                return None  # a cached read from before its deletion
             if store is not None and self._selected(obj):
                 store.upsert(obj)  # ours, and its watch event is still on the way
         return obj

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -23,6 +24,13 @@ def _run(args: argparse.Namespace) -> int:
     os.environ["APP_OPERATOR_WORKERS"] = str(args.workers)
     os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
     os.environ["APP_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
+    os.environ["APP_OPERATOR_QPS"] = str(args.qps)
+    os.environ["APP_OPERATOR_METRICS_ADDRESS"] = args.metrics_bind_address
+    os.environ["APP_OPERATOR_BURST"] = str(args.burst)
+    if args.leader_elect:
+        os.environ["APP_OPERATOR_LEADER_ELECTION_NAMESPACE"] = (
+            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "default")
+        os.environ["APP_OPERATOR_LEADER_ELECTION_ID"] = args.leader_election_id
     import app_operator.handlers  # noqa: F401  (registers the handlers)
 
     # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID
@@ -50,30 +58,66 @@ def _crd(_: argparse.Namespace) -> int:
     return 0
 
 
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[
+        [argparse.Namespace], int]:
+    """An error the converter or renderer did not foresee exits 3 with one line (the
+    traceback only with --debug), never 1 or 2, which mean "warnings" and "refused"."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # the whole point: nothing escapes as a traceback
+            if getattr(args, "debug", False):
+                import traceback
+
+                traceback.print_exc()
+            detail = " ".join(str(error).split())[:300]
+            print(f"error: internal error ({type(error).__name__}: {detail}); this is a bug of "
+                  "app-operator, please report it" + ("" if getattr(args, "debug", False)
+                                                      else " (--debug shows the traceback)"),
+                  file=sys.stderr)
+            return 3
+    return run
+
+
 def _print_conversions(conversions: list[Any], header: str, strict: bool) -> int:
     from app_operator import yamlout
 
     warnings = [w for c in conversions for w in c.warnings]
+    commands = [command for c in conversions for command in c.commands]
     documents = [yamlout.dump(c.app) for c in conversions]
+    if commands:
+        header += "# Before applying, run:\n" + "".join(
+            "".join(f"#   {line}\n" for line in command.splitlines()) for command in commands)
     sys.stdout.write(header + "---\n".join(documents))
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if commands:
+        print("before `kubectl apply`, run:", file=sys.stderr)
+        for command in commands:
+            print(f"  {command}", file=sys.stderr)
     return 1 if strict and warnings else 0
 
 
 def _convert_run(args: argparse.Namespace) -> int:
     import shlex
+    from pathlib import Path
 
-    from app_operator.convert import Refused, convert_run
+    from app_operator.convert import DiskFiles, Refused, convert_run
 
     words = list(args.words)
     if words[:1] == ["--"]:
         words = words[1:]
     if len(words) == 1 and " " in words[0]:
-        words = shlex.split(words[0])  # the whole command given as one quoted string
+        try:
+            words = shlex.split(words[0])  # the whole command given as one quoted string
+        except ValueError as error:
+            print(f"error: cannot split the command: {error}", file=sys.stderr)
+            return 2
     try:
-        conversion = convert_run(words, namespace=args.namespace, read_file=_read_text,
-                                 environ=os.environ)
+        conversion = convert_run(words, namespace=args.namespace, files=DiskFiles(Path.cwd()),
+                                 environ=os.environ, dirs_as_files=args.files_from_dirs)
     except Refused as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -87,35 +131,51 @@ def _convert_compose(args: argparse.Namespace) -> int:
     import yaml
 
     from app_operator import compose_schema
-    from app_operator.convert import Refused, convert_compose
+    from app_operator.convert import DiskFiles, Refused, convert_compose, parse_env_file
 
     path = Path(args.file)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as error:
         print(f"error: {args.file}: {error.strerror or error}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as error:
+        print(f"error: {args.file} is not UTF-8 text: {error}", file=sys.stderr)
+        return 2
     except yaml.YAMLError as error:
-        print(f"error: {args.file} is not valid YAML: {error}", file=sys.stderr)
+        detail = " ".join(str(error).split())
+        print(f"error: {args.file} is not valid YAML: {detail}", file=sys.stderr)
         return 2
     environ = dict(os.environ)
     dotenv = path.parent / ".env"
-    if dotenv.exists():  # Compose reads .env next to the file; the shell wins over it
-        from app_operator.convert import parse_env_file
-
-        for entry in parse_env_file(dotenv.read_text(), str(dotenv), []):
+    if dotenv.is_file():  # Compose reads .env next to the file; the shell wins over it
+        try:
+            text = dotenv.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"error: {dotenv}: {error}", file=sys.stderr)
+            return 2
+        for entry in parse_env_file(text, str(dotenv), []):
             environ.setdefault(entry["name"], entry["value"])
     try:
         schema = compose_schema.load()
     except compose_schema.SchemaUnavailable as error:
         print(f"error: cannot validate {args.file}: {error}", file=sys.stderr)
         return 2
+    shown = os.path.dirname(args.file)
     try:
         conversions = convert_compose(
             document, schema=schema, namespace=args.namespace, environ=environ,
-            read_file=lambda name: (path.parent / name).read_text())
+            files=DiskFiles(path.parent, "" if shown in ("", ".") else shown),
+            image_prefix=args.image_prefix, image_tag=args.image_tag,
+            dirs_as_files=args.files_from_dirs)
     except Refused as error:
-        print(f"error: {args.file}: {error}", file=sys.stderr)
+        lines = str(error).splitlines()
+        if len(lines) == 1:
+            print(f"error: {args.file}: {lines[0]}", file=sys.stderr)
+        else:
+            print(f"error: {args.file} cannot be converted:", file=sys.stderr)
+            for line in lines:
+                print(f"  {line}", file=sys.stderr)
         return 2
     header = f"# app-operator convert compose {args.file}\n"
     return _print_conversions(conversions, header, args.strict)
@@ -131,16 +191,42 @@ def _render(args: argparse.Namespace) -> int:
 
     objects = []
     for path in args.files:
-        for document in yaml.safe_load_all(_read_text(path)):
-            if not document or document.get("kind") != "App":
+        try:
+            documents = list(yaml.safe_load_all(_read_text(path)))
+        except OSError as error:
+            print(f"error: {path}: {error.strerror or error}", file=sys.stderr)
+            return 2
+        except UnicodeDecodeError as error:
+            print(f"error: {path} is not UTF-8 text: {error}", file=sys.stderr)
+            return 2
+        except yaml.YAMLError as error:
+            print(f"error: {path} is not valid YAML: {' '.join(str(error).split())}",
+                  file=sys.stderr)
+            return 2
+        for number, document in enumerate(documents, 1):
+            if document is None:
                 continue
-            meta = document.get("metadata") or {}
-            app = AppRef(name=meta.get("name", ""), namespace=meta.get("namespace") or
-                         args.namespace, uid="00000000-0000-0000-0000-000000000000")
+            if not isinstance(document, dict):
+                print(f"error: {path}: document {number} is not a Kubernetes object",
+                      file=sys.stderr)
+                return 2
+            if document.get("kind") != "App":
+                continue
+            meta = document.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            if not isinstance(name, str) or not name:
+                print(f"error: {path}: document {number}: an App needs metadata.name",
+                      file=sys.stderr)
+                return 2
+            namespace = (meta or {}).get("namespace") or args.namespace
+            app = AppRef(name=name, namespace=str(namespace),
+                         uid="00000000-0000-0000-0000-000000000000")
             try:
                 spec = AppSpec.model_validate(document.get("spec") or {})
             except ValidationError as error:
-                print(f"error: {path}: App {app.name}: {error}", file=sys.stderr)
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'spec'}: {e['msg']}"
+                                     for e in error.errors())
+                print(f"error: {path}: App {name}: {problems}", file=sys.stderr)
                 return 2
             objects.extend(render_all(app, spec).objects())
     sys.stdout.write(yamlout.dump_all(objects))
@@ -166,6 +252,21 @@ def parser() -> argparse.ArgumentParser:
                      help="Apps reconciled in parallel (default: 8)")
     run.add_argument("--resync-seconds", type=float, default=300.0,
                      help="reconcile every App at least this often (default: 300)")
+    run.add_argument("--qps", type=float, default=100.0,
+                     help="requests per second to the API server, at most, on average; "
+                     "0: no limit (default: 100)")
+    run.add_argument("--burst", type=int, default=200,
+                     help="requests at once above --qps (default: 200)")
+    run.add_argument("--metrics-bind-address", default=":9090", metavar="HOST:PORT",
+                     help="serve Prometheus metrics on /metrics there (default :9090); "
+                     "0 turns them off")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="run as one of several replicas: only the holder of a Lease "
+                     "writes (the others wait to take over)")
+    run.add_argument("--leader-election-namespace", default=None,
+                     help="namespace of the Lease (default: $POD_NAMESPACE)")
+    run.add_argument("--leader-election-id", default="app-operator",
+                     help="name of the Lease (default: app-operator)")
     run.add_argument("--liveness", default=None, metavar="URL",
                      help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logs")
@@ -178,11 +279,15 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("files", nargs="+", help="App YAML files")
     render.add_argument("-n", "--namespace", default="default",
                         help="namespace for Apps that name none (default: default)")
-    render.set_defaults(handler=_render)
+    render.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error")
+    render.set_defaults(handler=_guarded(_render))
     convert = commands.add_parser(
         "convert", help="print App resources for a `docker run` line or a compose file",
-        description="Prints App YAML on stdout, warnings on stderr. Exit codes: 0 converted; "
-        "1 converted with warnings (only with --strict); 2 refused, with the reason.")
+        description="Prints App YAML on stdout, warnings and the commands to run first "
+        "(docker build and push, kubectl create secret) on stderr. Exit codes: 0 converted; "
+        "1 converted with warnings (only with --strict); 2 refused, with the reason; 3 "
+        "internal error.")
     sources = convert.add_subparsers(dest="source", required=True)
     for name, handler, help_text in (
         ("run", _convert_run, "app-operator convert run -- docker run -d -p 8080:80 nextcloud"),
@@ -192,12 +297,23 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("-n", "--namespace", help="put the Apps in this namespace")
         sub.add_argument("--strict", action="store_true",
                          help="exit 1 when anything could not be translated")
+        sub.add_argument("--files-from-dirs", action="store_true",
+                         help="mount each file of a bind-mounted directory read-only (a copy "
+                         "of it now) instead of refusing the directory")
+        sub.add_argument("--debug", action="store_true",
+                         help="show the traceback of an internal error")
         if name == "run":
             sub.add_argument("words", nargs=argparse.REMAINDER,
                              help="the docker run command, after --")
         else:
+            sub.add_argument("--image-prefix", metavar="REGISTRY/PATH",
+                             help="name the images of services that have `build:` "
+                             "REGISTRY/PATH/<service>:TAG and print their docker build and "
+                             "push commands")
+            sub.add_argument("--image-tag", default="latest", metavar="TAG",
+                             help="tag of those images (default: latest)")
             sub.add_argument("file", help="the compose file")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=_guarded(handler))
     return top
 
 

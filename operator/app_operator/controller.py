@@ -1,19 +1,30 @@
-"""Turns watch events into reconciles: the latest App bodies, a work queue, worker threads.
+"""Turns the informers' news into reconciles: a work queue of App keys and worker threads.
 
-kopf delivers the Apps' events (handlers.py), the informers (cache.py) the children's; this
-class decides which App each event concerns and hands its key to a worker. Workers run the
-synchronous Reconciler, so the blocking Kubernetes client never runs inside kopf's event loop.
+The Apps and their children are watched by informers (cache.py), each the one writer of its
+store. Whatever changed, an App or one of its children, only the App's key is queued; a
+worker reads the App from the store when its turn comes and runs the synchronous Reconciler
+on it, so the blocking Kubernetes client never runs inside kopf's event loop. An App that is
+gone, also one whose deletion was missed while a watch was down, is forgotten in one place
+(`forget`).
+
+Errors: a refusal the App's author must fix (an invalid spec) waits for a new generation; an
+App that cannot proceed for another reason (Stalled) is tried again with a growing delay; a
+transient error (the API server busy or away) is retried after the server's Retry-After or
+the delay, and once it persists it is written into the App's status.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from app_operator import model, render
-from app_operator.cache import trim
+from app_operator import metrics, render, status
+from app_operator.cache import Informer
 from app_operator.kube import KubeError
 from app_operator.reconcile import Reconciler
 from app_operator.workqueue import WorkQueue
@@ -21,91 +32,134 @@ from app_operator.workqueue import WorkQueue
 log = logging.getLogger(__name__)
 AppKey = tuple[str, str]  # (namespace, name)
 
+# A transient error is written into the App's status once it has lasted this long, or
+# happened this many times in a row: shorter blips only cost a retry.
+REPORT_AFTER_SECONDS = 20.0
+REPORT_AFTER_FAILURES = 3
+
 
 def key_of(body: dict[str, Any]) -> AppKey:
     meta = body["metadata"]
-    return meta["namespace"], meta["name"]
+    return meta.get("namespace", ""), meta["name"]
+
+
+@dataclass
+class AppState:
+    """What the controller remembers of one App between reconciles."""
+
+    failures: int = 0
+    failing_since: float | None = None
+    reported: bool = False  # the current failure is in the App's status
 
 
 class Controller:
-    def __init__(self, reconciler: Reconciler, workers: int = 4,
+    def __init__(self, reconciler: Reconciler, apps: Iterable[Informer], workers: int = 4,
                  resync_seconds: float = 300.0) -> None:
         self.reconciler = reconciler
+        self.apps = list(apps)
         self.queue: WorkQueue[AppKey] = WorkQueue()
         self.workers = workers
         self.resync_seconds = resync_seconds
-        self._bodies: dict[AppKey, dict[str, Any]] = {}
-        # (uid, generation) of the last spec reconciled without error, per App.
-        self._reconciled: dict[AppKey, tuple[str, int]] = {}
+        self._state: dict[AppKey, AppState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        # The first pass over every App after a start: which Apps it still has to check
-        # (None until they are listed), and which it has checked already.
+        # The first pass over every App after a start: the Apps it still has to check (None
+        # until the Apps are listed), and those it checked already (None once reported).
         self._startup_pending: set[AppKey] | None = None
         self._startup_checked: set[AppKey] | None = set()
         self._started = time.monotonic()
 
+    # Reading the caches.
+
+    def _app_informer(self, namespace: str) -> Informer | None:
+        for informer in self.apps:
+            if informer.namespace in (namespace, None):
+                return informer
+        return None
+
+    def app(self, key: AppKey) -> dict[str, Any] | None:
+        informer = self._app_informer(key[0])
+        return informer.store.get(*key) if informer is not None else None
+
+    def known(self, key: AppKey) -> bool:
+        return self.app(key) is not None
+
+    def remember_app(self, body: dict[str, Any]) -> None:
+        """An App as a write of ours (its status) returned it."""
+        informer = self._app_informer(body["metadata"].get("namespace", ""))
+        if informer is not None:
+            informer.store.upsert(body)
+
+    # Life cycle.
+
     def start(self) -> None:
         self._started = time.monotonic()
-        self.reconciler.children.start(self.on_child_event)
+        metrics.max_workers.labels(metrics.CONTROLLER).set(self.workers)
+        for informer in self.apps:
+            informer.on_change = self.on_app_change
+            informer.start()
+        self.reconciler.children.start(self.on_child_change)
         for index in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"reconcile-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        for target in (self._resync, self._list_at_start):
-            thread = threading.Thread(target=target, name=target.__name__.strip("_"),
-                                      daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            self._thread(self._work, f"reconcile-{index}")
+        self._thread(self._resync, "resync")
+        self._thread(self._first_pass_keys, "first-pass")
+
+    def _thread(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         self.queue.shutdown()
+        for informer in self.apps:
+            informer.stop()
         self.reconciler.children.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self.reconciler.kube.flush_events()
 
-    def on_app_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+    def synced(self, timeout: float | None = None) -> bool:
+        return all(i.synced.wait(timeout) for i in self.apps) and (
+            self.reconciler.children.wait_synced(timeout))
+
+    # News from the informers.
+
+    def on_app_change(self, body: dict[str, Any], gone: bool) -> None:
         key = key_of(body)
-        meta = body["metadata"]
-        with self._lock:
-            if event_type == "DELETED":
-                self._checked_at_start(key)
-                self._bodies.pop(key, None)
-                self._reconciled.pop(key, None)
-                self.queue.forget(key)
-                self.reconciler.forget(meta.get("uid", ""))
-                return
-            self._bodies[key] = trim(body)  # kept for every App: without managedFields
-            seen = (meta.get("uid", ""), int(meta.get("generation") or 0))
-            # Our own status writes come back as events with an unchanged generation: those
-            # need no reconcile (children's events and the resync cover the rest).
-            if event_type == "MODIFIED" and self._reconciled.get(key) == seen:
-                return
-        if meta.get("deletionTimestamp"):
-            with self._lock:
-                self._checked_at_start(key)
-            return  # the garbage collector removes the children
+        if gone:
+            log.info("%s/%s: App deleted; forgotten", *key)
+            self.forget(key)
+            return
         self.queue.add(key)
 
-    def _list_at_start(self) -> None:
-        """List the Apps once, to say in the log when the first pass over all of them is
-        done (and how many writes it took: 0 when nothing changed while the operator was
-        down)."""
-        keys: set[AppKey] = set()
-        try:
-            for namespace in self.reconciler.children.namespaces:
-                listed, _ = self.reconciler.kube.list_all(model.KIND, namespace, "",
-                                                          keep=key_of)
-                keys.update(listed)
-        except KubeError as error:
-            log.warning("could not list the Apps at start (%s); the first pass will not be "
-                        "reported", error)
-            with self._lock:
-                self._startup_checked = None
+    def on_child_change(self, body: dict[str, Any], gone: bool) -> None:
+        meta = body.get("metadata", {})
+        instance = (meta.get("labels") or {}).get(render.INSTANCE_LABEL)
+        if not instance:
             return
+        key = (meta.get("namespace", ""), instance)
+        if self.known(key):
+            self.queue.add(key)
+
+    def forget(self, key: AppKey) -> None:
+        """The App is gone: everything the operator kept about it goes too."""
+        with self._lock:
+            self._state.pop(key, None)
+            self._checked_at_start(key)
+        self.queue.forget(key)
+
+    # The first pass after a start.
+
+    def _first_pass_keys(self) -> None:
+        """Once the Apps are listed, the first pass knows which Apps it has to check, and
+        says in the log when it is done (and how many writes it took: 0 when nothing
+        changed while the operator was down)."""
+        while not all(i.synced.wait(1) for i in self.apps):
+            if self._stop.is_set():
+                return
+        keys = {key_of(obj) for informer in self.apps for obj in informer.store.objects()}
         with self._lock:
             if self._startup_checked is None:
                 return
@@ -128,69 +182,102 @@ class Controller:
             self._startup_checked = None
             self._startup_pending = None
 
-    def on_child_event(self, body: dict[str, Any]) -> None:
-        meta = body.get("metadata", {})
-        instance = (meta.get("labels") or {}).get(render.INSTANCE_LABEL)
-        if not instance:
-            return
-        key = (meta.get("namespace", ""), instance)
-        with self._lock:
-            known = key in self._bodies
-        if known:
-            self.queue.add(key)
+    # Workers.
 
     def _work(self) -> None:
         # A reconcile before the informers have listed would take every child for missing.
-        while not self.reconciler.children.wait_synced(timeout=30):
+        while not self.synced(timeout=30):
             if self._stop.is_set():
                 return
-            log.info("waiting for the first list of the children")
+            log.info("waiting for the first list of the Apps and their children")
         while True:
             key = self.queue.get()
             if key is None:
                 return
+            # After a watch failed, its informer lists again before anything is reconciled:
+            # a store that missed deletions would make children for an App that is gone.
+            while not self.synced(timeout=5):
+                if self._stop.is_set():
+                    self.queue.done(key)
+                    return
+            workers = metrics.active_workers.labels(metrics.CONTROLLER)
+            workers.inc()
+            started = time.monotonic()
             try:
-                self._reconcile(key)
+                result = self._reconcile(key)
+            except Exception:  # a worker outlives anything; _reconcile logged it
+                log.exception("%s/%s: reconcile failed", *key)
+                self.queue.retry(key)
+                result = "error"
             finally:
                 self.queue.done(key)
+                workers.dec()
+            metrics.reconcile_time.labels(metrics.CONTROLLER).observe(time.monotonic() - started)
+            metrics.reconcile_total.labels(metrics.CONTROLLER, result).inc()
+            if result == "error":
+                metrics.reconcile_errors.labels(metrics.CONTROLLER).inc()
 
-    def _reconcile(self, key: AppKey) -> None:
-        with self._lock:
-            body = self._bodies.get(key)
+    def _reconcile(self, key: AppKey) -> str:
+        """One reconcile of the App of `key`; says how it ended, as the metrics count it:
+        success, error, or requeue (Stalled: tried again later)."""
+        body = self.app(key)
         if body is None:
-            return
-        namespace, name = key
+            self.forget(key)
+            return "success"
         try:
             outcome = self.reconciler.reconcile(body)
         except KubeError as error:
-            delay = self.queue.retry(key)
-            log.warning("%s/%s: reconcile failed (%s); retrying in %.1fs", namespace, name,
-                        error, delay)
-            return
-        except Exception:
-            delay = self.queue.retry(key)
-            log.exception("%s/%s: unexpected error; retrying in %.1fs", namespace, name, delay)
-            return
-        meta = body["metadata"]
+            self._failed(key, body, error, str(error))
+            return "error"
+        except Exception as error:
+            log.exception("%s/%s: unexpected error", *key)
+            self._failed(key, body, None, f"internal error: {type(error).__name__}: {error}")
+            return "error"
         with self._lock:
             self._checked_at_start(key)
+            state = self._state.pop(key, None)
+        if state is not None and state.failures:
+            log.info("%s/%s: reconciled again after %d failed attempts", *key, state.failures)
         if outcome.namespace_terminating:
             self.queue.forget(key)
-            return
-        if outcome.problem is not None:
-            # Stalled: try again later, in case what blocked it (a conflicting object, a
-            # missing StorageClass) went away without an event that concerns this App.
+        elif outcome.problem is None or outcome.problem.reason == status.INVALID_SPEC:
+            # Done; or a spec only its author can fix: tried again when the App changes.
+            self.queue.forget(key)
+        else:
+            # Stalled: tried again later, in case what blocked it (a conflicting object, a
+            # quota) went away without an event that concerns this App.
             self.queue.retry(key)
-            return
-        self.queue.forget(key)
+            return "requeue"
+        return "success"
+
+    def _failed(self, key: AppKey, body: dict[str, Any], error: KubeError | None,
+                message: str) -> None:
+        delay = self.queue.retry(key, at_least=error.retry_after if error else None)
         with self._lock:
-            if self._bodies.get(key) is body:
-                self._reconciled[key] = (meta.get("uid", ""), int(meta.get("generation") or 0))
+            state = self._state.setdefault(key, AppState())
+            state.failures += 1
+            if state.failing_since is None:
+                state.failing_since = time.monotonic()
+            persists = (state.failures >= REPORT_AFTER_FAILURES or
+                        time.monotonic() - state.failing_since >= REPORT_AFTER_SECONDS)
+            report = persists and not state.reported
+            failures = state.failures
+        if error is not None and error.conflict:
+            log.debug("%s/%s: the App changed while it was reconciled; again in %.1fs",
+                      *key, delay)
+            return
+        log.warning("%s/%s: reconcile failed (%s); attempt %d, again in %.1fs", *key,
+                    message, failures, delay)
+        if report and self.reconciler.report_error(body, message):
+            with self._lock:
+                if key in self._state:
+                    self._state[key].reported = True
 
     def _resync(self) -> None:
-        while not self._stop.wait(self.resync_seconds):
-            with self._lock:
-                keys = list(self._bodies)
-            log.debug("periodic resync of %d Apps", len(keys))
+        """Every App is reconciled again now and then, in case a change was missed; the
+        period and each App's turn in it are jittered, so resyncs do not come in waves."""
+        while not self._stop.wait(self.resync_seconds * random.uniform(0.9, 1.1)):
+            keys = [key_of(obj) for informer in self.apps for obj in informer.store.objects()]
+            log.info("periodic resync of %d Apps", len(keys))
             for key in keys:
-                self.queue.add(key)
+                self.queue.add_after(key, random.uniform(0, self.resync_seconds * 0.1))

@@ -113,6 +113,11 @@ def app_crd() -> dict[str, Any]:
     status_schema = _schema(model.AppStatus)
     status_schema["properties"]["conditions"]["x-kubernetes-list-type"] = "map"
     status_schema["properties"]["conditions"]["x-kubernetes-list-map-keys"] = ["type"]
+    # Until the operator writes it, an App reads `status: {observedGeneration: 0}` (the API
+    # server fills in defaults whenever it reads an object): kstatus, and so Flux and kpt,
+    # then say InProgress for an App nobody has acted on yet, instead of Current.
+    status_schema["default"] = {}
+    status_schema["properties"]["observedGeneration"]["default"] = 0
     root: dict[str, Any] = {
         "type": "object",
         "description": "An application from one container image, run the way `docker run` "

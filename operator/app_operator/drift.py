@@ -7,10 +7,15 @@ when this says so. Two checks together make it safe:
 - every field the operator sets has the same value in the live object, which catches edits
   and deletions by other hands (drift).
 Quantities compare by value, since the API server may write "1Gi" back as "1073741824".
+Lists that server-side apply merges by a key (env by name, ports by port and protocol,
+volumes, volume mounts, containers, owner references) compare entry by entry, by that key:
+an entry another field manager added (`kubectl set env`, a webhook's sidecar) is theirs,
+kept by the API server, and no difference of ours.
 """
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from app_operator.model import parse_quantity
@@ -18,13 +23,32 @@ from app_operator.render import HASH_ANNOTATION
 
 # Maps whose values are resource quantities.
 _QUANTITY_MAPS = {"requests", "limits", "capacity"}
+# Lists merged by key (the fields' x-kubernetes-list-map-keys in the Kubernetes API).
+_MERGE_KEYS: dict[str, tuple[str, ...]] = {
+    "env": ("name",), "containers": ("name",), "initContainers": ("name",),
+    "volumes": ("name",), "volumeMounts": ("mountPath",), "imagePullSecrets": ("name",),
+    "ownerReferences": ("uid",),
+}
+
+
+def _merge_key(field: str, entry: Any) -> tuple[str, ...] | None:
+    if field == "ports" and isinstance(entry, dict):
+        # A container's ports by containerPort and protocol, a Service's by port and protocol.
+        return ("containerPort", "protocol") if "containerPort" in entry else ("port", "protocol")
+    return _MERGE_KEYS.get(field)
 
 
 def _same_quantity(desired: Any, live: Any) -> bool:
+    """The API server keeps quantities to the thousandth, rounding up (".5e-3" is stored as
+    "1e-3", "1.0001" as "1001m"): compared at that precision, as it would store them."""
     try:
-        return parse_quantity(desired) == parse_quantity(live)
+        return _milli(parse_quantity(desired)) == _milli(parse_quantity(live))
     except (ValueError, ArithmeticError):
         return False
+
+
+def _milli(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.001"), rounding=ROUND_CEILING)
 
 
 def differences(desired: Any, live: Any, path: str = "") -> list[str]:
@@ -45,6 +69,9 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
                 found.extend(differences(value, live[child_key], child_path))
         return found
     if isinstance(desired, list):
+        keys = _merge_key(key.split("[", 1)[0], desired[0]) if desired else None
+        if keys is not None and isinstance(live, list):
+            return _keyed_differences(desired, live, keys, path)
         if not isinstance(live, list) or len(desired) != len(live):
             return [path]
         found = []
@@ -53,6 +80,25 @@ def differences(desired: Any, live: Any, path: str = "") -> list[str]:
         # A list element path keeps its parent's key for the quantity rule above.
         return found
     return [] if desired == live else [path]
+
+
+def _keyed_differences(desired: list[Any], live: list[Any], keys: tuple[str, ...],
+                       path: str) -> list[str]:
+    """Each desired entry against the live entry of the same key; live entries of other
+    keys belong to other field managers."""
+    def key_of(entry: Any) -> tuple[Any, ...]:
+        return tuple(entry.get(k) for k in keys) if isinstance(entry, dict) else (entry,)
+
+    by_key = {key_of(entry): entry for entry in live}
+    found = []
+    for entry in desired:
+        name = ",".join(str(part) for part in key_of(entry))
+        entry_path = f"{path}[{name}]"
+        if key_of(entry) not in by_key:
+            found.append(entry_path)
+        else:
+            found.extend(differences(entry, by_key[key_of(entry)], entry_path))
+    return found
 
 
 def is_subset(desired: Any, live: Any) -> bool:

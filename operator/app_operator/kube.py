@@ -2,8 +2,12 @@
 
 Plain JSON over the official client's connection handling (authentication, TLS, pooling):
 objects stay dicts from end to end, which keeps them comparable with render.py's output and
-avoids the typed models' deserialization cost. Every write is a server-side apply with the
-field manager `app-operator`, except deletions and events.
+avoids the typed models' deserialization cost. The children and the App's status are written
+by server-side apply with the field manager `app-operator`; deletions, the release of a kept
+claim (a merge patch), events and the leader's Lease are the other writes.
+
+Every request waits for a token of one bucket (`RateLimiter`), so the whole operator stays
+within a rate the API server's owners can plan for, whatever its workers do.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import urllib3
 from kubernetes import client, config
 
-from app_operator import model
+from app_operator import metrics, model
+from app_operator.status import shorten
 
 FIELD_MANAGER = "app-operator"
 log = logging.getLogger(__name__)
@@ -32,6 +40,8 @@ RESOURCES = {
     "Deployment": ("/apis/apps/v1", "deployments"),
     "Service": ("/api/v1", "services"),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+    "Pod": ("/api/v1", "pods"),
     "Event": ("/api/v1", "events"),
     model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
 }
@@ -42,13 +52,21 @@ def _whole(obj: dict[str, Any]) -> Any:
 
 
 class KubeError(Exception):
-    """A request the API server answered with an error status (or could not answer)."""
+    """A request the API server answered with an error status (or could not answer: status
+    0). `retry_after` is the server's Retry-After, in seconds, when it gave one."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str,
+                 retry_after: float | None = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def conflict(self) -> bool:
+        """The object changed since it was read (a resourceVersion precondition failed)."""
+        return self.status == 409
 
     @property
     def namespace_terminating(self) -> bool:
@@ -60,6 +78,53 @@ class KubeError(Exception):
         """The server judged the request and said no: retrying the same request will not help
         until something changes (invalid object, forbidden, immutable field)."""
         return self.status in (400, 403, 404, 409, 422)
+
+    @property
+    def transient(self) -> bool:
+        """Not a judgement on the request: too many requests, a server error, no answer."""
+        return not self.refused
+
+
+class RateLimiter:
+    """A token bucket shared by every request of the operator: `qps` a second on average,
+    up to `burst` at once. qps 0 means no limit."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps = qps
+        self.burst = max(burst, 1)
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if self.qps <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.qps)
+            self._last = now
+            self._tokens -= 1
+            delay = -self._tokens / self.qps if self._tokens < 0 else 0.0
+        if delay > 0:
+            time.sleep(delay)
+
+
+# Characters YAML does not take as they are (its printable set is tab, LF, CR, 0x20-0x7E,
+# 0x85, 0xA0-0xD7FF, 0xE000-0xFFFD and above 0xFFFF), and those it reads as line breaks
+# (NEL, U+2028, U+2029: folded into a space inside a string): sent as escapes.
+_NOT_YAML_PRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def apply_body(obj: dict[str, Any]) -> bytes:
+    r"""An apply patch as the API server reads it back exactly. Apply patches are YAML, and
+    JSON is YAML, but not with the escapes Python writes by default: a character outside
+    the Basic Multilingual Plane becomes a surrogate pair (\ud83d\ude00), which a YAML parser
+    refuses. Written as UTF-8 instead, every string arrives as it was; the few characters
+    YAML does not take as they are go as \u escapes."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = _NOT_YAML_PRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text.encode("utf-8")
 
 
 def now() -> str:
@@ -95,14 +160,22 @@ def path_for(kind: str, namespace: str | None, name: str | None = None,
 class Kube:
     """Reads and writes the App's children and the App's status."""
 
-    def __init__(self, api_client: client.ApiClient, timeout: float = 30.0) -> None:
+    EVENT_QUEUE_SIZE = 1000
+
+    def __init__(self, api_client: client.ApiClient, timeout: float = 30.0,
+                 limiter: RateLimiter | None = None) -> None:
         self.api = api_client
         self.timeout = timeout
-        # Events are posted by a thread of their own, off the reconcile's critical path.
-        # An item is an event to post, or a marker that flush_events() waits for.
-        self._events: queue.SimpleQueue[dict[str, Any] | threading.Event] = queue.SimpleQueue()
+        self.limiter = limiter or RateLimiter(0, 1)
+        # Events are posted by a thread of their own, off the reconcile's critical path,
+        # from a bounded queue: when the API server is unreachable, events are dropped
+        # (and counted) rather than held without limit. An item is an event to post, or a
+        # marker that flush_events() waits for.
+        self._events: queue.Queue[dict[str, Any] | threading.Event] = queue.Queue(
+            self.EVENT_QUEUE_SIZE)
         self._event_thread: threading.Thread | None = None
         self._event_lock = threading.Lock()
+        self.events_dropped = 0
         self._counts = {"reads": 0, "writes": 0}
         self._count_lock = threading.Lock()
 
@@ -127,13 +200,19 @@ class Kube:
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str = "application/json") -> Any:
+        self.limiter.wait()
         with self._count_lock:
             self._counts["reads" if method == "GET" else "writes"] += 1
-        with _transport_errors():
-            response = self._send(method, path, query, body, content_type, self.timeout)
-            data = response.read()
+        try:
+            with _transport_errors():
+                response = self._send(method, path, query, body, content_type, self.timeout)
+                data = response.read()
+        except KubeError:
+            metrics.requests_total.labels("<error>", method).inc()
+            raise
+        metrics.requests_total.labels(str(response.status), method).inc()
         if not 200 <= response.status < 300:
-            raise _error_from(response.status, data)
+            raise _error_from(response.status, data, response.headers.get("Retry-After"))
         return json.loads(data) if data else None
 
     def get(self, kind: str, namespace: str, name: str,
@@ -177,6 +256,7 @@ class Kube:
         query = {"watch": "true", "labelSelector": label_selector,
                  "resourceVersion": resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": str(timeout_seconds)}
+        self.limiter.wait()
         with _transport_errors():
             response = self._send("GET", path_for(kind, namespace), query, None,
                                   "application/json", (self.timeout, timeout_seconds + 30))
@@ -186,12 +266,13 @@ class Kube:
             if not 200 <= raw.status < 300:
                 raise _error_from(raw.status, raw.data)
             pending = b""
-            for chunk in raw.stream(65536, decode_content=True):
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield json.loads(line)
+            with _transport_errors():
+                for chunk in raw.stream(65536, decode_content=True):
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield json.loads(line)
             finished = True
         finally:
             if finished:
@@ -205,7 +286,7 @@ class Kube:
         result: dict[str, Any] = self.request(
             "PATCH", path_for(obj["kind"], meta["namespace"], meta["name"], subresource),
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=obj, content_type="application/apply-patch+yaml",
+            body=apply_body(obj), content_type="application/apply-patch+yaml",
         )
         return result
 
@@ -229,11 +310,15 @@ class Kube:
         return result
 
     def apply_status(self, app: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """Write the App's status, if the App is still the version `app` is (else 409): a
+        status computed from an older App than the server holds is never written over a
+        newer one."""
         meta = app["metadata"]
         return self.apply({
             "apiVersion": model.API_VERSION,
             "kind": model.KIND,
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "resourceVersion": meta["resourceVersion"]},
             "status": status,
         }, subresource="status")
 
@@ -254,7 +339,7 @@ class Kube:
             },
             "type": event_type,
             "reason": reason,
-            "message": message[:1024],
+            "message": shorten(message),
             "source": {"component": FIELD_MANAGER},
             "reportingComponent": FIELD_MANAGER,
             "reportingInstance": FIELD_MANAGER,
@@ -262,23 +347,37 @@ class Kube:
             "lastTimestamp": timestamp,
             "count": 1,
         }
+        self._ensure_event_thread()
+        try:
+            self._events.put_nowait(event)
+        except queue.Full:
+            self.events_dropped += 1
+            if self.events_dropped % 100 == 1:
+                log.warning("events are not being posted fast enough; %d dropped so far",
+                            self.events_dropped)
+
+    def _ensure_event_thread(self) -> None:
         with self._event_lock:
-            if self._event_thread is None:
+            if self._event_thread is None or not self._event_thread.is_alive():
                 self._event_thread = threading.Thread(target=self._post_events,
                                                       name="events", daemon=True)
                 self._event_thread.start()
-        self._events.put(event)
 
     def flush_events(self, timeout: float = 10.0) -> None:
         """Wait until the events queued so far are posted (tests, shutdown)."""
         done = threading.Event()
-        self._events.put(done)
         with self._event_lock:
-            running = self._event_thread is not None
-        if running:
-            done.wait(timeout)
+            if self._event_thread is None:
+                return  # no event was ever queued
+        self._ensure_event_thread()
+        try:
+            self._events.put(done, timeout=timeout)
+        except queue.Full:
+            return
+        done.wait(timeout)
 
     def _post_events(self) -> None:
+        """Posts events until the process ends; no error stops it."""
         while True:
             item = self._events.get()
             if isinstance(item, threading.Event):
@@ -290,6 +389,9 @@ class Kube:
             except KubeError as error:
                 log.warning("could not post event %s on %s/%s: %s", item["reason"],
                             involved["namespace"], involved["name"], error)
+            except Exception:
+                log.exception("could not post event %s on %s/%s", item["reason"],
+                              involved["namespace"], involved["name"])
 
 
 @contextmanager
@@ -299,13 +401,22 @@ def _transport_errors() -> Iterator[None]:
         yield
     except client.ApiException as error:  # raised for transport-level failures
         raise KubeError(error.status or 0, str(error.reason), str(error.body)) from error
-    except OSError as error:
-        raise KubeError(0, "ConnectionError", str(error)) from error
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        # Refused or reset connections, timeouts, a stream cut in the middle (urllib3's
+        # errors are not all OSErrors: MaxRetryError, ProtocolError, ReadTimeoutError).
+        raise KubeError(0, type(error).__name__, str(error)) from error
 
 
-def _error_from(status: int, data: bytes) -> KubeError:
+def _error_from(status: int, data: bytes, retry_after: str | None = None) -> KubeError:
+    seconds: float | None = None
+    if retry_after:
+        try:
+            seconds = max(float(retry_after), 0.0)
+        except ValueError:
+            seconds = None
     try:
         body = json.loads(data)
-        return KubeError(status, str(body.get("reason", "")), str(body.get("message", "")))
+        return KubeError(status, str(body.get("reason", "")), str(body.get("message", "")),
+                         seconds)
     except (ValueError, AttributeError):
-        return KubeError(status, "", data.decode(errors="replace")[:500])
+        return KubeError(status, "", data.decode(errors="replace")[:500], seconds)

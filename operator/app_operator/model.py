@@ -13,7 +13,14 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 GROUP = "appoperator.dev"
@@ -23,15 +30,51 @@ PLURAL = "apps"
 SINGULAR = "app"
 API_VERSION = f"{GROUP}/{VERSION}"
 
-# Kubernetes' own grammar for resource quantities ("500m", "1Gi", "2", "1e3").
+# Resource quantities ("500m", "1Gi", "2", "1e3"), in a stricter form than Kubernetes' own
+# grammar: bounded digits and a two-digit exponent at most. kube-apiserver parses a quantity
+# such as "1e99999999999" by computing the number in full, which takes minutes of CPU and
+# gigabytes of memory and cannot be cancelled; the schema refuses such values before any CEL
+# quantity() call or any child object could make the API server parse one.
 QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+    r"^([0-9]{1,18}(\.[0-9]{1,9})?|\.[0-9]{1,9})"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]{1,2}))?$"
 )
+QUANTITY_MAX_LENGTH = 32
+# Integers in a quantity field: up to 2^53 - 1, the largest a JSON number keeps exactly.
+QUANTITY_MAX_INT = 2**53 - 1
+INT32_MAX = 2**31 - 1
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-ENV_NAME_PATTERN = r"^[^=]+$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+CONFIG_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+# Printable ASCII without '=', as Kubernetes allows in variable names.
+ENV_NAME_PATTERN = r"^[ -<>-~]+$"
+# Text that may span lines (arguments, values): no control characters but tab, LF and CR.
+TEXT_PATTERN = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+# One line of text (paths): no control characters at all.
+LINE_PATTERN = r"^[^\x00-\x1F\x7F]*$"
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"
+# Label and annotation keys: an optional DNS subdomain prefix and a name of at most 63
+# characters (Kubernetes' "qualified name").
+QUALIFIED_NAME_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+QUALIFIED_NAME_MAX_LENGTH = 317
+LABEL_VALUE_PATTERN = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
 SELECTOR_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
 SINGLE_NODE_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")
+
+# Pod annotations that change a pod's security or its runtime's behaviour (AppArmor and
+# seccomp profiles, container runtime options): the App's securityProfile is the only way
+# to set those. Keys in the reserved kubernetes.io and k8s.io namespaces are refused except
+# these, which change nothing about what the pod may do.
+RESERVED_ANNOTATION_PATTERN = r"^([^/]*\.)?(kubernetes\.io|k8s\.io)/"
+RUNTIME_ANNOTATION_PATTERN = r"^(io\.kubernetes\.|io\.containerd\.|io\.katacontainers\.|run\.oci\.)"
+ALLOWED_RESERVED_ANNOTATIONS = (
+    "kubectl.kubernetes.io/default-container",
+    "kubectl.kubernetes.io/default-logs-container",
+    "cluster-autoscaler.kubernetes.io/safe-to-evict",
+)
+ALLOWED_RESERVED_PREFIX = "app.kubernetes.io/"
 
 _BINARY_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL_SUFFIXES = {
@@ -42,45 +85,89 @@ _DECIMAL_SUFFIXES = {
 
 
 def parse_quantity(value: str | int) -> Decimal:
-    """The numeric value of a Kubernetes quantity, so "1Gi" and "1024Mi" compare equal."""
-    text = str(value).strip()
-    if not re.fullmatch(QUANTITY_PATTERN, text):
-        raise ValueError(f"{value!r} is not a quantity (examples: 500m, 128Mi, 1Gi, 2)")
+    """The numeric value of a quantity, so "1Gi" and "1024Mi" compare equal. Only the strict
+    form of QUANTITY_PATTERN is read: what it refuses, the App refuses too."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= QUANTITY_MAX_INT:
+            raise ValueError(f"{value} is not a quantity (0 to {QUANTITY_MAX_INT})")
+        return Decimal(value)
+    text = str(value)
+    if len(text) > QUANTITY_MAX_LENGTH or not re.fullmatch(QUANTITY_PATTERN, text):
+        raise ValueError(f"{value!r} is not a quantity (examples: 500m, 128Mi, 1Gi, 2, 1e3; "
+                         "at most 18 digits and a two-digit exponent)")
     for suffix, factor in _BINARY_SUFFIXES.items():
         if text.endswith(suffix):
             return Decimal(text[: -len(suffix)]) * factor
-    match = re.fullmatch(r"(.*?)([eE][-+]?[0-9.]+)?([numkMGTPE]?)", text)
+    match = re.fullmatch(r"(.*?)([eE][-+]?[0-9]+)?([numkMGTPE]?)", text)
     assert match is not None  # the pattern above guarantees a match
     number, exponent, suffix = match.groups()
     result = Decimal(number + (exponent or ""))
     return result * _DECIMAL_SUFFIXES[suffix]
 
 
+def _check_quantity(value: int | str) -> int | str:
+    parse_quantity(value)
+    return value
+
+
+def _cel_quote(text: str) -> str:
+    """A CEL single-quoted string literal of `text` (a regular expression, say)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def cel_matches(expression: str, pattern: str) -> str:
+    return f"{expression}.matches({_cel_quote(pattern)})"
+
+
 Quantity = Annotated[
     int | str,
+    AfterValidator(_check_quantity),
     WithJsonSchema(
         {
             "x-kubernetes-int-or-string": True,
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY_PATTERN,
+            "maxLength": QUANTITY_MAX_LENGTH,
+            "minimum": 0,
+            "maximum": QUANTITY_MAX_INT,
         }
     ),
 ]
-IntOrString = Annotated[
+
+
+def _check_port_ref(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if not 1 <= value <= 65535:
+            raise ValueError(f"port {value} is not between 1 and 65535")
+    elif not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value) or len(value) > 15:
+        raise ValueError(f"port {value!r} is neither a number nor a port name")
+    return value
+
+
+PortRef = Annotated[
     int | str,
+    AfterValidator(_check_port_ref),
     WithJsonSchema(
-        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+        {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}],
+         "minimum": 1, "maximum": 65535, "maxLength": 15, "pattern": DNS_LABEL_PATTERN}
     ),
 ]
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
-ShortText = Annotated[str, Field(max_length=253)]
-Argument = Annotated[str, Field(max_length=4096)]
+Int32 = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveInt32 = Annotated[int, Field(ge=1, le=INT32_MAX)]
+DnsSubdomain = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
+Argument = Annotated[str, Field(max_length=4096, pattern=TEXT_PATTERN)]
+AbsolutePath = Annotated[str, Field(max_length=4096, pattern=r"^/[^\x00-\x1F\x7F]*$")]
 
 
-def _cel(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
-    """CEL rules (rule, message[, field path]) for the CRD's x-kubernetes-validations."""
+def _cel(*rules: tuple[str, str] | tuple[str, str, str] | dict[str, str]) -> dict[str, Any]:
+    """CEL rules for the CRD's x-kubernetes-validations: (rule, message[, field path]), or a
+    dict for rules with a messageExpression."""
     validations = []
     for rule in rules:
+        if isinstance(rule, dict):
+            validations.append(rule)
+            continue
         entry = {"rule": rule[0], "message": rule[1]}
         if len(rule) == 3:
             entry["fieldPath"] = rule[2]
@@ -90,6 +177,87 @@ def _cel(*rules: tuple[str, str] | tuple[str, str, str]) -> dict[str, Any]:
 
 def _map_list(*keys: str) -> dict[str, Any]:
     return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
+
+
+def _total_size(what: str, limit: int, sizes: list[int]) -> None:
+    if sum(sizes) > limit:
+        raise ValueError(f"{what}: {sum(sizes)} characters in all, more than {limit}")
+
+
+def _argument_list(what: str, max_items: int, max_total: int) -> Any:
+    """A list of arguments: at most `max_items`, `max_total` characters in all."""
+    def check(values: list[str]) -> list[str]:
+        _total_size(what, max_total, [len(v) for v in values])
+        return values
+
+    return Annotated[
+        list[Argument],
+        Field(max_length=max_items, json_schema_extra=_cel(
+            (f"self.map(a, a.size()).sum() <= {max_total}",
+             f"{what}: at most {max_total} characters in all"))),
+        AfterValidator(check),
+    ]
+
+
+def security_annotation(key: str) -> bool:
+    """Whether a pod annotation key would change the pod's security or runtime options."""
+    if re.match(RUNTIME_ANNOTATION_PATTERN, key):
+        return True
+    return bool(re.match(RESERVED_ANNOTATION_PATTERN, key)) and not (
+        key in ALLOWED_RESERVED_ANNOTATIONS or key.startswith(ALLOWED_RESERVED_PREFIX))
+
+
+def _string_map(what: str, *, max_items: int, value_max: int, total_max: int,
+                value_pattern: str = TEXT_PATTERN, pod_annotations: bool = False) -> Any:
+    """A map of label or annotation keys to strings, bounded in count, key and value length
+    and in total size. Structural schemas cannot constrain map keys, so CEL does; pydantic
+    checks the same in Python."""
+    key_rule = (f"self.all(k, k.size() <= {QUALIFIED_NAME_MAX_LENGTH} && "
+                f"{cel_matches('k', QUALIFIED_NAME_PATTERN)})")
+    rules: list[dict[str, str]] = [
+        {"rule": key_rule,
+         "messageExpression": f"'{what}: ' + self.filter(k, !(k.size() <= "
+                              f"{QUALIFIED_NAME_MAX_LENGTH} && "
+                              f"{cel_matches('k', QUALIFIED_NAME_PATTERN)}))[0] + ' is not a "
+                              "valid key (an optional DNS subdomain prefix and /, then at most "
+                              "63 letters, digits, -, _ or .)'"},
+        {"rule": f"self.map(k, k.size() + self[k].size()).sum() <= {total_max}",
+         "message": f"{what}: at most {total_max} characters in all"},
+    ]
+    if pod_annotations:
+        refused = (f"({cel_matches('k', RUNTIME_ANNOTATION_PATTERN)} || "
+                   f"({cel_matches('k', RESERVED_ANNOTATION_PATTERN)} && "
+                   f"!k.startsWith({_cel_quote(ALLOWED_RESERVED_PREFIX)}) && "
+                   f"!(k in [{', '.join(_cel_quote(a) for a in ALLOWED_RESERVED_ANNOTATIONS)}])))")
+        rules.append({
+            "rule": f"!self.exists(k, {refused})",
+            "messageExpression": f"'{what}: ' + self.filter(k, {refused})[0] + ' would change "
+                                 "the pod\\'s security or container runtime options; use "
+                                 "securityProfile, runAsUser, runAsGroup and fsGroup instead'"})
+
+    def check(values: dict[str, str]) -> dict[str, str]:
+        for key in values:
+            if len(key) > QUALIFIED_NAME_MAX_LENGTH or not re.fullmatch(
+                    QUALIFIED_NAME_PATTERN, key):
+                raise ValueError(f"{what}: {key[:80]!r} is not a valid key")
+            if pod_annotations and security_annotation(key):
+                raise ValueError(f"{what}: {key} would change the pod's security or container "
+                                 "runtime options; use securityProfile instead")
+        _total_size(what, total_max, [len(k) + len(v) for k, v in values.items()])
+        return values
+
+    return Annotated[
+        dict[str, Annotated[str, Field(max_length=value_max, pattern=value_pattern)]],
+        WithJsonSchema({
+            "type": "object",
+            "additionalProperties": {"type": "string", "maxLength": value_max,
+                                     "pattern": value_pattern},
+            "maxProperties": max_items,
+            "x-kubernetes-validations": rules,
+        }),
+        Field(max_length=max_items),
+        AfterValidator(check),
+    ]
 
 
 class Model(BaseModel):
@@ -109,9 +277,9 @@ class Model(BaseModel):
 
 
 class KeyRef(Model):
-    name: Annotated[str, Field(min_length=1, max_length=253)]
+    name: DnsSubdomain
     """Name of the Secret or ConfigMap, in the App's namespace."""
-    key: Annotated[str, Field(min_length=1, max_length=253)]
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=CONFIG_KEY_PATTERN)]
     """Key inside it whose value becomes the variable."""
     optional: bool | None = None
     """Start the container even when the object or key is missing (the variable is then unset)."""
@@ -133,6 +301,9 @@ class EnvVarSource(Model, json_schema_extra=_cel(
         return self
 
 
+ENV_TOTAL_MAX = 131072
+
+
 class EnvVar(Model, json_schema_extra=_cel(
     ("!(has(self.value) && has(self.valueFrom))", "give either value or valueFrom, not both"),
 )):
@@ -140,7 +311,7 @@ class EnvVar(Model, json_schema_extra=_cel(
 
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=ENV_NAME_PATTERN)]
     """Variable name."""
-    value: Annotated[str, Field(max_length=32768)] | None = None
+    value: Annotated[str, Field(max_length=32768, pattern=TEXT_PATTERN)] | None = None
     """Literal value."""
     value_from: EnvVarSource | None = None
     """Read the value from a Secret or ConfigMap key instead of writing it here."""
@@ -152,8 +323,13 @@ class EnvVar(Model, json_schema_extra=_cel(
         return self
 
 
+def _check_env_total(env: list[EnvVar]) -> list[EnvVar]:
+    _total_size("env", ENV_TOTAL_MAX, [len(e.value or "") for e in env])
+    return env
+
+
 class ObjectRef(Model):
-    name: Annotated[str, Field(min_length=1, max_length=253)]
+    name: DnsSubdomain
     """Name of the object, in the App's namespace."""
     optional: bool | None = None
     """Start the container even when the object is missing."""
@@ -169,7 +345,7 @@ class EnvFromSource(Model, json_schema_extra=_cel(
     """Every key of this ConfigMap becomes a variable."""
     secret_ref: ObjectRef | None = None
     """Every key of this Secret becomes a variable."""
-    prefix: Annotated[str, Field(max_length=253)] | None = None
+    prefix: Annotated[str, Field(max_length=253, pattern=r"^[ -<>-~]*$")] | None = None
     """Put this in front of every variable name."""
 
     @model_validator(mode="after")
@@ -180,14 +356,16 @@ class EnvFromSource(Model, json_schema_extra=_cel(
 
 
 class Port(Model, json_schema_extra=_cel(
-    ("self.name.matches('[a-z]') && !self.name.contains('--')",
+    ("!has(self.name) || (self.name.matches('[a-z]') && !self.name.contains('--'))",
      "a port name needs at least one letter and no '--' (IANA service name)", ".name"),
 )):
     """A port the container listens on (Dockerfile `EXPOSE`), published like `docker run -p`."""
 
-    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)]
+    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)] | None = None
     """Port name (lowercase letters, digits, '-'; at most 15 characters), e.g. `http`.
-    Probes may refer to the port by this name."""
+    Probes may refer to the port by this name. When omitted, the port is named `http` if it
+    is the App's only port and uses TCP, else `<protocol>-<containerPort>` (`tcp-8080`),
+    with a number added if another port has that name already."""
     container_port: PortNumber
     """Port the process listens on inside the container: the right side of `-p 8080:80`."""
     service_port: PortNumber | None = None
@@ -202,9 +380,16 @@ class Port(Model, json_schema_extra=_cel(
     @model_validator(mode="after")
     def _iana_name(self) -> Port:
         # Kubernetes requires port names to be IANA service names.
-        if not re.search("[a-z]", self.name) or "--" in self.name:
+        if self.name is not None and (not re.search("[a-z]", self.name) or "--" in self.name):
             raise ValueError(f"port name {self.name!r} needs at least one letter and no '--'")
         return self
+
+    def derived_name(self, lone: bool) -> str:
+        """The name the port is given when it has none: `http` for the only port of an App
+        when it uses TCP, else `<protocol>-<containerPort>`."""
+        if lone and self.protocol == "TCP":
+            return "http"
+        return f"{self.protocol.lower()}-{self.container_port}"
 
 
 class ServiceSpec(Model):
@@ -213,14 +398,24 @@ class ServiceSpec(Model):
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     """ClusterIP: reachable inside the cluster; NodePort: also on a port of every node;
     LoadBalancer: also through the cloud's load balancer."""
-    annotations: dict[str, str] | None = None
-    """Annotations for the Service, e.g. for a cloud load balancer."""
+    annotations: _string_map(  # type: ignore[valid-type]
+        "service.annotations", max_items=64, value_max=8192, total_max=65536) | None = None
+    """Annotations for the Service, e.g. for a cloud load balancer (at most 64, 64 KiB in
+    all)."""
+
+
+# quantity() runs only on sizes of the strict form: a failing pattern does not stop the API
+# server from evaluating the CEL rules of the same object.
+_SIZE_OK = (f"self.size.size() <= {QUANTITY_MAX_LENGTH} && "
+            f"{cel_matches('self.size', QUANTITY_PATTERN)}")
+_OLD_SIZE_OK = _SIZE_OK.replace("self.size", "oldSelf.size")
 
 
 class Volume(Model, json_schema_extra=_cel(
-    ("quantity(self.size).isGreaterThan(quantity('0'))", "a volume's size must be positive",
-     ".size"),
-    ("quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
+    (f"!({_SIZE_OK}) || quantity(self.size).isGreaterThan(quantity('0'))",
+     "a volume's size must be positive", ".size"),
+    (f"!({_SIZE_OK}) || !({_OLD_SIZE_OK}) || "
+     "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
      "a volume's size cannot shrink; create a new volume to use less space", ".size"),
     ("self.accessMode == oldSelf.accessMode",
      "accessMode of an existing volume cannot change; add a volume under a new name instead",
@@ -235,12 +430,12 @@ class Volume(Model, json_schema_extra=_cel(
 
     name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
     """Volume name (lowercase letters, digits, '-'), part of the claim's name."""
-    mount_path: Annotated[str, Field(max_length=4096, pattern=r"^/")]
+    mount_path: AbsolutePath
     """Absolute path inside the container, the right side of `-v data:/var/lib/data`."""
-    size: Annotated[str, Field(max_length=64, pattern=QUANTITY_PATTERN)] = "1Gi"
+    size: Annotated[str, Field(max_length=QUANTITY_MAX_LENGTH, pattern=QUANTITY_PATTERN)] = "1Gi"
     """Requested capacity, e.g. `10Gi`. It may grow later (the claim is expanded in place
     when its StorageClass allows it) but never shrink."""
-    storage_class_name: Annotated[str, Field(max_length=253)] | None = None
+    storage_class_name: DnsSubdomain | None = None
     """StorageClass of the claim; the cluster's default class when omitted."""
     access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"] = (
         "ReadWriteOnce"
@@ -255,6 +450,52 @@ class Volume(Model, json_schema_extra=_cel(
         if parse_quantity(self.size) <= 0:
             raise ValueError(f"volume {self.name}: size must be positive, not {self.size}")
         return self
+
+
+FILES_VOLUME = "app-operator-files"
+FILES_CONTENT_MAX = 262144  # inline content of all files of an App, in characters
+
+
+class FileKeyRef(Model):
+    name: DnsSubdomain
+    """Name of the ConfigMap or Secret, in the App's namespace."""
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=CONFIG_KEY_PATTERN)]
+    """Key whose value becomes the file's content."""
+
+
+class File(Model, json_schema_extra=_cel(
+    ("[has(self.content), has(self.configMap), has(self.secret)].filter(x, x).size() == 1",
+     "a file needs exactly one of content, configMap or secret"),
+)):
+    """A file mounted read-only into the container: the Kubernetes form of
+    `-v ./nginx.conf:/etc/nginx/nginx.conf:ro` and of compose `configs:` and `secrets:`."""
+
+    mount_path: Annotated[str, Field(max_length=4096, pattern=r"^/[^\x00-\x1F\x7F]*[^/]$")]
+    """Absolute path of the file inside the container, e.g. `/etc/nginx/nginx.conf`."""
+    content: Annotated[
+        str, Field(max_length=FILES_CONTENT_MAX, pattern=TEXT_PATTERN)] | None = None
+    """The file's text, written here. The operator keeps it in a ConfigMap `<app>-files`;
+    changing it restarts the pods, so they read the new content."""
+    config_map: FileKeyRef | None = None
+    """Take the content from a key of a ConfigMap."""
+    secret: FileKeyRef | None = None
+    """Take the content from a key of a Secret (keeps passwords and keys out of the App),
+    like compose `secrets:` at `/run/secrets/<name>`."""
+    mode: Annotated[int, Field(ge=0, le=0o777)] | None = None
+    """Permission bits, e.g. `0440` in YAML (288 in JSON); default `0644`."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> File:
+        sources = [s for s in (self.content, self.config_map, self.secret) if s is not None]
+        if len(sources) != 1:
+            raise ValueError(f"file {self.mount_path}: give exactly one of content, configMap "
+                             "or secret")
+        return self
+
+
+def _check_files(files: list[File]) -> list[File]:
+    _total_size("files", FILES_CONTENT_MAX, [len(f.content or "") for f in files])
+    return files
 
 
 class ResourceList(Model):
@@ -276,21 +517,22 @@ class Resources(Model):
 
 
 class HttpGet(Model):
-    path: Annotated[str, Field(max_length=2048, pattern=r"^/")] = "/"
+    path: Annotated[str, Field(max_length=2048, pattern=r"^/[^\x00-\x1F\x7F]*$")] = "/"
     """Path to request; any status from 200 to 399 counts as success."""
-    port: IntOrString
+    port: PortRef
     """Port number, or the name of one of spec.ports."""
     scheme: Literal["HTTP", "HTTPS"] = "HTTP"
     """HTTP or HTTPS (the certificate is not verified)."""
 
 
 class TcpSocket(Model):
-    port: IntOrString
+    port: PortRef
     """Port number, or the name of one of spec.ports; success when it accepts a connection."""
 
 
 class ExecAction(Model):
-    command: Annotated[list[Argument], Field(min_length=1, max_length=64)]
+    command: Annotated[
+        _argument_list("probe command", 64, 16384), Field(min_length=1)]  # type: ignore[valid-type]
     """Command run inside the container, like `--health-cmd`; exit code 0 is success."""
 
 
@@ -306,15 +548,15 @@ class Probe(Model, json_schema_extra=_cel(
     """Succeed when the port accepts a TCP connection."""
     exec: ExecAction | None = None
     """Succeed when a command exits 0."""
-    initial_delay_seconds: Annotated[int, Field(ge=0)] | None = None
+    initial_delay_seconds: Int32 | None = None
     """Seconds to wait after start before the first check (`--health-start-period`)."""
-    period_seconds: Annotated[int, Field(ge=1)] | None = None
+    period_seconds: PositiveInt32 | None = None
     """Seconds between checks (`--health-interval`)."""
-    timeout_seconds: Annotated[int, Field(ge=1)] | None = None
+    timeout_seconds: PositiveInt32 | None = None
     """Seconds before a check counts as failed (`--health-timeout`)."""
-    failure_threshold: Annotated[int, Field(ge=1)] | None = None
+    failure_threshold: PositiveInt32 | None = None
     """Failed checks in a row before acting (`--health-retries`)."""
-    success_threshold: Annotated[int, Field(ge=1)] | None = None
+    success_threshold: PositiveInt32 | None = None
     """Successful checks in a row to count as healthy again (readiness only; 1 otherwise)."""
 
     @model_validator(mode="after")
@@ -352,7 +594,7 @@ def _probe_port_rules() -> list[tuple[str, str, str]]:
             rules.append((
                 f"!has(self.probes) || !has({probe}) || !has({probe}.{handler}) || "
                 f"type({port}) == int || (has(self.ports) && "
-                f"self.ports.exists(p, p.name == {port}))",
+                f"self.ports.exists(p, has(p.name) && p.name == {port}))",
                 f"probes.{kind}.{handler}.port names no port in spec.ports",
                 f".probes.{kind}.{handler}.port",
             ))
@@ -360,9 +602,9 @@ def _probe_port_rules() -> list[tuple[str, str, str]]:
 
 
 APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
-    ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
-     "q.containerPort == p.containerPort && q.protocol == p.protocol))",
-     "two ports use the same containerPort and protocol", ".ports"),
+    ("!has(self.ports) || self.ports.all(p, !has(p.name) || self.ports.exists_one(q, "
+     "has(q.name) && q.name == p.name))",
+     "two ports have the same name", ".ports"),
     ("!has(self.ports) || self.ports.all(p, self.ports.exists_one(q, "
      "(has(q.servicePort) ? q.servicePort : q.containerPort) == "
      "(has(p.servicePort) ? p.servicePort : p.containerPort) && q.protocol == p.protocol))",
@@ -381,6 +623,11 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "['app.kubernetes.io/name', 'app.kubernetes.io/instance'])",
      "podLabels may not set app.kubernetes.io/name or app.kubernetes.io/instance: the "
      "operator selects the App's pods by them", ".podLabels"),
+    ("!has(self.files) || !has(self.volumes) || !self.files.exists(f, "
+     "self.volumes.exists(v, v.mountPath == f.mountPath))",
+     "a file's mountPath is a volume's mountPath; a path holds one or the other", ".files"),
+    (f"!has(self.volumes) || !self.volumes.exists(v, v.name == '{FILES_VOLUME}')",
+     f"the volume name {FILES_VOLUME} is reserved for spec.files", ".volumes"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
     *_probe_port_rules(),
@@ -390,38 +637,57 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
 class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """What to run: the `docker run` line (and Dockerfile settings) of one container image."""
 
-    image: Annotated[str, Field(min_length=1, max_length=1024)]
+    image: Annotated[str, Field(min_length=1, max_length=1024, pattern=IMAGE_PATTERN)]
     """Container image, e.g. `nextcloud:29` or `registry.example.com/team/app:v1`."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     """When to pull the image (Kubernetes' default: Always for `:latest`, else IfNotPresent)."""
-    image_pull_secrets: Annotated[list[ShortText], Field(max_length=16)] | None = None
+    image_pull_secrets: Annotated[list[DnsSubdomain], Field(max_length=16)] | None = None
     """Names of Secrets holding registry credentials, like `docker login`."""
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
     """How many copies run. `kubectl scale app/<name>` and autoscalers change it."""
     suspend: bool = False
     """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`."""
-    command: Annotated[list[Argument], Field(max_length=256)] | None = None
-    """Replaces the image's ENTRYPOINT (`docker run --entrypoint`)."""
-    args: Annotated[list[Argument], Field(max_length=256)] | None = None
-    """Replaces the image's CMD: what follows the image in `docker run IMAGE arg...`."""
-    working_dir: Annotated[str, Field(max_length=4096, pattern=r"^/")] | None = None
+    command: _argument_list("command", 256, 65536) | None = None  # type: ignore[valid-type]
+    """Replaces the image's ENTRYPOINT (`docker run --entrypoint`); at most 256 arguments,
+    64 KiB in all."""
+    args: _argument_list("args", 256, 65536) | None = None  # type: ignore[valid-type]
+    """Replaces the image's CMD: what follows the image in `docker run IMAGE arg...`; at most
+    256 arguments, 64 KiB in all."""
+    working_dir: AbsolutePath | None = None
     """Replaces the image's WORKDIR (`docker run -w`)."""
     env: Annotated[
-        list[EnvVar], Field(max_length=256, json_schema_extra=_map_list("name"))
+        list[EnvVar], Field(max_length=256, json_schema_extra={**_map_list("name"), **_cel(
+            (f"self.map(e, has(e.value) ? e.value.size() : 0).sum() <= {ENV_TOTAL_MAX}",
+             f"env: the values may have at most {ENV_TOTAL_MAX} characters in all"))}),
+        AfterValidator(_check_env_total),
     ] | None = None
-    """Environment variables (`docker run -e`, Dockerfile ENV)."""
+    """Environment variables (`docker run -e`, Dockerfile ENV); at most 256, their values
+    128 KiB in all."""
     env_from: Annotated[list[EnvFromSource], Field(max_length=32)] | None = None
     """Variables from whole ConfigMaps or Secrets (`docker run --env-file`)."""
     ports: Annotated[
-        list[Port], Field(max_length=64, json_schema_extra=_map_list("name"))
+        list[Port], Field(max_length=64, json_schema_extra=_map_list("containerPort",
+                                                                     "protocol"))
     ] | None = None
-    """Ports to publish (`-p`, EXPOSE). With none, the App gets no Service."""
+    """Ports to publish (`-p`, EXPOSE), one per containerPort and protocol. With none, the
+    App gets no Service."""
     service: ServiceSpec | None = None
     """How the ports are published: type and annotations of the Service."""
     volumes: Annotated[
         list[Volume], Field(max_length=32, json_schema_extra=_map_list("name"))
     ] | None = None
     """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each."""
+    files: Annotated[
+        list[File], Field(max_length=32, json_schema_extra={**_map_list("mountPath"), **_cel(
+            (f"self.map(f, has(f.content) ? f.content.size() : 0).sum() <= "
+             f"{FILES_CONTENT_MAX}",
+             f"files: the inline content may have at most {FILES_CONTENT_MAX} characters "
+             "in all"))}),
+        AfterValidator(_check_files),
+    ] | None = None
+    """Files mounted read-only into the container (`-v ./app.conf:/etc/app.conf:ro`,
+    compose configs and secrets): inline text, or a key of a ConfigMap or Secret. At most
+    32, their inline content 256 KiB in all."""
     volume_deletion_policy: Literal["Retain", "Delete"] = "Retain"
     """Retain (default): a claim and its data outlive the App and the volume's removal from
     the spec. Delete: a claim is deleted with its volume entry or with the App."""
@@ -429,11 +695,16 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """CPU and memory requests and limits (`--cpus`, `--memory`)."""
     probes: Probes | None = None
     """Health checks (HEALTHCHECK, `--health-cmd`)."""
-    pod_labels: Annotated[dict[str, Annotated[str, Field(max_length=63)]], Field(
-        max_length=64)] | None = None
-    """Extra labels on the pods (`docker run --label`)."""
-    pod_annotations: Annotated[dict[str, str], Field(max_length=64)] | None = None
-    """Extra annotations on the pods."""
+    pod_labels: _string_map(  # type: ignore[valid-type]
+        "podLabels", max_items=32, value_max=63, total_max=16384,
+        value_pattern=LABEL_VALUE_PATTERN) | None = None
+    """Extra labels on the pods (`docker run --label`); at most 32."""
+    pod_annotations: _string_map(  # type: ignore[valid-type]
+        "podAnnotations", max_items=64, value_max=8192, total_max=65536,
+        pod_annotations=True) | None = None
+    """Extra annotations on the pods; at most 64, 64 KiB in all. Annotations that change the
+    pod's security (AppArmor, seccomp, container runtime options) are refused: use
+    securityProfile."""
     strategy: Literal["Auto", "RollingUpdate", "Recreate"] = "Auto"
     """How a new version replaces the old. Auto: Recreate (stop, then start) when a
     ReadWriteOnce volume is mounted, since two pods cannot share it; RollingUpdate otherwise."""
@@ -454,13 +725,17 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         problems = []
         ports = self.ports or []
         volumes = self.volumes or []
+        files = self.files or []
         for field, items, key in (
             ("env", self.env or [], "name"), ("ports", ports, "name"),
             ("volumes", volumes, "name"), ("volumes", volumes, "mount_path"),
+            ("files", files, "mount_path"),
         ):
             seen: set[str] = set()
             for item in items:
                 value = getattr(item, key)
+                if value is None:
+                    continue
                 if value in seen:
                     problems.append(f"{field}: {to_camel(key)} {value!r} is used twice")
                 seen.add(value)
@@ -480,9 +755,14 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if self.pod_labels and set(self.pod_labels) & set(SELECTOR_LABELS):
             problems.append("podLabels: may not set the selector labels " + ", ".join(
                 SELECTOR_LABELS))
+        on_volumes = sorted({f.mount_path for f in files} & {v.mount_path for v in volumes})
+        if on_volumes:
+            problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")
+        if any(v.name == FILES_VOLUME for v in volumes):
+            problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
-        port_names = {p.name for p in ports}
+        port_names = {p.name for p in ports if p.name is not None}
         for kind, probe in self.probe_items():
             name = probe.named_port()
             if name is not None and name not in port_names:
@@ -490,6 +770,24 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def port_names(self) -> list[str]:
+        """Each port's name, given or derived, in the order of spec.ports. A derived name
+        that another port has already gets a number (`tcp-80-2`)."""
+        ports = self.ports or []
+        taken = {p.name for p in ports if p.name}
+        names = []
+        for port in ports:
+            name = port.name
+            if name is None:
+                base = name = port.derived_name(len(ports) == 1)
+                number = 1
+                while name in taken:
+                    number += 1
+                    name = f"{base}-{number}"
+                taken.add(name)
+            names.append(name)
+        return names
 
     def probe_items(self) -> list[tuple[str, Probe]]:
         if self.probes is None:

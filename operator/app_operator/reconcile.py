@@ -3,11 +3,17 @@
 Whatever woke it (the App changed, a child changed or vanished, the operator restarted, a
 periodic resync), it renders the whole desired state, reads what exists, applies what
 differs, prunes what the spec no longer asks for, and writes the status if it changed.
+
+The status it starts from is the App's own, as the informer holds it: the one place an
+App's status lives. It is written only if the App is still that version (a resourceVersion
+precondition), so a status computed from an older App never overwrites a newer one, and the
+server's answer goes back into the App's store at once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +38,8 @@ class Outcome:
     problem: Problem | None = None
     status_written: bool = False
     namespace_terminating: bool = False
+    # Events to post once the status is written: (type, reason, message).
+    events: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -52,9 +60,11 @@ def owner_of(obj: dict[str, Any], app: AppRef) -> str | None:
             return None
         return f"{ref.get('kind')} {ref.get('name')}"
     labels = meta.get("labels") or {}
-    if (labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY
-            and labels.get(render.INSTANCE_LABEL) == app.name):
-        return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
+    if labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY:
+        instance = labels.get(render.INSTANCE_LABEL)
+        if instance == app.name:
+            return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
+        return f"App {instance} (made by app-operator for that App)"
     return "nobody (it was not created by app-operator)"
 
 
@@ -63,30 +73,42 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 class Reconciler:
-    def __init__(self, kube: Kube, children: Children) -> None:
+    def __init__(self, kube: Kube, children: Children,
+                 remember_app: Callable[[dict[str, Any]], None] = lambda _app: None) -> None:
         self.kube = kube
         # Reads of children come from the informers; writes go to the API server and their
         # answers back into the informers' stores.
         self.children = children
-        # The status last written per App uid. Only this operator writes an App's status,
-        # so this is what the API server holds, even when the App body handed to
-        # reconcile comes from a watch event that predates the write.
-        self._written: dict[str, dict[str, Any]] = {}
-
-    def forget(self, uid: str) -> None:
-        self._written.pop(uid, None)
+        self.remember_app = remember_app
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
-        app = AppRef.from_body(body)
         outcome = Outcome()
+        if body["metadata"].get("deletionTimestamp"):
+            # Being deleted: the garbage collector removes the children, or leaves them on
+            # purpose (`kubectl delete --cascade=orphan`); re-attaching them would defeat that.
+            return outcome
+        try:
+            self._reconcile(body, outcome)
+        finally:
+            # Said after the status is written (or could not be): events are news of what
+            # happened, and the status is what tools read first.
+            for event in outcome.events:
+                self.kube.post_event(body, *event)
+        return outcome
+
+    def _reconcile(self, body: dict[str, Any], outcome: Outcome) -> None:
+        app = AppRef.from_body(body)
         try:
             spec = AppSpec.model_validate(body.get("spec") or {})
         except ValidationError as error:
             outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
             self._finish(body, app, None, self._observe_existing(app), outcome)
-            return outcome
-        desired = render.render_all(app, spec)
-        live = self._read(app, desired)
+            return
+        live = self._read(app, spec)
+        kept = frozenset(name for (kind, name), obj in live.items()
+                         if kind == "PersistentVolumeClaim" and obj is not None
+                         and render.is_kept_claim(obj, app))
+        desired = render.render_all(app, spec, kept)
         observed = Observed()
         try:
             self._check_ownership(app, desired, live)
@@ -100,30 +122,37 @@ class Reconciler:
             # The namespace and everything in it, the App included, are on their way out:
             # recreating children (or reporting that it cannot) would only be refused.
             outcome.namespace_terminating = True
-            return outcome
+            return
         observed.deployment = live.get(("Deployment", app.name))
+        observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
         observed.claims = {
             claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))
             for claim in desired.claims
         }
         self._finish(body, app, spec, observed, outcome)
-        return outcome
 
-    def _read(self, app: AppRef, desired: Desired) -> dict[tuple[str, str], Any]:
+    def _read(self, app: AppRef, spec: AppSpec) -> dict[tuple[str, str], Any]:
         """The live children: the Deployment, the Service (also when it should go), and every
         claim labelled for this App (also those the spec no longer names)."""
+        files = render.files_config_map_name(app)
+        # A Service or ConfigMap the App does not want matters only if it is ours (to delete
+        # it): the informers hold all of ours, so no request is sent for it.
         live: dict[tuple[str, str], Any] = {
             ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name),
-            ("Service", app.name): self.children.get("Service", app.namespace, app.name),
+            ("Service", app.name): self.children.get("Service", app.namespace, app.name,
+                                                     fetch=bool(spec.ports)),
+            ("ConfigMap", files): self.children.get(
+                "ConfigMap", app.namespace, files,
+                fetch=any(f.content is not None for f in spec.files or [])),
         }
         for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
                                                app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
-        for claim in desired.claims:
-            if _key(claim) not in live:
-                live[_key(claim)] = self.children.get(
-                    "PersistentVolumeClaim", app.namespace, claim["metadata"]["name"])
+        for volume in spec.volumes or []:
+            key = ("PersistentVolumeClaim", render.claim_name(app, volume.name))
+            if key not in live:
+                live[key] = self.children.get(key[0], app.namespace, key[1])
         return live
 
     def _observe_existing(self, app: AppRef) -> Observed:
@@ -180,37 +209,45 @@ class Reconciler:
             # One event per kind of action and reconcile, not one per object: events are
             # writes too.
             if created:
-                self.kube.post_event(body, "Normal", "Created", "Created " + ", ".join(created))
+                outcome.events.append(("Normal", "Created", "Created " + ", ".join(created)))
             if updated:
-                self.kube.post_event(body, "Normal", "Updated", "Updated " + "; ".join(updated))
+                outcome.events.append(("Normal", "Updated", "Updated " + "; ".join(updated)))
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
-        service = live.get(("Service", app.name))
-        if not spec.ports and service is not None and owner_of(service, app) is None:
-            self._delete(body, service, outcome)
-            live[("Service", app.name)] = None
+        for key, wanted_now in ((("Service", app.name), bool(spec.ports)),
+                                (("ConfigMap", render.files_config_map_name(app)),
+                                 any(f.content is not None for f in spec.files or []))):
+            obj = live.get(key)
+            if not wanted_now and obj is not None and owner_of(obj, app) is None:
+                self._delete(body, obj, outcome)
+                live[key] = None
         wanted = {render.claim_name(app, v.name) for v in spec.volumes or []}
         for (kind, name), claim in list(live.items()):
             if kind != "PersistentVolumeClaim" or claim is None or name in wanted:
                 continue
             if owner_of(claim, app) is not None or claim["metadata"].get("deletionTimestamp"):
                 continue
-            refs = claim["metadata"].get("ownerReferences") or []
+            meta = claim["metadata"]
+            refs = meta.get("ownerReferences") or []
             owned = any(r.get("uid") == app.uid for r in refs)
-            if owned and spec.volume_deletion_policy == "Delete":
+            kept = render.is_kept_claim(claim, app)
+            if owned and not kept and spec.volume_deletion_policy == "Delete":
                 self._delete(body, claim, outcome)
                 continue
             # Kept: created under Retain, or retained before the policy became Delete (a
-            # policy change never deletes data that was already kept).
+            # policy change never deletes data that was already kept). Marked as kept, so
+            # that no App owns it again, not even one that mounts it under Delete.
             observed.retained_claims.append(name)
-            if owned:
-                # Created under Delete, removed under Retain: release it from the App.
-                self.children.remember(self.kube.merge_patch(kind, app.namespace, name, {
-                    "metadata": {
-                        "ownerReferences": [r for r in refs if r.get("uid") != app.uid]}}))
-                log.info("%s/%s: released claim %s, kept under volumeDeletionPolicy Retain",
-                         app.namespace, app.name, name)
+            if owned or (meta.get("annotations") or {}).get(render.KEPT_ANNOTATION) != "true":
+                patch: dict[str, Any] = {"annotations": {render.KEPT_ANNOTATION: "true"}}
+                if owned:
+                    patch["ownerReferences"] = [r for r in refs if r.get("uid") != app.uid]
+                self.children.remember(self.kube.merge_patch(kind, app.namespace, name,
+                                                             {"metadata": patch}))
+                log.info("%s/%s: kept claim %s (volumeDeletionPolicy Retain); delete it by "
+                         "hand when the data is no longer needed", app.namespace, app.name,
+                         name)
 
     def _delete(self, body: dict[str, Any], obj: dict[str, Any], outcome: Outcome) -> None:
         meta = obj["metadata"]
@@ -220,24 +257,45 @@ class Reconciler:
         if deleted:
             outcome.deleted.append(what)
             log.info("%s/%s: deleted %s", meta["namespace"], body["metadata"]["name"], what)
-            self.kube.post_event(body, "Normal", "Deleted", f"Deleted {what}")
+            outcome.events.append(("Normal", "Deleted", f"Deleted {what}"))
 
     def _finish(self, body: dict[str, Any], app: AppRef, spec: AppSpec | None,
                 observed: Observed, outcome: Outcome) -> None:
-        previous = self._written.get(app.uid) or body.get("status") or {}
+        previous = body.get("status") or {}
         generation = int(body["metadata"].get("generation") or 0)
         new = status.compute_status(app, generation, spec, observed, outcome.problem,
                                      previous, now())
         if new == previous:
             return
-        self.kube.apply_status(body, new)
-        self._written[app.uid] = new
+        self._write_status(body, new)
         outcome.status_written = True
-        self._announce(body, app, previous, new)
+        outcome.events.extend(self._announce(app, previous, new))
 
-    def _announce(self, body: dict[str, Any], app: AppRef, previous: dict[str, Any],
-                  new: dict[str, Any]) -> None:
+    def _write_status(self, body: dict[str, Any], new: dict[str, Any]) -> None:
+        answer = self.kube.apply_status(body, new)
+        self.remember_app(answer)
+
+    def report_error(self, body: dict[str, Any], message: str) -> bool:
+        """Put an error that keeps the App from being reconciled into its status
+        (Reconciling=True, RetryingAfterError), as far as the API server lets us. Returns
+        whether the status says so now."""
+        previous = body.get("status") or {}
+        generation = int(body["metadata"].get("generation") or 0)
+        new = status.retrying_status(previous, generation, message, now())
+        if new == previous:
+            return True
+        try:
+            self._write_status(body, new)
+        except KubeError as error:
+            log.debug("%s/%s: could not report the error in the status: %s",
+                      body["metadata"].get("namespace"), body["metadata"]["name"], error)
+            return False
+        return True
+
+    def _announce(self, app: AppRef, previous: dict[str, Any],
+                  new: dict[str, Any]) -> list[tuple[str, str, str]]:
         """Events and logs for condition changes that a person wants to hear about."""
+        events: list[tuple[str, str, str]] = []
         before = {c["type"]: c for c in previous.get("conditions") or []}
         for condition in new["conditions"]:
             old = before.get(condition["type"], {})
@@ -256,10 +314,11 @@ class Reconciler:
             if condition["type"] == status.STALLED:
                 log.warning("%s/%s: stalled (%s): %s", app.namespace, app.name,
                             condition["reason"], condition["message"])
-                self.kube.post_event(body, "Warning", condition["reason"], condition["message"])
+                events.append(("Warning", condition["reason"], condition["message"]))
             elif condition["type"] == status.READY:
                 log.info("%s/%s: ready: %s", app.namespace, app.name, condition["message"])
-                self.kube.post_event(body, "Normal", "Ready", condition["message"])
+                events.append(("Normal", "Ready", condition["message"]))
+        return events
 
 
 class _Stall(Exception):

@@ -4,12 +4,18 @@ Pure: the same App always renders to the same objects, with deterministic names
 (`<app>` for the Deployment and the Service, `<app>-<volume>` for claims), stable selector
 labels and a controller ownerReference (except on claims kept under volumeDeletionPolicy
 Retain, which must outlive the App).
+
+Claims record the uid of the App that made them. A claim that was kept (its App deleted
+under Retain, or its volume removed from the spec) is marked as kept: an App that mounts it
+again, even one of the same name under volumeDeletionPolicy Delete, never owns it, so
+deleting that App never deletes the data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +28,16 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
+# What the operator watches: its children, and the pods of its Deployments (read only, for
+# the reasons pods do not run: an image that cannot be pulled, a crash, no room to schedule).
+WATCHED_KINDS = (*CHILD_KINDS, "Pod")
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
+# On the pod template: a hash of the inline files, so that new content restarts the pods.
+FILES_HASH_ANNOTATION = f"{model.GROUP}/files-hash"
+# On claims: the uid of the App that created the claim, and the mark of a kept claim.
+APP_UID_ANNOTATION = f"{model.GROUP}/app-uid"
+KEPT_ANNOTATION = f"{model.GROUP}/kept"
 
 
 @dataclass(frozen=True)
@@ -46,9 +61,12 @@ class Desired:
     deployment: dict[str, Any]
     service: dict[str, Any] | None
     claims: list[dict[str, Any]] = field(default_factory=list)
+    config_map: dict[str, Any] | None = None  # the inline files, when there are any
 
     def objects(self) -> list[dict[str, Any]]:
-        return [obj for obj in (*self.claims, self.service, self.deployment) if obj is not None]
+        """In the order they are applied: what the pods mount before the pods."""
+        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment)
+                if obj is not None]
 
 
 def selector_labels(app: AppRef) -> dict[str, str]:
@@ -79,6 +97,17 @@ def claim_name(app: AppRef, volume_name: str) -> str:
     return f"{app.name}-{volume_name}"
 
 
+def files_config_map_name(app: AppRef) -> str:
+    return f"{app.name}-files"
+
+
+def file_key(index: int, file: model.File) -> str:
+    """The file's key in the ConfigMap and its path in the files volume: its position (unique)
+    and its base name (readable), in the characters a ConfigMap key allows."""
+    base = re.sub(r"[^-._a-zA-Z0-9]", "_", file.mount_path.rsplit("/", 1)[-1])
+    return f"{index}-{base}"[:253]
+
+
 def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": app.namespace, "labels": child_labels(app)}
     if owned:
@@ -87,9 +116,23 @@ def _metadata(app: AppRef, name: str, owned: bool = True, **extra: Any) -> dict[
     return meta
 
 
+def compact(value: Any) -> Any:
+    """The value without empty strings, maps and lists, which the API server drops from
+    fields it omits when empty (`value: ""` in an env entry, `requests: {}`): sent as they
+    are, the stored object would never look like the desired one, and every reconcile would
+    write. Only for structs: in a map of user data (labels, annotations, a ConfigMap's data)
+    an empty value is kept by the API server and means something."""
+    if isinstance(value, dict):
+        kept = {key: compact(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in ("", {}, [])}
+    if isinstance(value, list):
+        return [compact(item) for item in value]
+    return value
+
+
 def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
     """Stamp an object with a hash of itself, so a later reconcile can tell that applying it
-    again would change nothing (see kube.needs_apply)."""
+    again would change nothing (see drift.needs_apply)."""
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
     meta = obj["metadata"]
     return {**obj, "metadata": {**meta, "annotations": {
@@ -136,6 +179,49 @@ def render_mount(volume: model.Volume) -> dict[str, Any]:
     return mount
 
 
+def render_file_mounts(spec: AppSpec) -> list[dict[str, Any]]:
+    return [{"name": model.FILES_VOLUME, "mountPath": f.mount_path, "subPath": file_key(i, f),
+             "readOnly": True} for i, f in enumerate(spec.files or [])]
+
+
+def render_files_volume(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """One projected volume holds every file; each is mounted on its own path (subPath)."""
+    if not spec.files:
+        return None
+    sources = []
+    for index, file in enumerate(spec.files):
+        item: dict[str, Any] = {"path": file_key(index, file)}
+        if file.mode is not None:
+            item["mode"] = file.mode
+        if file.content is not None:
+            sources.append({"configMap": {"name": files_config_map_name(app),
+                                          "items": [{**item, "key": file_key(index, file)}]}})
+        elif file.config_map is not None:
+            sources.append({"configMap": {"name": file.config_map.name,
+                                          "items": [{**item, "key": file.config_map.key}]}})
+        elif file.secret is not None:
+            sources.append({"secret": {"name": file.secret.name,
+                                       "items": [{**item, "key": file.secret.key}]}})
+    return {"name": model.FILES_VOLUME, "projected": {"defaultMode": 0o644, "sources": sources}}
+
+
+def _inline_files(spec: AppSpec) -> dict[str, str]:
+    return {file_key(i, f): f.content for i, f in enumerate(spec.files or [])
+            if f.content is not None}
+
+
+def render_config_map(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """The inline files' content, owned by the App."""
+    data = _inline_files(spec)
+    if not data:
+        return None
+    return with_desired_hash({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": _metadata(app, files_config_map_name(app)),
+        "data": data,
+    })
+
+
 def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     container: dict[str, Any] = {"name": app.name, "image": spec.image}
     optional: dict[str, Any] = {
@@ -146,24 +232,31 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
         "env": [e.to_dict() for e in spec.env or []],
         "envFrom": [e.to_dict() for e in spec.env_from or []],
         "ports": [
-            {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
-            for p in spec.ports or []
+            {"name": name, "containerPort": p.container_port, "protocol": p.protocol}
+            for p, name in zip(spec.ports or [], spec.port_names(), strict=True)
         ],
         "resources": spec.resources.to_dict() if spec.resources else None,
-        "volumeMounts": [render_mount(v) for v in spec.volumes or []],
+        "volumeMounts": [render_mount(v) for v in spec.volumes or []]
+        + render_file_mounts(spec),
     }
     for kind, probe in spec.probe_items():
         optional[f"{kind}Probe"] = probe.to_dict()
     container.update({key: value for key, value in optional.items() if value})
     container["securityContext"] = render_container_security(spec)
-    return container
+    result: dict[str, Any] = compact(container)
+    return result
 
 
 def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
     template_meta: dict[str, Any] = {"labels": pod_labels}
-    if spec.pod_annotations:
-        template_meta["annotations"] = dict(spec.pod_annotations)
+    annotations = dict(spec.pod_annotations or {})
+    inline = _inline_files(spec)
+    if inline:
+        annotations[FILES_HASH_ANNOTATION] = hashlib.sha256(
+            json.dumps(inline, sort_keys=True).encode()).hexdigest()[:16]
+    if annotations:
+        template_meta["annotations"] = annotations
     pod_spec: dict[str, Any] = {
         # Apps never talk to the Kubernetes API, and service links clash with the
         # environment variables of many images (e.g. FLASK_PORT from a Service named flask).
@@ -174,11 +267,15 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     }
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
-    if spec.volumes:
-        pod_spec["volumes"] = [
-            {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
-            for v in spec.volumes
-        ]
+    volumes = [
+        {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
+        for v in spec.volumes or []
+    ]
+    files = render_files_volume(app, spec)
+    if files is not None:
+        volumes.append(files)
+    if volumes:
+        pod_spec["volumes"] = volumes
     return with_desired_hash({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -197,11 +294,11 @@ def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
         return None
     service_type = spec.service.type if spec.service else "ClusterIP"
     ports = []
-    for port in spec.ports:
+    for port, name in zip(spec.ports, spec.port_names(), strict=True):
         entry: dict[str, Any] = {
-            "name": port.name,
+            "name": name,
             "port": port.service_port or port.container_port,
-            "targetPort": port.name,
+            "targetPort": name,
             "protocol": port.protocol,
         }
         if port.node_port is not None:
@@ -216,11 +313,30 @@ def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
     })
 
 
-def render_claims(app: AppRef, spec: AppSpec) -> list[dict[str, Any]]:
-    owned = spec.volume_deletion_policy == "Delete"
+def is_kept_claim(claim: dict[str, Any], app: AppRef) -> bool:
+    """Whether a claim of this App's name is one that was kept: marked so, or made by another
+    App (of the same name, since deleted) and not owned by this one. A claim of ours without
+    the uid of its maker (made by an older version of the operator) that this App does not
+    own counts as kept too: when in doubt, data is kept."""
+    meta = claim.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    if annotations.get(KEPT_ANNOTATION) == "true":
+        return True
+    if any(ref.get("uid") == app.uid for ref in meta.get("ownerReferences") or []):
+        return False
+    return annotations.get(APP_UID_ANNOTATION) != app.uid
+
+
+def render_claims(app: AppRef, spec: AppSpec,
+                  kept: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """One claim per volume. `kept` names claims that exist and were kept (is_kept_claim):
+    they are mounted again but never owned."""
     claims = []
     for volume in spec.volumes or []:
-        meta = _metadata(app, claim_name(app, volume.name), owned=owned)
+        name = claim_name(app, volume.name)
+        owned = spec.volume_deletion_policy == "Delete" and name not in kept
+        annotations = {KEPT_ANNOTATION: "true"} if name in kept else {APP_UID_ANNOTATION: app.uid}
+        meta = _metadata(app, name, owned=owned, annotations=annotations)
         meta["labels"] = {**meta["labels"], VOLUME_LABEL: volume.name}
         claim_spec: dict[str, Any] = {
             "accessModes": [volume.access_mode],
@@ -235,9 +351,10 @@ def render_claims(app: AppRef, spec: AppSpec) -> list[dict[str, Any]]:
     return claims
 
 
-def render_all(app: AppRef, spec: AppSpec) -> Desired:
+def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset()) -> Desired:
     return Desired(
         deployment=render_deployment(app, spec),
         service=render_service(app, spec),
-        claims=render_claims(app, spec),
+        claims=render_claims(app, spec, kept),
+        config_map=render_config_map(app, spec),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_operator.model import AppSpec, Port
+from app_operator.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
 from app_operator.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
@@ -27,6 +27,25 @@ INVALID_SPEC = "InvalidSpec"
 NAME_CONFLICT = "NameConflict"
 API_REFUSED = "ApiRefused"
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+FAILED_CREATE = "FailedCreate"
+IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"
+UNSCHEDULABLE = "Unschedulable"
+_IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                       "ErrImageNeverPull", "RegistryUnavailable"}
+RETRYING_AFTER_ERROR = "RetryingAfterError"
+
+# Messages are for people; a message that copies an API server's answer can be very long
+# (hundreds of field errors), and a status too large is refused as a whole.
+MESSAGE_LIMIT = 1024
+
+
+def shorten(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The message cut to `limit` characters; the start, which names the cause, is kept."""
+    if len(message) <= limit:
+        return message
+    suffix = f" ... ({len(message) - limit} more characters)"
+    return message[: limit - len(suffix)] + suffix
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Observed:
     service: dict[str, Any] | None = None
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     retained_claims: list[str] = field(default_factory=list)
+    pods: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,10 +77,10 @@ class Progress:
     stalled: bool = False
 
 
-def url_for(app: AppRef, port: Port) -> str:
+def url_for(app: AppRef, port: Port, name: str) -> str:
     """In-cluster address of a port; the scheme is guessed from the port's name."""
     number = port.service_port or port.container_port
-    name = port.name.lower()
+    name = name.lower()
     if name.startswith("https"):
         scheme = "https"
     elif name.startswith("http") or name in ("web", "www"):
@@ -94,6 +114,43 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
+def pod_problem(pods: list[dict[str, Any]]) -> Progress | None:
+    """Why the App's pods do not run, in the words a user can act on: an image that cannot be
+    pulled, a container that keeps crashing (its last exit code, or OOMKilled), a pod the
+    scheduler finds no room for. These show within seconds on the pods, long before the
+    Deployment's progress deadline (10 minutes) says anything; an App's author may not be
+    allowed to read pods, so the App says it."""
+    found: list[Progress] = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if (condition.get("type"), condition.get("status"), condition.get("reason")) == (
+                    "PodScheduled", "False", "Unschedulable"):
+                found.append(Progress(False, UNSCHEDULABLE, "pod {} cannot be scheduled: {}".format(
+                    meta.get("name"), condition.get("message") or "no node fits it")))
+        for container in status.get("containerStatuses") or []:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason in _IMAGE_PULL_REASONS:
+                found.append(Progress(False, IMAGE_PULL_BACK_OFF, "cannot pull image {}: {}".format(
+                    container.get("image"), waiting.get("message") or reason)))
+            elif reason == CRASH_LOOP_BACK_OFF:
+                last = (container.get("lastState") or {}).get("terminated") or {}
+                how = f"exit code {last.get('exitCode')}" if last else "it exits"
+                if last.get("reason") == "OOMKilled":
+                    how = "OOMKilled: it used more memory than its limit"
+                found.append(Progress(False, CRASH_LOOP_BACK_OFF, (
+                    f"container {container.get('name')} keeps crashing ({how}, restarted "
+                    f"{container.get('restartCount', 0)} times); see `kubectl logs "
+                    f"{meta.get('name')} --previous`")))
+    # The same problem on several pods is said once; an image problem comes first.
+    order = {IMAGE_PULL_BACK_OFF: 0, CRASH_LOOP_BACK_OFF: 1, UNSCHEDULABLE: 2}
+    return min(found, key=lambda p: order[p.reason]) if found else None
+
+
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
     deployment = observed.deployment
@@ -104,6 +161,13 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
     if seen < _int(deployment, "metadata", "generation"):
         return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
                         "new spec")
+    failure = _deployment_condition(deployment, "ReplicaFailure")
+    if failure.get("status") == "True":
+        # Pods refused by the API server (Pod Security, a quota, an invalid field): none
+        # will start until something changes, and the Deployment's conditions, which say
+        # why, may not be readable by the App's author.
+        return Progress(False, FAILED_CREATE, "pods cannot be created: "
+                        f"{failure.get('message') or failure.get('reason')}", stalled=True)
     progressing = _deployment_condition(deployment, "Progressing")
     if progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return Progress(False, PROGRESS_DEADLINE_EXCEEDED,
@@ -114,6 +178,18 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
     updated = _int(deployment, "status", "updatedReplicas")
     total = _int(deployment, "status", "replicas")
     available = _int(deployment, "status", "availableReplicas")
+    pending = sorted(
+        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
+        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
+    if pending and available < desired:
+        # Pods that mount a claim not bound yet cannot start: the claim is what to look at
+        # (a missing StorageClass, a provisioner that is down), not the pods.
+        return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
+                        + ", ".join(pending))
+    if available < desired or updated < desired:
+        problem = pod_problem(observed.pods)
+        if problem is not None:
+            return problem
     if updated < desired:
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:
@@ -122,9 +198,6 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(False, ROLLING_OUT, f"scaling down from {total} to {desired} pods")
     if available < desired:
         return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
-    pending = sorted(
-        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
-        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
     if pending:
         return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
                         + ", ".join(pending))
@@ -134,7 +207,7 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         return Progress(True, SUSPENDED, "suspended: scaled to 0, Service and volumes kept")
     if desired == 0:
         return Progress(True, SCALED_TO_ZERO, "scaled to 0 replicas")
-    where = f" at {url_for(app, spec.ports[0])}" if spec.ports else ""
+    where = f" at {url_for(app, spec.ports[0], spec.port_names()[0])}" if spec.ports else ""
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
 
@@ -147,7 +220,7 @@ def _condition(kind: str, value: bool, reason: str, message: str, generation: in
         "type": kind,
         "status": status,
         "reason": reason,
-        "message": message,
+        "message": shorten(message),
         "lastTransitionTime": since or now,
         "observedGeneration": generation,
     }
@@ -175,14 +248,10 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
     ]
 
 
-def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name, "claimName": claim_name(app, name),
-                             "phase": _claim_phase(claim)}
-    if claim is not None:
-        capacity = ((claim.get("status") or {}).get("capacity") or {}).get("storage")
-        if capacity:
-            entry["capacity"] = capacity
-    return entry
+def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> VolumeStatus:
+    capacity = ((claim or {}).get("status") or {}).get("capacity") or {}
+    return VolumeStatus(name=name, claim_name=claim_name(app, name), phase=_claim_phase(claim),
+                        capacity=capacity.get("storage") or None)
 
 
 def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed: Observed,
@@ -195,24 +264,40 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
         progress = rollout_progress(app, spec, observed)
         if progress.stalled:  # a rollout that cannot proceed is a problem like any other
             problem, progress = Problem(progress.reason, progress.message), None
-    status: dict[str, Any] = {
-        "observedGeneration": generation,
-        "conditions": conditions(progress, problem, generation,
-                                 (previous or {}).get("conditions"), now),
-        "selector": label_selector(app),
-        "replicas": _int(observed.deployment, "status", "replicas"),
-        "readyReplicas": _int(observed.deployment, "status", "readyReplicas"),
-        "updatedReplicas": _int(observed.deployment, "status", "updatedReplicas"),
-        "availableReplicas": _int(observed.deployment, "status", "availableReplicas"),
-    }
+    url = node_port = None
     if spec is not None and spec.ports and observed.service is not None:
-        status["url"] = url_for(app, spec.ports[0])
+        url = url_for(app, spec.ports[0], spec.port_names()[0])
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
-        if node_port:
-            status["nodePort"] = node_port
-    if observed.claims:
-        status["volumes"] = [_volume_status(app, name, claim)
-                             for name, claim in observed.claims.items()]
-    if observed.retained_claims:
-        status["retainedClaims"] = sorted(observed.retained_claims)
-    return status
+    result = AppStatus(
+        observed_generation=generation,
+        conditions=[Condition.model_validate(c) for c in conditions(
+            progress, problem, generation, (previous or {}).get("conditions"), now)],
+        selector=label_selector(app),
+        replicas=_int(observed.deployment, "status", "replicas"),
+        ready_replicas=_int(observed.deployment, "status", "readyReplicas"),
+        updated_replicas=_int(observed.deployment, "status", "updatedReplicas"),
+        available_replicas=_int(observed.deployment, "status", "availableReplicas"),
+        url=url,
+        node_port=node_port or None,
+        volumes=[_volume_status(app, name, claim)
+                 for name, claim in observed.claims.items()] or None,
+        retained_claims=sorted(observed.retained_claims) or None,
+    )
+    return result.to_dict()
+
+
+def retrying_status(previous: dict[str, Any], generation: int, message: str,
+                    now: str) -> dict[str, Any]:
+    """The status of an App that could not be reconciled for a while (the API server busy,
+    away, or refusing a request for a reason that may pass): Reconciling with the error,
+    everything else as it was, observedGeneration included (the spec was not acted on)."""
+    before = {c.get("type", ""): c for c in previous.get("conditions") or []}
+    message = f"{message}; retrying"
+    ready = before.get(READY) or _condition(READY, False, RETRYING_AFTER_ERROR, message,
+                                            generation, before, now)
+    changed = [
+        ready,
+        _condition(RECONCILING, True, RETRYING_AFTER_ERROR, message, generation, before, now),
+        _condition(STALLED, False, RETRYING_AFTER_ERROR, "retrying", generation, before, now),
+    ]
+    return {**previous, "conditions": changed}

@@ -15,12 +15,18 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from app_operator import metrics
+
 K = TypeVar("K", bound=Hashable)
 
 
 class WorkQueue(Generic[K]):
-    def __init__(self, base_delay: float = 0.5, max_delay: float = 300.0) -> None:
+    def __init__(self, base_delay: float = 0.5, max_delay: float = 300.0,
+                 name: str = metrics.CONTROLLER) -> None:
+        self.name = name
         self._cond = threading.Condition()
+        self._added_at: dict[K, float] = {}
+        self._started_at: dict[K, float] = {}
         self._queue: deque[K] = deque()
         self._queued: set[K] = set()
         self._processing: set[K] = set()
@@ -44,6 +50,9 @@ class WorkQueue(Generic[K]):
             return
         self._queued.add(key)
         self._queue.append(key)
+        self._added_at[key] = time.monotonic()
+        metrics.queue_adds.labels(self.name).inc()
+        metrics.queue_depth.labels(self.name).set(len(self._queue))
         self._cond.notify()
 
     def add_after(self, key: K, delay: float) -> None:
@@ -52,12 +61,15 @@ class WorkQueue(Generic[K]):
             heapq.heappush(self._delayed, (time.monotonic() + delay, self._sequence, key))
             self._cond.notify()
 
-    def retry(self, key: K) -> float:
-        """Queue a failed key again after a backoff that doubles with each failure."""
+    def retry(self, key: K, at_least: float | None = None) -> float:
+        """Queue a failed key again after a backoff that doubles with each failure (and is
+        at least `at_least`, e.g. the server's Retry-After)."""
         with self._cond:
             failures = self._failures.get(key, 0)
             self._failures[key] = failures + 1
         delay = float(min(self._base_delay * 2**failures, self._max_delay))
+        delay = max(delay, at_least or 0.0)
+        metrics.queue_retries.labels(self.name).inc()
         self.add_after(key, delay)
         return delay
 
@@ -79,6 +91,10 @@ class WorkQueue(Generic[K]):
                     key = self._queue.popleft()
                     self._queued.discard(key)
                     self._processing.add(key)
+                    metrics.queue_depth.labels(self.name).set(len(self._queue))
+                    metrics.queue_duration.labels(self.name).observe(
+                        now - self._added_at.pop(key, now))
+                    self._started_at[key] = now
                     return key
                 timeout = self._delayed[0][0] - now if self._delayed else None
                 self._cond.wait(timeout)
@@ -86,6 +102,9 @@ class WorkQueue(Generic[K]):
     def done(self, key: K) -> None:
         with self._cond:
             self._processing.discard(key)
+            started = self._started_at.pop(key, None)
+            if started is not None:
+                metrics.work_duration.labels(self.name).observe(time.monotonic() - started)
             if key in self._dirty:
                 self._dirty.discard(key)
                 self._add_locked(key)
@@ -98,8 +117,3 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         with self._cond:
             return len(self._queue) + len(self._delayed)
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing being worked on (delayed retries do not count)."""
-        with self._cond:
-            return not self._queue and not self._processing

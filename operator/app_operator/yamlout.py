@@ -23,7 +23,9 @@ class KubeDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    if _NUMBER_1_2.fullmatch(value):
+    # Strings a YAML 1.2 reader, or kubectl's YAML 1.1 reader (y, Y, n, N are booleans to it,
+    # though not to PyYAML), would take for a number or a boolean.
+    if _NUMBER_1_2.fullmatch(value) or value in ("y", "Y", "n", "N"):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_str(value)
 

@@ -24,16 +24,18 @@ def test_bench_runs_every_phase_and_a_restart_writes_nothing(tmp_path: Path) -> 
         capture_output=True, text=True, timeout=1100, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     row = json.loads((tmp_path / "ci.json").read_text())["rows"][0]
-    for key in ("n", "t_api_s", "t_kubectl_s", "t_op_s", "resync_writes", "rss_mib",
-                "op_over_api", "op_over_kubectl", "churn_s", "t_api_nopods_s",
-                "t_op_nopods_s"):
+    for key in ("n", "t_api_s", "t_contract_s", "t_kubectl_s", "t_op_s", "resync_writes",
+                "rss_mib", "op_over_api", "op_over_contract", "op_over_kubectl", "churn_s",
+                "t_api_nopods_s", "t_op_nopods_s"):
         assert key in row, f"{key} missing from {row}"
     assert row["n"] == N
     assert "resync_note" not in row, row  # 20 Apps settle well within the window
     assert row["resync_writes"] == 0 and row["resync_child_writes"] == 0, row
-    # Three children and at least one status write per App, and the three one-time GETs.
-    assert row["op_writes_per_app"] >= 4 and row["op_reads_per_app"] >= 3, row
-    assert row["churn_writes"] >= N // 10 * 2, row  # a Deployment and a status per change
-    assert 20 < row["rss_mib"] < 500, row
+    # The contract itself needs three children and a status per App, and a Deployment and a
+    # status per changed App: fewer writes would mean work left undone. Reads have no such
+    # floor (the informers serve them), so they are reported, not asserted.
+    assert row["op_writes_per_app"] >= 4, row
+    assert row["churn_writes"] >= N // 10 * 2, row
+    assert 0 < row["rss_mib"] < 500, row
     assert f"| {N} |" in (tmp_path / "ci.md").read_text()
     assert (tmp_path / "ci.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import time
@@ -10,50 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.kube_helpers import Kubectl, OperatorProcess, condition, wait_for
-
-FLASK: dict[str, Any] = {
-    "apiVersion": "appoperator.dev/v1alpha1",
-    "kind": "App",
-    "metadata": {"name": "flask"},
-    "spec": {
-        "image": "pylounge_flask_app:v1",
-        "ports": [{"name": "http", "containerPort": 5000, "servicePort": 80}],
-    },
-}
-
-
-def app_manifest(name: str = "flask", **spec: Any) -> dict[str, Any]:
-    manifest = copy.deepcopy(FLASK)
-    manifest["metadata"]["name"] = name
-    manifest["spec"].update(spec)
-    return {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if v is not None}}
-
-
-def wait_ready(kubectl: Kubectl, name: str = "flask", timeout: float = 60) -> dict[str, Any]:
-    """Ready=True for the App's current generation."""
-    def ready() -> dict[str, Any] | None:
-        app = kubectl.get("app", name)
-        if app is None:
-            return None
-        ok = condition(app, "Ready")
-        current = ok.get("observedGeneration") == app["metadata"]["generation"]
-        return app if ok.get("status") == "True" and current else None
-    return wait_for(f"App {name} to be Ready", ready, timeout)
-
-
-def wait_stalled(kubectl: Kubectl, name: str, reason: str) -> dict[str, Any]:
-    def stalled() -> dict[str, Any] | None:
-        app = kubectl.get("app", name)
-        found = condition(app, "Stalled")
-        return app if found.get("status") == "True" and found.get("reason") == reason else None
-    return wait_for(f"App {name} to be Stalled with {reason}", stalled)
-
-
-def gone(kubectl: Kubectl, kind: str, name: str) -> bool:
-    """Deleted, or on its way (a claim may wait for its pods to go first)."""
-    obj = kubectl.get(kind, name)
-    return obj is None or bool(obj["metadata"].get("deletionTimestamp"))
+from tests.kube_helpers import (
+    Kubectl,
+    OperatorProcess,
+    app_manifest,
+    condition,
+    gone,
+    wait_for,
+    wait_ready,
+    wait_stalled,
+)
 
 
 def settled_versions(kubectl: Kubectl, *objects: tuple[str, str]) -> dict[str, str]:
@@ -298,6 +263,8 @@ def test_invalid_apps_are_refused_with_the_field_named(kubectl: Kubectl) -> None
     cases = [
         (app_manifest(ports=[{"name": "http", "containerPort": 80},
                              {"name": "http", "containerPort": 81}]),
+         "spec.ports: Invalid value: two ports have the same name"),
+        (app_manifest(ports=[{"containerPort": 80}, {"name": "web", "containerPort": 80}]),
          "spec.ports[1]: Duplicate value"),
         (app_manifest(volumes=[{"name": "a", "mountPath": "/d"}, {"name": "b", "mountPath": "/d"}]),
          "spec.volumes: Invalid value: two volumes use the same mountPath"),

@@ -96,7 +96,8 @@ def test_replace_reports_changes_and_keeps_later_writes() -> None:
     store.upsert(obj("written-after", 30, uid="4"))  # remembered after the list's version
     changed = store.replace([obj("same", 5, uid="1"), obj("changed", 7, uid="2"),
                              obj("new", 8, uid="5")], "20")
-    assert sorted(o["metadata"]["name"] for o in changed) == ["changed", "gone", "new"]
+    assert sorted((o["metadata"]["name"], gone) for o, gone in changed) == [
+        ("changed", False), ("gone", True), ("new", False)]
     assert store.get("ns", "gone") is None
     assert store.get("ns", "written-after") is not None
     assert store.get("ns", "changed")["metadata"]["resourceVersion"] == "7"
@@ -104,9 +105,10 @@ def test_replace_reports_changes_and_keeps_later_writes() -> None:
 
 def test_informer_lists_watches_and_relists_when_the_watch_expires() -> None:
     stop = threading.Event()
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, bool]] = []
     source = FakeSource(
-        lists=[([obj("a", 5)], "5"), ([obj("a", 9), obj("c", 9, uid="u3")], "9")],
+        lists=[([obj("a", 5), obj("d", 4, uid="u4")], "5"),
+               ([obj("a", 9), obj("c", 9, uid="u3")], "9")],
         watches=[
             [{"type": "ADDED", "object": obj("b", 6, uid="u2")},
              {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}},
@@ -116,18 +118,21 @@ def test_informer_lists_watches_and_relists_when_the_watch_expires() -> None:
             [{"type": "MODIFIED", "object": obj("c", 10, uid="u3")}],
         ])
     informer = Informer(source, "Service", SELECTOR, LABEL,
-                        on_change=lambda o: seen.append((o["metadata"]["name"],
-                                                         o["metadata"]["resourceVersion"])))
+                        on_change=lambda o, gone: seen.append((
+                            o["metadata"]["name"], o["metadata"]["resourceVersion"], gone)))
     assert informer.list_once() == "5"
     assert informer.synced.is_set()
-    assert seen == []  # the first list wakes nobody: every App is reconciled at start
+    assert seen == [("a", "5", False), ("d", "4", False)]  # the first list reports all
+    seen.clear()
     assert informer.watch_once("5") == "8"
     with pytest.raises(Expired):
         informer.watch_once("8")
-    assert seen == [("b", "6"), ("a", "8"), ("b", "8")]
+    assert seen == [("b", "6", False), ("a", "8", False), ("b", "8", True)]
     seen.clear()
     assert informer.list_once() == "9"
-    assert seen == [("a", "9"), ("c", "9")]  # a relist reports what it finds different
+    # A relist reports what it finds different, and what is gone: "d" was deleted while
+    # the watch was down, and no DELETED event will ever say so.
+    assert sorted(seen) == [("a", "9", False), ("c", "9", False), ("d", "4", True)]
     informer.watch_once("9")
     assert informer.store.get("ns", "c")["metadata"]["resourceVersion"] == "10"
     assert informer.store.get("ns", "b") is None
@@ -140,7 +145,7 @@ def test_informer_skips_the_event_of_a_write_already_remembered() -> None:
     source = FakeSource(lists=[([], "1")], watches=[
         [{"type": "ADDED", "object": obj("a", 2)}, {"type": "MODIFIED", "object": obj("a", 3)}]])
     informer = Informer(source, "Service", SELECTOR, LABEL,
-                        on_change=lambda o: seen.append(o["metadata"]["resourceVersion"]))
+                        on_change=lambda o, _: seen.append(o["metadata"]["resourceVersion"]))
     informer.list_once()
     informer.store.upsert(obj("a", 2))  # what our own apply answered
     informer.watch_once("1")
@@ -204,3 +209,35 @@ def test_children_remember_writes_and_forget_deletions() -> None:
     assert view.get("Service", "ns", "web") is None
     assert view.get("Service", "ns", "foreign") is None
     assert asked == [("Service", "ns", "web"), ("Service", "ns", "foreign")]
+
+
+def test_an_object_seen_deleted_is_never_brought_back() -> None:
+    """The answer of a write sent before a deletion, or a cached read from before it, must
+    not put the object back in the store (it would look in step while it is gone)."""
+    store = Store(LABEL)
+    store.upsert(obj("web", 5, uid="u1"))
+    store.remove(obj("web", 6, uid="u1"))  # the informer's DELETED event
+    assert not store.upsert(obj("web", 5, uid="u1"))  # our apply's answer, arriving late
+    assert store.get("ns", "web") is None
+    assert store.upsert(obj("web", 9, uid="u2"))  # made again: a new object
+    assert store.get("ns", "web")["metadata"]["uid"] == "u2"
+
+
+def test_children_do_not_fetch_back_a_deleted_object() -> None:
+    stale = obj("web", 5, uid="u1")
+    children = Children(FakeSource(lists=[], watches=[]), ["Service"], SELECTOR, LABEL,
+                        [None], fetch=lambda kind, ns, name: dict(stale))
+    store = children.informers[("Service", None)].store
+    store.remove(stale)
+    assert children.get("Service", "ns", "web") is None
+    assert children.get("Service", "ns", "web", fetch=False) is None
+
+
+def test_reconciles_do_not_wait_for_optional_informers() -> None:
+    """The pods are only read for diagnostics: an operator that may not list them (older
+    RBAC) still reconciles."""
+    children = Children(FakeSource(lists=[], watches=[]), ["Service", "Pod"], SELECTOR, LABEL,
+                        [None], fetch=lambda kind, ns, name: None, optional=["Pod"])
+    children.informers[("Service", None)].synced.set()
+    assert children.wait_synced(timeout=0.01)
+    assert children.of_instance("Pod", "ns", "web") == []

@@ -1,29 +1,70 @@
-"""The controller's bookkeeping around reconciles, with a fake reconciler (no cluster)."""
+"""The controller's bookkeeping around reconciles, with fake informers and a fake reconciler.
+
+Most tests drive the controller's methods directly, one step at a time (no worker threads,
+so nothing depends on timing); the last ones run the workers and wait for what they do.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from app_operator.controller import Controller
+from app_operator import status
+from app_operator.cache import Informer
+from app_operator.controller import REPORT_AFTER_FAILURES, Controller
+from app_operator.kube import KubeError
 from app_operator.reconcile import Outcome
+from app_operator.status import Problem
+
+RV = iter(range(1, 10**6))
 
 
-def app(name: str, generation: int = 1, namespace: str = "ns") -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": namespace, "uid": f"uid-{name}",
-                         "generation": generation}, "spec": {}}
+def app(name: str, generation: int = 1, namespace: str = "ns", **meta: Any) -> dict[str, Any]:
+    return {"kind": "App", "metadata": {
+        "name": name, "namespace": namespace, "uid": f"uid-{name}", "generation": generation,
+        "resourceVersion": str(next(RV)), **meta}, "spec": {}}
+
+
+class NoSource:
+    def list_all(self, *_: Any, **__: Any) -> Any:
+        raise AssertionError("the tests feed the stores by hand")
+
+    def watch(self, *_: Any) -> Any:
+        raise AssertionError("the tests feed the stores by hand")
+
+
+class FakeInformer(Informer):
+    """An App informer whose list and events the test delivers."""
+
+    def __init__(self) -> None:
+        super().__init__(NoSource(), "App", "")
+
+    def start(self) -> None:
+        pass
+
+    def listed(self, *bodies: dict[str, Any]) -> None:
+        for body in bodies:
+            self.store.upsert(body)
+        self.synced.set()
+        for body in bodies:
+            self.on_change(body, False)
+
+    def event(self, body: dict[str, Any], deleted: bool = False) -> None:
+        if deleted:
+            self.store.remove(body)
+        elif not self.store.upsert(body):
+            return
+        self.on_change(body, deleted)
 
 
 class FakeChildren:
     def __init__(self) -> None:
-        self.namespaces: list[str | None] = [None]
-        self.synced = threading.Event()
-        self.synced.set()
+        self.on_change: Any = None
 
     def start(self, on_change: Any) -> None:
         self.on_change = on_change
@@ -32,20 +73,10 @@ class FakeChildren:
         pass
 
     def wait_synced(self, timeout: float | None = None) -> bool:
-        return self.synced.wait(timeout)
+        return True
 
 
 class FakeKube:
-    def __init__(self, listed: list[dict[str, Any]]) -> None:
-        self.listed = listed
-        self.listing = threading.Event()
-        self.listing.set()
-
-    def list_all(self, kind: str, namespace: str | None, selector: str,
-                 keep: Callable[[dict[str, Any]], Any]) -> tuple[list[Any], str]:
-        self.listing.wait(5)
-        return [keep(item) for item in self.listed], "1"
-
     def counts(self) -> dict[str, int]:
         return {"reads": 1, "writes": 0}
 
@@ -54,94 +85,181 @@ class FakeKube:
 
 
 class FakeReconciler:
-    def __init__(self, listed: list[dict[str, Any]]) -> None:
-        self.kube = FakeKube(listed)
+    def __init__(self) -> None:
+        self.kube = FakeKube()
         self.children = FakeChildren()
         self.seen: list[tuple[str, int]] = []
+        self.answers: list[Outcome | Exception] = []
+        self.reported: list[str] = []
         self.lock = threading.Lock()
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         with self.lock:
             self.seen.append((body["metadata"]["name"], body["metadata"]["generation"]))
-        return Outcome()
+            answer = self.answers.pop(0) if self.answers else Outcome()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
-    def forget(self, uid: str) -> None:
-        pass
-
-
-def wait_until(check: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
+    def report_error(self, body: dict[str, Any], message: str) -> bool:
+        self.reported.append(message)
+        return True
 
 
 @pytest.fixture
-def first_pass_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="app_operator.controller")
-    return caplog
+def parts() -> Iterator[tuple[Controller, FakeReconciler, FakeInformer]]:
+    reconciler = FakeReconciler()
+    informer = FakeInformer()
+    controller = Controller(reconciler, [informer], workers=0)  # type: ignore[arg-type]
+    controller.start()
+    yield controller, reconciler, informer
+    controller.stop()
+
+
+def run_queue(controller: Controller) -> None:
+    """What the workers do, for whatever is due now."""
+    while len(controller.queue._queue):
+        key = controller.queue.get()
+        assert key is not None
+        try:
+            controller._reconcile(key)
+        finally:
+            controller.queue.done(key)
 
 
 def passes(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "first pass done" in r.getMessage()]
 
 
-@pytest.mark.parametrize("list_first", [True, False])
 def test_first_pass_is_reported_once_every_listed_app_was_checked(
-        first_pass_log: pytest.LogCaptureFixture, list_first: bool) -> None:
-    reconciler = FakeReconciler([app("a"), app("b")])
-    if not list_first:
-        reconciler.kube.listing.clear()  # the list answers after the reconciles ran
-    controller = Controller(reconciler, workers=2)  # type: ignore[arg-type]
-    controller.start()
-    try:
-        controller.on_app_event(None, app("a"))
-        if list_first:
-            time.sleep(0.2)
-            assert passes(first_pass_log) == []  # b is still to be checked
-        controller.on_app_event(None, app("b"))
-        wait_until(lambda: len(reconciler.seen) == 2)
-        reconciler.kube.listing.set()
-        wait_until(lambda: passes(first_pass_log))
-        assert "Apps checked 2, writes 0, reads 1" in passes(first_pass_log)[0]
-        controller.on_app_event("MODIFIED", app("a", generation=2))
-        wait_until(lambda: ("a", 2) in reconciler.seen)
-        assert len(passes(first_pass_log)) == 1
-    finally:
-        controller.stop()
+        parts: tuple[Controller, FakeReconciler, FakeInformer],
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="app_operator.controller")
+    controller, reconciler, informer = parts
+    informer.listed(app("a"), app("b"))
+    controller._first_pass_keys()
+    assert passes(caplog) == []
+    run_queue(controller)
+    assert sorted(reconciler.seen) == [("a", 1), ("b", 1)]
+    assert len(passes(caplog)) == 1
+    assert "Apps checked 2, writes 0, reads 1" in passes(caplog)[0]
+    informer.event(app("a", generation=2))
+    run_queue(controller)
+    assert len(passes(caplog)) == 1
 
 
 def test_deleted_or_terminating_apps_do_not_hold_up_the_first_pass(
-        first_pass_log: pytest.LogCaptureFixture) -> None:
-    reconciler = FakeReconciler([app("a"), app("gone"), app("leaving")])
-    controller = Controller(reconciler, workers=1)  # type: ignore[arg-type]
-    leaving = app("leaving")
-    leaving["metadata"]["deletionTimestamp"] = "2026-11-28T00:00:00Z"
-    controller.start()
-    try:
-        time.sleep(0.1)
-        controller.on_app_event(None, app("a"))
-        controller.on_app_event(None, leaving)
-        controller.on_app_event("DELETED", app("gone"))
-        wait_until(lambda: passes(first_pass_log))
-        assert reconciler.seen == [("a", 1)]
-    finally:
-        controller.stop()
+        parts: tuple[Controller, FakeReconciler, FakeInformer],
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="app_operator.controller")
+    controller, reconciler, informer = parts
+    gone = app("gone")
+    informer.listed(app("a"), gone)
+    controller._first_pass_keys()
+    informer.event(gone, deleted=True)
+    run_queue(controller)
+    assert reconciler.seen == [("a", 1)]
+    assert passes(caplog)
 
 
-def test_own_status_write_events_do_not_cause_reconciles() -> None:
-    reconciler = FakeReconciler([])
-    controller = Controller(reconciler, workers=1)  # type: ignore[arg-type]
+def test_a_deletion_missed_while_the_watch_was_down_forgets_the_app(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    controller, reconciler, informer = parts
+    body = app("a")
+    informer.listed(body)
+    reconciler.answers = [KubeError(503, "ServiceUnavailable", "busy")]
+    run_queue(controller)
+    assert ("ns", "a") in controller._state
+    # The relist after a 410 no longer has "a": the informer reports it gone.
+    informer.store.replace([], "100")
+    informer.on_change(body, True)
+    assert ("ns", "a") not in controller._state
+    assert controller.queue._failures == {}
+    # The retry that was due finds nothing to do: no ghost reconcile.
+    controller.queue.add(("ns", "a"))
+    run_queue(controller)
+    assert reconciler.seen == [("a", 1)]
+
+
+def test_a_child_change_wakes_its_app_and_only_a_known_one(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    controller, reconciler, informer = parts
+    informer.listed(app("a"))
+    run_queue(controller)
+    child = {"metadata": {"namespace": "ns", "labels": {"app.kubernetes.io/instance": "a"}}}
+    reconciler.children.on_change(child, False)
+    stranger = {"metadata": {"namespace": "ns", "labels": {"app.kubernetes.io/instance": "z"}}}
+    reconciler.children.on_change(stranger, False)
+    run_queue(controller)
+    assert reconciler.seen == [("a", 1), ("a", 1)]
+
+
+def test_an_invalid_spec_waits_for_a_new_generation(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    controller, reconciler, informer = parts
+    reconciler.answers = [Outcome(problem=Problem(status.INVALID_SPEC, "spec.x: bad"))]
+    informer.listed(app("a"))
+    run_queue(controller)
+    assert controller.queue._delayed == []  # no retry scheduled
+    informer.event(app("a", generation=2))
+    run_queue(controller)
+    assert reconciler.seen == [("a", 1), ("a", 2)]
+
+
+def test_other_stalls_are_retried_with_backoff(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    controller, reconciler, informer = parts
+    reconciler.answers = [Outcome(problem=Problem(status.NAME_CONFLICT, "taken"))]
+    informer.listed(app("a"))
+    run_queue(controller)
+    assert [key for _, _, key in controller.queue._delayed] == [("ns", "a")]
+
+
+def test_a_persisting_transient_error_is_reported_and_retry_after_is_honoured(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    controller, reconciler, informer = parts
+    informer.listed(app("a"))
+    errors = [KubeError(429, "TooManyRequests", "slow down", retry_after=7.0)
+              for _ in range(REPORT_AFTER_FAILURES)]
+    reconciler.answers = list(errors)
+    for attempt in range(REPORT_AFTER_FAILURES):
+        if attempt:
+            controller.queue.add(("ns", "a"))
+        run_queue(controller)
+        due = max(at for at, _, _ in controller.queue._delayed)
+        assert due - time.monotonic() > 6.0  # Retry-After: 7 s
+        assert reconciler.reported == ([] if attempt < REPORT_AFTER_FAILURES - 1 else
+                                       ["429 TooManyRequests: slow down"])
+    # Success clears the failure.
+    controller.queue.add(("ns", "a"))
+    run_queue(controller)
+    assert ("ns", "a") not in controller._state
+
+
+def test_a_conflict_is_retried_quietly(parts: tuple[Controller, FakeReconciler, FakeInformer],
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    controller, reconciler, informer = parts
+    reconciler.answers = [KubeError(409, "Conflict", "the object has been modified")]
+    informer.listed(app("a"))
+    with caplog.at_level(logging.WARNING):
+        run_queue(controller)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert controller.queue._delayed
+
+
+def test_workers_outlive_unexpected_errors() -> None:
+    reconciler = FakeReconciler()
+    informer = FakeInformer()
+    controller = Controller(reconciler, [informer], workers=1)  # type: ignore[arg-type]
+    reconciler.answers = [RuntimeError("a bug")]
     controller.start()
     try:
-        controller.on_app_event(None, app("a"))
-        wait_until(lambda: len(reconciler.seen) == 1)
-        time.sleep(0.05)
-        controller.on_app_event("MODIFIED", app("a"))  # same generation: our status write
-        time.sleep(0.2)
-        assert reconciler.seen == [("a", 1)]
-        reconciler.children.on_change({"metadata": {
-            "namespace": "ns", "labels": {"app.kubernetes.io/instance": "a"}}})
-        wait_until(lambda: len(reconciler.seen) == 2)  # a child changed: checked again
+        informer.listed(app("a"), app("b"))
+        deadline = time.monotonic() + 10
+        while len(reconciler.seen) < 2:
+            assert time.monotonic() < deadline, reconciler.seen
+            time.sleep(0.01)
+        failed = reconciler.seen[0][0]
+        assert controller._state[("ns", failed)].failures == 1
     finally:
         controller.stop()

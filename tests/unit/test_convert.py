@@ -9,7 +9,13 @@ import yaml
 
 from app_operator import compose_schema
 from app_operator.cli import main
-from app_operator.convert import Conversion, Refused, convert_compose, convert_run
+from app_operator.convert import (
+    Conversion,
+    DiskFiles,
+    Refused,
+    convert_compose,
+    convert_run,
+)
 from app_operator.model import AppSpec
 
 COMPOSE = Path(__file__).resolve().parents[1] / "data" / "compose"
@@ -33,7 +39,7 @@ def test_tutorial_nextcloud() -> None:
     assert conversion.app == {
         "apiVersion": "appoperator.dev/v1alpha1", "kind": "App",
         "metadata": {"name": "nextcloud"},
-        "spec": {"image": "nextcloud", "ports": [{"name": "http", "containerPort": 80}]}}
+        "spec": {"image": "nextcloud", "ports": [{"containerPort": 80}]}}
     assert any("port-forward svc/nextcloud 8080:80" in w for w in conversion.warnings)
 
 
@@ -43,8 +49,11 @@ def test_tutorial_flask_detached_and_interactive() -> None:
         conversion = run(command)
         assert conversion.app["metadata"]["name"] == "pylounge-flask-app"
         assert conversion.app["spec"] == {"image": "pylounge_flask_app:v1", "ports": [
-            {"name": "http", "containerPort": 5000}]}
-        assert conversion.warnings == []  # -d, -it and a same-number host port need no word
+            {"containerPort": 5000}]}
+        # -d and -it need no word; the host port says how to reach the App from outside
+        [warning] = conversion.warnings
+        assert "the Service listens on 5000" in warning
+        assert "kubectl port-forward svc/pylounge-flask-app 5000:5000" in warning
 
 
 def test_issue_example() -> None:
@@ -58,13 +67,16 @@ def test_issue_example() -> None:
 # ----------------------------------------------------------------- each flag
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    ("-p 30080:80", {"ports": [{"name": "http", "containerPort": 80, "nodePort": 30080}],
+    ("-p 30080:80", {"ports": [{"containerPort": 80, "nodePort": 30080}],
                      "service": {"type": "NodePort"}}),
-    ("-p 80", {"ports": [{"name": "http", "containerPort": 80}]}),
-    ("-p 53:53/udp", {"ports": [{"name": "udp-53", "containerPort": 53, "protocol": "UDP"}]}),
+    ("-p 80", {"ports": [{"containerPort": 80}]}),
+    ("-p 53:53/udp", {"ports": [{"containerPort": 53, "protocol": "UDP"}]}),
     ("--publish=443:443", {"ports": [{"name": "https", "containerPort": 443}]}),
-    ("-p8080:8080", {"ports": [{"name": "http", "containerPort": 8080}]}),
-    ("--expose 9000", {"ports": [{"name": "http", "containerPort": 9000}]}),
+    ("-p8080:8080", {"ports": [{"containerPort": 8080}]}),
+    ("--expose 9000", {"ports": [{"containerPort": 9000}]}),
+    ("-p 5432:5432", {"ports": [{"name": "postgres", "containerPort": 5432}]}),
+    ("-p 8000:8000 -p 9000:9000", {"ports": [{"name": "http", "containerPort": 8000},
+                                             {"containerPort": 9000}]}),
     ("-v data:/data:ro", {"volumes": [{"name": "data", "mountPath": "/data",
                                        "readOnly": True}]}),
     ("--mount type=volume,source=db_data,target=/var/lib/db",
@@ -106,10 +118,10 @@ def test_health_flags_become_a_readiness_probe() -> None:
         "initialDelaySeconds": 60}}
 
 
-def test_env_file_and_host_environment() -> None:
-    files = {"prod.env": "# comment\nA=1\nexport B='two'\n\nBROKEN\n"}
+def test_env_file_and_host_environment(tmp_path: Path) -> None:
+    (tmp_path / "prod.env").write_text("# comment\nA=1\nexport B='two'\n\nBROKEN\n")
     conversion = run("docker run --env-file prod.env -e FROM_SHELL -e MISSING busybox",
-                     read_file=files.__getitem__, environ={"FROM_SHELL": "yes"})
+                     files=DiskFiles(tmp_path), environ={"FROM_SHELL": "yes"})
     assert conversion.app["spec"]["env"] == [
         {"name": "A", "value": "1"}, {"name": "B", "value": "two"},
         {"name": "FROM_SHELL", "value": "yes"}]
@@ -141,14 +153,17 @@ def test_anonymous_volume_gets_a_name() -> None:
     conversion = run("docker run -v /var/lib/data busybox")
     assert conversion.app["spec"]["volumes"] == [{"name": "var-lib-data",
                                                   "mountPath": "/var/lib/data"}]
-    assert "anonymous volume" in conversion.warnings[0]
+    assert "anonymous volume at /var/lib/data becomes the persistent volume 'var-lib-data'" in (
+        conversion.warnings[0])
 
 
 @pytest.mark.parametrize(("command", "message"), [
-    ("docker run -v /etc:/etc nginx", "bind mount of a host path"),
-    ("docker run -v ./site:/usr/share/nginx/html nginx", "bind mount"),
-    ("docker run --mount type=bind,source=/srv,target=/srv nginx", "bind mount"),
-    ("docker run -v /var/run/docker.sock:/var/run/docker.sock nginx", "bind mount"),
+    ("docker run -v /etc:/etc nginx", "/etc is a host path; an App cannot mount"),
+    ("docker run -v ./site:/usr/share/nginx/html nginx", r"\./site does not exist"),
+    ("docker run --mount type=bind,source=/srv,target=/srv nginx", "/srv is a host path"),
+    ("docker run -v /var/run/docker.sock:/var/run/docker.sock nginx",
+     "the Docker socket gives the container control of the host"),
+    ("docker run -v ~/data:/data nginx", "a path in your home directory"),
     ("docker run --privileged nginx", "--privileged gives the container access to the host"),
     ("docker run --network host nginx", "--network=host"),
     ("docker run --pid=host nginx", "--pid=host"),
@@ -173,7 +188,7 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["convert", "run", "--strict", "--", "docker", "run", "-p", "8080:80",
                  "nextcloud"]) == 1
     out, err = capsys.readouterr()
-    assert "warning: nextcloud: -p 8080:80" in err
+    assert "warning: nextcloud: ports 8080:80:" in err
     assert main(["convert", "run", "--", "docker", "run", "-v", "/:/host", "nginx"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: ")
@@ -186,7 +201,7 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 def compose(name: str, **kwargs: Any) -> list[Conversion]:
     document = yaml.safe_load((COMPOSE / name).read_text())
-    kwargs.setdefault("read_file", lambda path: (COMPOSE / path).read_text())
+    kwargs.setdefault("files", DiskFiles(COMPOSE))
     conversions = convert_compose(document, schema=compose_schema.load(), **kwargs)
     for conversion in conversions:
         AppSpec.model_validate(conversion.app["spec"])
@@ -201,7 +216,7 @@ def test_compose_lamp_stack() -> None:
     conversions = compose("lamp.yml", environ={"DB_ROOT_PASSWORD": "hunter2"})
     apps = by_name(conversions)
     assert list(apps) == ["web", "db"]
-    assert apps["web"]["ports"] == [{"name": "http", "containerPort": 80}]
+    assert apps["web"]["ports"] == [{"containerPort": 80}]
     assert apps["web"]["volumes"] == [{"name": "site", "mountPath": "/var/www/html"}]
     assert {"name": "DB_NAME", "value": "shop"} in apps["web"]["env"]
     assert {"name": "MYSQL_ROOT_PASSWORD", "value": "hunter2"} in apps["db"]["env"]
@@ -223,7 +238,7 @@ def test_compose_web_app_with_postgres_and_redis() -> None:
     assert app["args"] == ["gunicorn", "-b", "0.0.0.0:8000", "shop.wsgi"]
     assert app["workingDir"] == "/srv/shop"
     assert (app["runAsUser"], app["runAsGroup"]) == (10001, 10001)
-    assert app["ports"] == [{"name": "http", "containerPort": 8000, "nodePort": 30800}]
+    assert app["ports"] == [{"containerPort": 8000, "nodePort": 30800}]
     assert app["service"] == {"type": "NodePort"}
     assert {"name": "SECRET_KEY", "value": "change-me"} in app["env"]
     assert {"name": "ALLOWED_HOSTS", "value": "shop.example.com"} in app["env"]
@@ -266,13 +281,16 @@ def test_compose_bind_mounts_are_refused_all_at_once() -> None:
     with pytest.raises(Refused) as refused:
         compose("bind-mounts.yml")
     message = str(refused.value)
-    assert "web: volumes: ./html" in message and "bind mount" in message
-    assert "proxy: volumes: /var/run/docker.sock" in message
+    assert "web: volumes: ./html:/usr/share/nginx/html:ro: ./html does not exist" in message
+    assert "web: volumes: /var/log/nginx:/var/log/nginx: /var/log/nginx is a host path" in (
+        message)
+    assert "proxy: volumes: /var/run/docker.sock:/var/run/docker.sock: /var/run/docker.sock " \
+        "is a host path" in message
 
 
-def test_compose_build_only_names_the_dockerfile() -> None:
+def test_compose_build_only_says_to_use_image_prefix() -> None:
     with pytest.raises(Refused, match=r"flask: has only `build:` "
-                       r"\(\./pylounge_flask_app/Dockerfile\).*docker push"):
+                       r"\(\./pylounge_flask_app, Dockerfile\).*--image-prefix REGISTRY/PATH"):
         compose("build-only.yml")
 
 

@@ -67,9 +67,13 @@ def test_descriptions_come_from_docstrings() -> None:
 
 def test_list_maps_and_cel_rules() -> None:
     spec = schema()["properties"]["spec"]
-    for field in ("ports", "volumes", "env"):
+    for field, keys in (("ports", ["containerPort", "protocol"]), ("volumes", ["name"]),
+                        ("env", ["name"])):
         assert spec["properties"][field]["x-kubernetes-list-type"] == "map"
-        assert spec["properties"][field]["x-kubernetes-list-map-keys"] == ["name"]
+        assert spec["properties"][field]["x-kubernetes-list-map-keys"] == keys
+        for key in keys:  # map keys must be required or defaulted
+            item = spec["properties"][field]["items"]
+            assert key in item.get("required", []) or "default" in item["properties"][key]
     messages = [v["message"] for v in spec["x-kubernetes-validations"]]
     assert any("nodePort" in m for m in messages)
     assert any("mountPath" in m for m in messages)

@@ -3,6 +3,8 @@
 import copy
 from typing import Any
 
+import pytest
+
 from app_operator import drift, render
 from app_operator.render import AppRef
 
@@ -36,7 +38,7 @@ def test_edit_by_someone_else_is_drift(app: AppRef) -> None:
     live = live_copy(desired)
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
     assert drift.needs_apply(desired, live)
-    assert drift.differences(desired, live) == ["spec.template.spec.containers[0].image"]
+    assert drift.differences(desired, live) == ["spec.template.spec.containers[flask].image"]
 
 
 def test_deleted_field_is_drift(app: AppRef) -> None:
@@ -72,3 +74,58 @@ def test_quantity_rule_applies_only_to_quantity_maps() -> None:
 
 def test_list_length_change_is_a_difference() -> None:
     assert drift.differences({"a": [1, 2]}, {"a": [1]}) == ["a"]
+
+
+def test_entries_other_managers_add_to_merged_lists_are_theirs(app: AppRef) -> None:
+    """`kubectl set env`, a webhook's sidecar, another owner: server-side apply keeps their
+    entries beside ours, so they are no reason to apply again."""
+    desired = render.render_deployment(app, make_spec(env=[{"name": "A", "value": "1"}],
+                                                      ports=[{"containerPort": 5000}]))
+    live = live_copy(desired)
+    pod = live["spec"]["template"]["spec"]
+    pod["containers"][0]["env"].append({"name": "INJECTED", "value": "x"})
+    pod["containers"][0]["ports"].insert(0, {"containerPort": 9090, "protocol": "TCP"})
+    pod["containers"].append({"name": "sidecar", "image": "proxy:1"})
+    pod.setdefault("volumes", []).append({"name": "extra", "emptyDir": {}})
+    live["metadata"]["ownerReferences"].append({"uid": "other", "kind": "Thing"})
+    assert drift.differences(desired, live) == []
+    assert not drift.needs_apply(desired, live)
+
+
+def test_a_changed_or_missing_entry_of_ours_is_drift(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec(env=[{"name": "A", "value": "1"},
+                                                           {"name": "B", "value": "2"}]))
+    live = live_copy(desired)
+    env = live["spec"]["template"]["spec"]["containers"][0]["env"]
+    env[0]["value"] = "changed"
+    del env[1]
+    assert drift.differences(desired, live) == [
+        "spec.template.spec.containers[flask].env[A].value",
+        "spec.template.spec.containers[flask].env[B]"]
+
+
+def test_lists_without_a_merge_key_compare_whole(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec(args=["a", "b"]))
+    live = live_copy(desired)
+    live["spec"]["template"]["spec"]["containers"][0]["args"].append("c")
+    assert drift.differences(desired, live) == ["spec.template.spec.containers[flask].args"]
+
+
+@pytest.mark.parametrize(("desired", "stored"), [
+    (".5e-3", "1e-3"), ("500u", "1m"), ("1.0001", "1001m"), ("1.123456789", "1124m"),
+    ("1Gi", "1073741824"), ("0.5Gi", "512Mi"), ("1e6", "1M"),
+])
+def test_quantities_compare_as_the_api_server_stores_them(app: AppRef, desired: str,
+                                                           stored: str) -> None:
+    spec = make_spec(resources={"requests": {"cpu": desired}})
+    deployment = render.render_deployment(app, spec)
+    live = live_copy(deployment)
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = stored
+    assert not drift.needs_apply(deployment, live)
+
+
+def test_a_changed_quantity_is_drift(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(resources={"requests": {"cpu": "1"}}))
+    live = live_copy(deployment)
+    live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "999m"
+    assert drift.needs_apply(deployment, live)

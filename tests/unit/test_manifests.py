@@ -13,13 +13,16 @@ MANIFESTS = ROOT / "manifests"
 EXPECTED_RULES = [
     {"apiGroups": ["appoperator.dev"], "resources": ["apps"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"], "verbs": ["get", "patch"]},
+    {"apiGroups": ["appoperator.dev"], "resources": ["apps/finalizers"], "verbs": ["update"]},
     {"apiGroups": ["apps"], "resources": ["deployments"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims"],
+    {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims", "configmaps"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
-NEVER_RESOURCES = {"secrets", "pods", "pods/exec", "pods/attach", "persistentvolumes", "nodes",
+NEVER_RESOURCES = {"secrets", "pods/exec", "pods/attach", "pods/portforward",
+                   "pods/ephemeralcontainers", "persistentvolumes", "nodes",
                    "serviceaccounts/token", "clusterroles", "clusterrolebindings", "roles",
                    "rolebindings", "customresourcedefinitions", "*"}
 NEVER_VERBS = {"escalate", "bind", "impersonate", "*"}
@@ -36,6 +39,8 @@ def test_cluster_role_is_frozen() -> None:
 
 def test_cluster_role_has_nothing_dangerous() -> None:
     for rule in load("clusterrole.yaml")["rules"]:
+        if "pods" in rule["resources"]:
+            assert rule["verbs"] == ["get", "list", "watch"], rule  # pods: read only
         assert not set(rule["resources"]) & NEVER_RESOURCES, rule
         assert not set(rule["verbs"]) & NEVER_VERBS, rule
         assert "*" not in rule["apiGroups"], rule
@@ -67,7 +72,8 @@ def test_operator_pod_is_locked_down() -> None:
         "capabilities": {"drop": ["ALL"]}}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"]["memory"]
-    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["replicas"] == 2
+    assert "--leader-elect" in container["args"]
 
 
 def test_kustomization_lists_every_manifest() -> None:
@@ -85,3 +91,57 @@ def test_kind_config_maps_the_tutorial_port() -> None:
         {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"}]
     flask = yaml.safe_load((ROOT / "examples" / "apps" / "flask.yaml").read_text())
     assert flask["spec"]["ports"][0]["nodePort"] == 30080
+
+
+AGGREGATE = "rbac.authorization.k8s.io/aggregate-to-"
+READ = {"get", "list", "watch"}
+
+
+def aggregated_roles() -> dict[str, dict[str, Any]]:
+    documents = yaml.safe_load_all((MANIFESTS / "aggregated-roles.yaml").read_text())
+    return {d["metadata"]["name"]: d for d in documents if d}
+
+
+def aggregates_to(role: dict[str, Any]) -> set[str]:
+    return {key.removeprefix(AGGREGATE) for key, value in role["metadata"]["labels"].items()
+            if key.startswith(AGGREGATE) and value == "true"}
+
+
+def test_aggregated_roles_editing_never_reaches_view() -> None:
+    roles = aggregated_roles()
+    assert set(roles) == {"app-operator-edit", "app-operator-view"}
+    # Creating an App runs an image with the namespace's network and Secrets: edit, admin.
+    assert aggregates_to(roles["app-operator-edit"]) == {"edit", "admin"}
+    assert aggregates_to(roles["app-operator-view"]) == {"view", "edit", "admin"}
+    for rule in roles["app-operator-view"]["rules"]:
+        assert set(rule["verbs"]) <= READ, rule
+
+
+def test_aggregated_roles_cover_apps_only_and_leave_status_to_the_operator() -> None:
+    for role in aggregated_roles().values():
+        for rule in role["rules"]:
+            assert rule["apiGroups"] == ["appoperator.dev"], rule
+            assert set(rule["resources"]) <= {"apps", "apps/status", "apps/scale"}, rule
+            assert "*" not in rule["verbs"] and "resourceNames" not in rule, rule
+            if "apps/status" in rule["resources"]:
+                assert set(rule["verbs"]) <= READ, rule
+    edit = {r: set(rule["verbs"]) for rule in aggregated_roles()["app-operator-edit"]["rules"]
+            for r in rule["resources"]}
+    assert {"create", "update", "patch", "delete"} <= edit["apps"]
+    assert {"update", "patch"} <= edit["apps/scale"]
+
+
+def test_metrics_are_served_and_reachable() -> None:
+    deployment = load("deployment.yaml")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 9090} in container["ports"]
+    service = load("metrics-service.yaml")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    policy = load("networkpolicy.yaml")
+    assert {"protocol": "TCP", "port": 9090} in policy["spec"]["ingress"][0]["ports"]
+    component = MANIFESTS / "components" / "servicemonitor"
+    monitor = yaml.safe_load((component / "servicemonitor.yaml").read_text())
+    labels = service["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    assert yaml.safe_load((component / "kustomization.yaml").read_text())["kind"] == "Component"

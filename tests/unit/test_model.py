@@ -127,3 +127,29 @@ def test_parse_quantity(text: str | int, value: Decimal) -> None:
 def test_parse_quantity_refuses_garbage() -> None:
     with pytest.raises(ValueError, match="not a quantity"):
         parse_quantity("lots")
+
+
+def test_ports_without_names_get_names_like_docker_users_expect() -> None:
+    assert make_ports([{"containerPort": 5000}]) == ["http"]
+    assert make_ports([{"containerPort": 53, "protocol": "UDP"}]) == ["udp-53"]
+    assert make_ports([{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"},
+                       {"name": "admin", "containerPort": 9000}]) == ["tcp-80", "udp-53", "admin"]
+    # The same number over TCP and UDP (`-p 53:53 -p 53:53/udp`) is two ports.
+    assert make_ports([{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP"}]) == [
+        "tcp-53", "udp-53"]
+
+
+def test_a_derived_name_never_takes_an_explicit_one() -> None:
+    assert make_ports([{"name": "tcp-80", "containerPort": 81}, {"containerPort": 80}]) == [
+        "tcp-80", "tcp-80-2"]
+
+
+def test_probes_refer_to_named_ports_only() -> None:
+    with pytest.raises(ValidationError, match="names no port"):
+        spec(ports=[{"containerPort": 5000}],
+             probes={"readiness": {"httpGet": {"port": "http"}}})
+    spec(ports=[{"containerPort": 5000}], probes={"readiness": {"httpGet": {"port": 5000}}})
+
+
+def make_ports(ports: list[dict[str, object]]) -> list[str]:
+    return spec(ports=ports).port_names()

@@ -11,14 +11,6 @@ from app_operator.reconcile import Reconciler
 from app_operator.render import AppRef
 
 
-class EventsOnly:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, str]] = []
-
-    def post_event(self, body: dict[str, Any], kind: str, reason: str, message: str) -> None:
-        self.events.append((kind, reason, message))
-
-
 def ready(value: str, reason: str, message: str) -> dict[str, Any]:
     return {"conditions": [{"type": "Ready", "status": value, "reason": reason,
                             "message": message}]}
@@ -30,12 +22,11 @@ LOST = ready("False", "VolumesPending", "waiting for claims to be bound: flask-d
 
 def announce(app: AppRef, caplog: pytest.LogCaptureFixture, before: dict[str, Any],
              after: dict[str, Any]) -> tuple[list[str], list[tuple[str, str, str]]]:
-    kube = EventsOnly()
-    reconciler = Reconciler(cast(Kube, kube), cast(Children, None))
+    reconciler = Reconciler(cast(Kube, None), cast(Children, None))
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="app_operator.reconcile"):
-        reconciler._announce({"metadata": {"name": app.name}}, app, before, after)
-    return [r.getMessage() for r in caplog.records], kube.events
+        events = reconciler._announce(app, before, after)
+    return [r.getMessage() for r in caplog.records], events
 
 
 def test_becoming_ready_is_logged_and_an_event(app: AppRef,

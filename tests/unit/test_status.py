@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from app_operator import status
 from app_operator.render import AppRef
 from app_operator.status import Observed, Problem
@@ -141,5 +143,64 @@ def test_url_scheme_follows_port_name(app: AppRef) -> None:
     spec = make_spec(ports=[{"name": "postgres", "containerPort": 5432},
                             {"name": "https", "containerPort": 8443}])
     assert spec.ports is not None
-    assert status.url_for(app, spec.ports[0]) == "tcp://flask.demo.svc:5432"
-    assert status.url_for(app, spec.ports[1]) == "https://flask.demo.svc:8443"
+    assert status.url_for(app, spec.ports[0], "postgres") == "tcp://flask.demo.svc:5432"
+    assert status.url_for(app, spec.ports[1], "https") == "https://flask.demo.svc:8443"
+
+
+def test_a_lone_port_without_a_name_is_http(app: AppRef) -> None:
+    """`docker run -p 5000:5000`: one TCP port, no name."""
+    spec = make_spec(ports=[{"containerPort": 5000}])
+    assert spec.port_names() == ["http"]
+    result = status.compute_status(app, 1, spec, Observed(service={"spec": {"ports": [{}]}}),
+                                   None, None, NOW)
+    assert result["url"] == "http://flask.demo.svc:5000"
+
+
+def pod(name: str = "flask-1", **status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "status": status}
+
+
+def waiting(reason: str, message: str = "", **extra: Any) -> dict[str, Any]:
+    return {"name": "flask", "image": "pylounge_flask_app:v9", "restartCount": 4,
+            "state": {"waiting": {"reason": reason, "message": message}}, **extra}
+
+
+STARTING = deployment(replicas=1, ready=0, updated=1, available=0)
+
+
+@pytest.mark.parametrize(("pods", "reason", "words"), [
+    ([pod(containerStatuses=[waiting("ImagePullBackOff", "Back-off pulling image")])],
+     "ImagePullBackOff", ["cannot pull image pylounge_flask_app:v9", "Back-off pulling"]),
+    ([pod(containerStatuses=[waiting("ErrImagePull", "not found")])],
+     "ImagePullBackOff", ["pylounge_flask_app:v9", "not found"]),
+    ([pod(containerStatuses=[waiting("CrashLoopBackOff", lastState={
+        "terminated": {"exitCode": 3, "reason": "Error"}})])],
+     "CrashLoopBackOff", ["exit code 3", "restarted 4 times", "kubectl logs flask-1 --previous"]),
+    ([pod(containerStatuses=[waiting("CrashLoopBackOff", lastState={
+        "terminated": {"exitCode": 137, "reason": "OOMKilled"}})])],
+     "CrashLoopBackOff", ["OOMKilled"]),
+    ([pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                       "message": "0/1 nodes are available: 1 Insufficient cpu."}])],
+     "Unschedulable", ["0/1 nodes are available: 1 Insufficient cpu."]),
+])
+def test_why_pods_do_not_run_is_in_the_status(app: AppRef, pods: list[dict[str, Any]],
+                                              reason: str, words: list[str]) -> None:
+    result = compute(app, Observed(deployment=STARTING, pods=pods))
+    ready = conditions(result)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", reason)
+    assert all(word in ready["message"] for word in words), ready["message"]
+    assert conditions(result)["Reconciling"]["status"] == "True"
+
+
+def test_pod_problems_do_not_matter_once_every_pod_is_available(app: AppRef) -> None:
+    """A pod of an old ReplicaSet that crashes while the current ones are available."""
+    crashing = pod(containerStatuses=[waiting("CrashLoopBackOff")])
+    result = compute(app, Observed(deployment=deployment(), pods=[crashing]))
+    assert conditions(result)["Ready"]["reason"] == "Available"
+
+
+def test_a_terminating_pod_is_not_a_problem(app: AppRef) -> None:
+    leaving = pod(containerStatuses=[waiting("CrashLoopBackOff")])
+    leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    result = compute(app, Observed(deployment=STARTING, pods=[leaving]))
+    assert conditions(result)["Ready"]["reason"] == "RollingOut"

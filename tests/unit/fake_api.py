@@ -1,0 +1,141 @@
+"""A small in-memory API server for testing the Reconciler without a cluster.
+
+It keeps objects by (kind, namespace, name), gives them uids and resourceVersions, and
+answers the calls the Reconciler makes through kube.Kube (apply, apply_status, merge_patch,
+delete, post_event) and through cache.Children (get, of_instance, remember, forget). Apply
+is simplified: the applied fields replace the stored ones, `status` and the uid are kept.
+Every write is recorded, so a test can assert that a second reconcile writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any, cast
+
+from app_operator import render
+from app_operator.cache import Children
+from app_operator.kube import Kube, KubeError
+from app_operator.reconcile import Reconciler
+
+Obj = dict[str, Any]
+_uids = itertools.count(1)
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], Obj] = {}
+        self.writes: list[tuple[str, str, str]] = []  # (verb, kind, name)
+        self.events: list[tuple[str, str, str]] = []  # (type, reason, message)
+        self.statuses: dict[str, Obj] = {}  # App name -> status written
+        self.refuse: dict[str, KubeError] = {}  # kind -> error its applies get
+        self._version = itertools.count(100)
+
+    # What a test sets up.
+    def create(self, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        meta.setdefault("uid", f"uid-{next(_uids)}")
+        meta["resourceVersion"] = str(next(self._version))
+        self.objects[(obj["kind"], meta["namespace"], meta["name"])] = obj
+        return obj
+
+    def collect_garbage(self, owner_uid: str) -> None:
+        """What the garbage collector does once the App with this uid is gone."""
+        for key, obj in list(self.objects.items()):
+            if any(r.get("uid") == owner_uid for r in obj["metadata"].get("ownerReferences")
+                   or []):
+                del self.objects[key]
+
+    def find(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self.objects.get((kind, namespace, name))
+
+    # kube.Kube
+    def apply(self, obj: Obj, subresource: str = "") -> Obj:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta["namespace"], meta["name"])
+        if obj["kind"] in self.refuse:
+            raise self.refuse[obj["kind"]]
+        self.writes.append(("apply", obj["kind"], meta["name"]))
+        stored = self.objects.get(key)
+        new = _omit_empty(copy.deepcopy(obj))
+        if stored is not None:
+            new["metadata"] = {**stored["metadata"], **new["metadata"]}
+            if "status" in stored:
+                new["status"] = stored["status"]
+        else:
+            new["metadata"]["uid"] = f"uid-{next(_uids)}"
+        new["metadata"]["resourceVersion"] = str(next(self._version))
+        self.objects[key] = new
+        return copy.deepcopy(new)
+
+    def apply_status(self, app: Obj, status: Obj) -> Obj:
+        self.writes.append(("status", "App", app["metadata"]["name"]))
+        self.statuses[app["metadata"]["name"]] = copy.deepcopy(status)
+        meta = {**app["metadata"], "resourceVersion": str(next(self._version))}
+        return {**app, "metadata": meta, "status": copy.deepcopy(status)}
+
+    def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
+        self.writes.append(("patch", kind, name))
+        stored = self.objects[(kind, namespace, name)]
+        _merge(stored, patch)
+        stored["metadata"]["resourceVersion"] = str(next(self._version))
+        return copy.deepcopy(stored)
+
+    def delete(self, kind: str, namespace: str, name: str, uid: str) -> bool:
+        stored = self.objects.get((kind, namespace, name))
+        if stored is None or stored["metadata"]["uid"] != uid:
+            return False
+        self.writes.append(("delete", kind, name))
+        del self.objects[(kind, namespace, name)]
+        return True
+
+    def post_event(self, body: Obj, event_type: str, reason: str, message: str) -> None:
+        self.events.append((event_type, reason, message))
+
+    # cache.Children
+    def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
+        found = self.find(kind, namespace, name)
+        return copy.deepcopy(found) if found is not None else None
+
+    def of_instance(self, kind: str, namespace: str, instance: str) -> list[Obj]:
+        return [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items())
+                if k == kind and ns == namespace and
+                (o["metadata"].get("labels") or {}).get(render.INSTANCE_LABEL) == instance]
+
+    def remember(self, obj: Obj) -> None:
+        pass  # the store is the API itself
+
+    def forget(self, obj: Obj) -> None:
+        pass
+
+
+def _omit_empty(value: Any) -> Any:
+    """As the API server stores an object: fields with empty values (omitempty) are gone."""
+    if isinstance(value, dict):
+        return {k: _omit_empty(v) for k, v in value.items() if v not in ("", {}, [], None)}
+    if isinstance(value, list):
+        return [_omit_empty(v) for v in value]
+    return value
+
+
+def _merge(target: Obj, patch: Obj) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def reconciler(api: FakeApi) -> Reconciler:
+    return Reconciler(cast(Kube, api), cast(Children, api))
+
+
+def app_body(name: str = "flask", uid: str = "app-uid-1", generation: int = 1,
+             namespace: str = "demo", **spec: Any) -> Obj:
+    return {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid,
+                         "generation": generation, "resourceVersion": "1"},
+            "spec": {"image": "pylounge_flask_app:v1", **spec}}
