@@ -79,17 +79,18 @@ def patch_app(kubectl: Kubectl, name: str, spec: dict[str, Any]) -> None:
     kubectl("patch", "app", name, "--type=merge", "-p", json.dumps({"spec": spec}))
 
 
-def operator_pod(cluster: Kubectl) -> dict[str, Any]:
-    pods = cluster.in_namespace(OPERATOR_NAMESPACE).items(
-        "pods", "app.kubernetes.io/name=app-operator")
-    running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-    assert len(running) == 1, f"expected one operator pod, found {len(running)}"
-    return running[0]
+OPERATOR_SELECTOR = "app.kubernetes.io/name=app-operator"
+
+
+def operator_pods(cluster: Kubectl) -> list[dict[str, Any]]:
+    pods = cluster.in_namespace(OPERATOR_NAMESPACE).items("pods", OPERATOR_SELECTOR)
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def operator_log(cluster: Kubectl) -> str:
+    """The logs of every operator pod (the leader's and the standby's), each line prefixed."""
     result = cluster.in_namespace(OPERATOR_NAMESPACE).run(
-        "logs", "deploy/app-operator", "--tail=-1", check=False)
+        "logs", "-l", OPERATOR_SELECTOR, "--prefix", "--tail=-1", check=False)
     return result.stdout + result.stderr
 
 

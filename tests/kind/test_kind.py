@@ -19,7 +19,7 @@ from tests.kind.helpers import (
     app,
     exec_in,
     operator_log,
-    operator_pod,
+    operator_pods,
     patch_app,
     pod_names,
     ready_pods,
@@ -102,12 +102,30 @@ def test_data_survives_pod_and_app_deletion(kubectl: Kubectl) -> None:
     [third] = wait_ready_pods(kubectl, "keeper", 1)
     assert exec_in(kubectl, third["metadata"]["name"], "cat /data/token").strip() == token
 
-    # under Delete the claim goes with the App, and the provisioner removes its volume
+    # a kept claim stays kept, even when the App that mounts it again says Delete
     patch_app(kubectl, "keeper", {"volumeDeletionPolicy": "Delete"})
     wait_app_ready(kubectl, "keeper")
     kubectl("delete", "app", "keeper", "--wait=true")
+    wait_for("the Deployment to be gone", lambda: kubectl.get("deploy", "keeper") is None,
+             timeout=TIMEOUT)
+    still = kubectl.get("pvc", "keeper-data")
+    assert still and still["metadata"]["uid"] == claim["metadata"]["uid"]
+
+
+def test_claim_goes_with_the_app_under_delete(kubectl: Kubectl) -> None:
+    """volumeDeletionPolicy Delete: the claim is deleted with the App, and the provisioner
+    removes its volume from the node."""
+    kubectl.apply(app("scratch", command=SLEEP, volumeDeletionPolicy="Delete",
+                      volumes=[{"name": "data", "mountPath": "/data", "size": "100Mi"}]))
+    wait_app_ready(kubectl, "scratch")
+    [pod] = wait_ready_pods(kubectl, "scratch", 1)
+    exec_in(kubectl, pod["metadata"]["name"], "echo x > /data/x")
+    claim = kubectl.get("pvc", "scratch-data")
+    assert claim and claim["status"]["phase"] == "Bound"
+    volume = claim["spec"]["volumeName"]
+    kubectl("delete", "app", "scratch", "--wait=true")
     wait_for("the claim to be deleted with the App",
-             lambda: kubectl.get("pvc", "keeper-data") is None, timeout=TIMEOUT)
+             lambda: kubectl.get("pvc", "scratch-data") is None, timeout=TIMEOUT)
     wait_for(f"the volume {volume} to be removed",
              lambda: kubectl.get("pv", volume) is None, timeout=TIMEOUT)
 
@@ -200,16 +218,17 @@ def test_pod_problem_in_status_then_cleared(kubectl: Kubectl, problem: dict[str,
 
 
 def test_operator_pod_log_is_clean(cluster: Kubectl) -> None:
-    """Run last: everything above went through the operator pod, under its ServiceAccount."""
-    pod = operator_pod(cluster)
-    spec = pod["spec"]
-    assert spec["serviceAccountName"] == "app-operator"
-    assert spec["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
-    restarts = sum(s["restartCount"] for s in pod["status"]["containerStatuses"])
+    """Run last: everything above went through the operator's pods, under its ServiceAccount."""
+    pods = operator_pods(cluster)
+    assert pods, "no operator pod"
     log = operator_log(cluster)
+    for pod in pods:
+        assert pod["spec"]["serviceAccountName"] == "app-operator"
+        assert pod["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        restarts = sum(s["restartCount"] for s in pod["status"]["containerStatuses"])
+        assert restarts == 0, f"{pod['metadata']['name']} restarted {restarts} times"
     assert "Forbidden" not in log, log[-6000:]
     assert "Traceback" not in log, log[-6000:]
-    assert restarts == 0, f"the operator restarted {restarts} times\n{log[-6000:]}"
     namespace = cluster("get", "namespace", "app-operator-system", "-o", "json")
     labels = yaml.safe_load(namespace)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
