@@ -76,11 +76,20 @@ cluster_running() {
 up() {
     if cluster_running; then
         "$kind" export kubeconfig --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" 2>/dev/null
-        log "cluster $cluster runs already (kubectl --context $context)"
-        return
+        # a node that was restarted (dockerd restarted, the machine rebooted) may not come back
+        local _
+        for _ in $(seq 1 30); do
+            if kubectl get --raw /readyz >/dev/null 2>&1 &&
+                kubectl wait --for=condition=Ready node --all --timeout=5s >/dev/null 2>&1; then
+                log "cluster $cluster runs already (kubectl --context $context)"
+                return
+            fi
+            sleep 2
+        done
+        log "cluster $cluster runs but does not answer or its node is not Ready: creating it again"
     fi
     if "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
-        log "cluster $cluster exists but its node is not running: deleting it"
+        log "deleting the cluster $cluster that does not work"
         "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG"
     fi
     local image start=$SECONDS

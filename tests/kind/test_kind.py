@@ -189,8 +189,10 @@ def wait_problem(kubectl: Kubectl, name: str, reason: str) -> dict[str, Any]:
                          interval=1)
     except AssertionError as timeout:
         raise AssertionError(f"{timeout}; the App's Ready condition: {seen}") from None
-    printed = kubectl("get", "apps", name)
-    assert reason in printed, printed
+    # Between a crash loop's restarts the container runs for a moment and the Deployment may
+    # count the pod available: the STATUS column is read until it shows the reason too.
+    wait_for(f"`kubectl get apps {name}` to show {reason}",
+             lambda: reason in kubectl("get", "apps", name), timeout=PROBLEM_WAIT, interval=1)
     return ready
 
 
