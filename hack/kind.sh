@@ -27,7 +27,12 @@ if [ "${1:-}" = test ]; then
 fi
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 mkdir -p "$(dirname "$KIND_KUBECONFIG")"
-kubectl() { command kubectl --kubeconfig "$KIND_KUBECONFIG" --context "$context" "$@"; }
+# the kubectl built with the node's Kubernetes (build-binaries.sh), else the one on PATH
+kubectl() {
+    local bin="$KIND_CACHE/bin/kubectl"
+    [ -x "$bin" ] || bin=$(command -v kubectl)
+    "$bin" --kubeconfig "$KIND_KUBECONFIG" --context "$context" "$@"
+}
 
 docker_bin=$(hack/images/docker.sh)
 kind_bin() {
@@ -40,7 +45,7 @@ kind_bin() {
 node_image() {
     if [ -n "${KIND_NODE_IMAGE:-}" ]; then
         echo "$KIND_NODE_IMAGE"
-    elif curl -s --max-time 5 -o /dev/null https://registry-1.docker.io/v2/; then
+    elif [[ "$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ || true)" =~ ^(200|401)$ ]]; then
         log "Docker Hub answers: kind's public node image"
         echo ""
     else
