@@ -33,7 +33,8 @@ echo 'hosts: files dns' >"$ctx/skel/etc/nsswitch.conf"
 # static_image TAG BINARY PATH_IN_IMAGE [USER]: FROM scratch, the binary as entrypoint.
 static_image() {
     local tag=$1 binary=$2 path=$3 user=${4:-}
-    local d="$ctx/$(basename "$binary")"
+    local d
+    d="$ctx/$(basename "$binary")"
     mkdir -p "$d" && cp -r "$ctx/skel" "$d/skel" && cp "$binary" "$d/binary"
     {
         echo "FROM scratch"

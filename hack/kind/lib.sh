@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the kind scripts: progress lines with elapsed seconds, content stamps.
 # shellcheck source=hack/kind/versions.sh
 source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"

@@ -66,12 +66,14 @@ run_logged "node rootfs (apt packages, kind's files, binaries)" "$KIND_CACHE/log
 cid=$("$docker" run -d --entrypoint sleep --security-opt seccomp=unconfined "$build_tag" infinity)
 trap '"$docker" rm -f -v "$cid" >/dev/null 2>&1 || true' EXIT
 "$docker" exec "$cid" bash -c 'nohup containerd >/var/log/containerd-build.log 2>&1 &'
+# shellcheck disable=SC2016 # expanded in the node
 "$docker" exec "$cid" bash -c 'for _ in $(seq 1 30); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; cat /var/log/containerd-build.log; exit 1'
 log "importing $(du -h "$archive" | cut -f1) of images into the node's containerd"
 "$docker" exec -i "$cid" ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned \
     --all-platforms --no-unpack --digests - <"$archive" >"$KIND_CACHE/logs/node-import.log"
 "$docker" exec "$cid" ctr --namespace=k8s.io images list -q | grep -v '^sha256:' >&2
 # (sleep, PID 1 here, reaps no child: a stopped containerd stays a zombie, state Z)
+# shellcheck disable=SC2016 # expanded in the node
 "$docker" exec "$cid" bash -c 'pkill containerd; for _ in $(seq 1 30); do ps -C containerd -o stat= | grep -qv Z || exit 0; sleep 1; done; exit 1'
 "$docker" exec "$cid" rm -rf /var/log/containerd-build.log /tmp/* /run/containerd
 

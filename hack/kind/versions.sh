@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Versions of everything in the local kind node image, and where it is cached.
 # Sourced by the scripts here. Kubernetes' version is the local cluster's (hack/cluster/go.mod);
 # etcd's and CoreDNS's are the ones kubeadm of that version asks for, read from their wrapper
