@@ -105,9 +105,26 @@ def parse_quantity(value: str | int) -> Decimal:
     return result * _DECIMAL_SUFFIXES[suffix]
 
 
+# Kubernetes keeps a quantity as a 64-bit integer where it can: a larger value is stored as
+# 2^63 - 1 in some places (a claim's storage of "8Ei") and as written in others, so it would
+# never compare equal to what the App says. Quantities stay below 8Ei = 2^63.
+QUANTITY_LIMIT = "8Ei"
+
+
 def _check_quantity(value: int | str) -> int | str:
-    parse_quantity(value)
+    if parse_quantity(value) >= parse_quantity(QUANTITY_LIMIT):
+        raise ValueError(f"{value!r} is too large: a quantity must be less than "
+                         f"{QUANTITY_LIMIT}")
     return value
+
+
+def _quantity_rule(field: str, path: str) -> tuple[str, str, str]:
+    """CEL: the field, when set and of the strict form, is less than QUANTITY_LIMIT."""
+    name = field.replace("-", "__dash__")  # how CEL spells a property with a dash
+    text = f"string(self.{name})"
+    return (f"!has(self.{name}) || !{cel_matches(text, QUANTITY_PATTERN)} || "
+            f"quantity({text}).isLessThan(quantity('{QUANTITY_LIMIT}'))",
+            f"a quantity must be less than {QUANTITY_LIMIT}", path)
 
 
 def _cel_quote(text: str) -> str:
@@ -414,6 +431,8 @@ _OLD_SIZE_OK = _SIZE_OK.replace("self.size", "oldSelf.size")
 class Volume(Model, json_schema_extra=_cel(
     (f"!({_SIZE_OK}) || quantity(self.size).isGreaterThan(quantity('0'))",
      "a volume's size must be positive", ".size"),
+    (f"!({_SIZE_OK}) || quantity(self.size).isLessThan(quantity('{QUANTITY_LIMIT}'))",
+     f"a volume's size must be less than {QUANTITY_LIMIT}", ".size"),
     (f"!({_SIZE_OK}) || !({_OLD_SIZE_OK}) || "
      "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
      "a volume's size cannot shrink; create a new volume to use less space", ".size"),
@@ -449,6 +468,7 @@ class Volume(Model, json_schema_extra=_cel(
     def _positive_size(self) -> Volume:
         if parse_quantity(self.size) <= 0:
             raise ValueError(f"volume {self.name}: size must be positive, not {self.size}")
+        _check_quantity(self.size)
         return self
 
 
@@ -498,7 +518,10 @@ def _check_files(files: list[File]) -> list[File]:
     return files
 
 
-class ResourceList(Model):
+class ResourceList(Model, json_schema_extra=_cel(
+    _quantity_rule("cpu", ".cpu"), _quantity_rule("memory", ".memory"),
+    _quantity_rule("ephemeral-storage", ".ephemeral-storage"),
+)):
     cpu: Quantity | None = None
     """CPU cores, e.g. `500m` (half a core) or `2`."""
     memory: Quantity | None = None

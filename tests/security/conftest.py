@@ -76,12 +76,15 @@ def secured_operator(installed: Kubectl, namespace: str, tmp_path: Path,
 
 
 class ApiWatchdog:
-    """Asks the API server's /readyz every half second with a 1 s timeout, in a thread."""
+    """Asks the API server's /readyz every half second with a 1 s timeout, in a thread. A
+    hang is two answers in a row missing or not ready: on a busy machine one check can miss
+    its second, while the hang this watches for lasts minutes."""
 
     def __init__(self, kubeconfig: str) -> None:
         self.client = config.new_client_from_config(config_file=kubeconfig)
         self.failures: list[str] = []
         self.checks = 0
+        self.missed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="readyz")
 
@@ -95,16 +98,23 @@ class ApiWatchdog:
 
     def _run(self) -> None:
         url = self.client.configuration.host + "/readyz"
+        previous: str | None = None
         while not self._stop.is_set():
             started = time.monotonic()
+            problem = None
             try:
                 response = self.client.rest_client.pool_manager.request(
                     "GET", url, timeout=1.0, retries=False)
                 if response.status != 200:
-                    self.failures.append(f"/readyz answered {response.status}")
+                    problem = f"/readyz answered {response.status}"
             except Exception as error:  # a timeout is what this watches for
-                self.failures.append(f"/readyz: {type(error).__name__} after "
-                                     f"{time.monotonic() - started:.1f}s")
+                problem = (f"/readyz: {type(error).__name__} after "
+                           f"{time.monotonic() - started:.1f}s")
+            if problem is not None:
+                self.missed += 1
+                if previous is not None:
+                    self.failures.append(f"{previous}, then {problem}")
+            previous = problem
             self.checks += 1
             self._stop.wait(0.5)
 

@@ -92,6 +92,7 @@ class Tally:
         self.refused = self.stalled = self.converged = 0
 
 
+@pytest.mark.timeout(1800)  # 500 Apps, each created and reconciled twice on a real API server
 def test_random_apps_are_refused_with_a_message_or_converge_quietly(
         kube: Kube, namespace: str) -> None:
     tally = Tally()
