@@ -42,7 +42,7 @@ def _same_quantity(desired: Any, live: Any) -> bool:
     """The API server keeps quantities to the thousandth, rounding up (".5e-3" is stored as
     "1e-3", "1.0001" as "1001m"): compared at that precision, as it would store them."""
     try:
-        return _milli(parse_quantity(desired)) == _milli(parse_quantity(live))
+        return _milli(parse_quantity(desired)) == _milli(parse_quantity(live, strict=False))
     except (ValueError, ArithmeticError):
         return False
 

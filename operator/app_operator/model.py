@@ -40,6 +40,12 @@ QUANTITY_PATTERN = (
     r"(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]{1,2}))?$"
 )
 QUANTITY_MAX_LENGTH = 32
+# Kubernetes' own grammar, for quantities the API server wrote (its canonical form may have
+# more digits than an App may: "1000000000000000.1" comes back as "1000000000000000100m").
+SERVER_QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 # Integers in a quantity field: up to 2^53 - 1, the largest a JSON number keeps exactly.
 QUANTITY_MAX_INT = 2**53 - 1
 INT32_MAX = 2**31 - 1
@@ -84,15 +90,19 @@ _DECIMAL_SUFFIXES = {
 }
 
 
-def parse_quantity(value: str | int) -> Decimal:
+def parse_quantity(value: str | int, strict: bool = True) -> Decimal:
     """The numeric value of a quantity, so "1Gi" and "1024Mi" compare equal. Only the strict
-    form of QUANTITY_PATTERN is read: what it refuses, the App refuses too."""
+    form of QUANTITY_PATTERN is read: what it refuses, the App refuses too. `strict=False`
+    reads what the API server writes back (any length, Kubernetes' grammar)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value <= QUANTITY_MAX_INT:
+        if strict and not 0 <= value <= QUANTITY_MAX_INT:
             raise ValueError(f"{value} is not a quantity (0 to {QUANTITY_MAX_INT})")
         return Decimal(value)
     text = str(value)
-    if len(text) > QUANTITY_MAX_LENGTH or not re.fullmatch(QUANTITY_PATTERN, text):
+    if not strict:
+        if len(text) > 64 or not re.fullmatch(SERVER_QUANTITY_PATTERN, text):
+            raise ValueError(f"{value!r} is not a quantity")
+    elif len(text) > QUANTITY_MAX_LENGTH or not re.fullmatch(QUANTITY_PATTERN, text):
         raise ValueError(f"{value!r} is not a quantity (examples: 500m, 128Mi, 1Gi, 2, 1e3; "
                          "at most 18 digits and a two-digit exponent)")
     for suffix, factor in _BINARY_SUFFIXES.items():

@@ -9,6 +9,7 @@ True when everything the spec asks for runs. The whole list is written every tim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from app_operator.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
@@ -114,13 +115,46 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
-def pod_problem(pods: list[dict[str, Any]]) -> Progress | None:
+# A container restarted this many times, the last time this recently, is crash-looping, in
+# whatever state the kubelet shows it at the moment (waiting in back-off, terminated, or
+# running for the few seconds before it exits again).
+CRASH_LOOP_RESTARTS = 2
+CRASH_LOOP_WINDOW = timedelta(minutes=10)
+
+
+def _time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _crash_loop(container: dict[str, Any], now: datetime | None) -> str | None:
+    """How a crash-looping container ended last ("exit code 3", "OOMKilled: ..."), or None."""
+    state = container.get("state") or {}
+    last = state.get("terminated") or (container.get("lastState") or {}).get("terminated")
+    waiting = (state.get("waiting") or {}).get("reason") == CRASH_LOOP_BACK_OFF
+    if not waiting:
+        if int(container.get("restartCount") or 0) < CRASH_LOOP_RESTARTS or not last:
+            return None
+        finished = _time(last.get("finishedAt"))
+        if now is not None and finished is not None and now - finished > CRASH_LOOP_WINDOW:
+            return None  # restarted a few times, long ago, and fine since
+    if not last:
+        return "it exits"
+    if last.get("reason") == "OOMKilled":
+        return "OOMKilled: it used more memory than its limit"
+    return f"exit code {last.get('exitCode')}"
+
+
+def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress | None:
     """Why the App's pods do not run, in the words a user can act on: an image that cannot be
     pulled, a container that keeps crashing (its last exit code, or OOMKilled), a pod the
     scheduler finds no room for. These show within seconds on the pods, long before the
     Deployment's progress deadline (10 minutes) says anything; an App's author may not be
     allowed to read pods, so the App says it."""
     found: list[Progress] = []
+    when = _time(now)
     for pod in pods:
         meta = pod.get("metadata") or {}
         if meta.get("deletionTimestamp"):
@@ -133,15 +167,12 @@ def pod_problem(pods: list[dict[str, Any]]) -> Progress | None:
                     meta.get("name"), condition.get("message") or "no node fits it")))
         for container in status.get("containerStatuses") or []:
             waiting = (container.get("state") or {}).get("waiting") or {}
-            reason = waiting.get("reason")
-            if reason in _IMAGE_PULL_REASONS:
+            if waiting.get("reason") in _IMAGE_PULL_REASONS:
                 found.append(Progress(False, IMAGE_PULL_BACK_OFF, "cannot pull image {}: {}".format(
-                    container.get("image"), waiting.get("message") or reason)))
-            elif reason == CRASH_LOOP_BACK_OFF:
-                last = (container.get("lastState") or {}).get("terminated") or {}
-                how = f"exit code {last.get('exitCode')}" if last else "it exits"
-                if last.get("reason") == "OOMKilled":
-                    how = "OOMKilled: it used more memory than its limit"
+                    container.get("image"), waiting.get("message") or waiting.get("reason"))))
+                continue
+            how = _crash_loop(container, when)
+            if how is not None:
                 found.append(Progress(False, CRASH_LOOP_BACK_OFF, (
                     f"container {container.get('name')} keeps crashing ({how}, restarted "
                     f"{container.get('restartCount', 0)} times); see `kubectl logs "
@@ -151,7 +182,8 @@ def pod_problem(pods: list[dict[str, Any]]) -> Progress | None:
     return min(found, key=lambda p: order[p.reason]) if found else None
 
 
-def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress:
+def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
+                     now: str | None = None) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
     deployment = observed.deployment
     if deployment is None:
@@ -186,10 +218,11 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress
         # (a missing StorageClass, a provisioner that is down), not the pods.
         return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
                         + ", ".join(pending))
-    if available < desired or updated < desired:
-        problem = pod_problem(observed.pods)
-        if problem is not None:
-            return problem
+    # Pods that cannot run say so whatever the counters show: a crash-looping container
+    # counts as available for the moments it runs.
+    problem = pod_problem(observed.pods, now)
+    if problem is not None:
+        return problem
     if updated < desired:
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:
@@ -261,7 +294,7 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
     says why); `previous` is the status the App has now, to keep transition times."""
     progress = None
     if problem is None and spec is not None:
-        progress = rollout_progress(app, spec, observed)
+        progress = rollout_progress(app, spec, observed, now)
         if progress.stalled:  # a rollout that cannot proceed is a problem like any other
             problem, progress = Problem(progress.reason, progress.message), None
     url = node_port = None

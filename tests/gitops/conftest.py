@@ -157,7 +157,7 @@ def drive_into_states(cluster: Kubectl, kubectl: Kubectl, operator: OperatorProc
         for manifest in (
             app_manifest("ready"),
             app_manifest("suspended", suspend=True),
-            # No node has a thousand cores: its pod stays Pending.
+            # No node has a thousand cores: its pod stays Pending, and the App says why.
             app_manifest("rolling-out", resources={"requests": {"cpu": "1000"}}),
             # No such StorageClass: its claim stays Pending.
             app_manifest("volumes-pending", volumes=[
@@ -169,7 +169,7 @@ def drive_into_states(cluster: Kubectl, kubectl: Kubectl, operator: OperatorProc
             kubectl.apply(manifest)
         states = {
             "ready": wait_ready(kubectl, "ready"),
-            "rolling-out": wait_reconciling(kubectl, "rolling-out", "RollingOut"),
+            "rolling-out": wait_reconciling(kubectl, "rolling-out", "Unschedulable"),
             "volumes-pending": wait_reconciling(kubectl, "volumes-pending", "VolumesPending"),
             "name-conflict": wait_stalled(kubectl, "conflict", "NameConflict"),
         }

@@ -114,6 +114,7 @@ def test_lists_without_a_merge_key_compare_whole(app: AppRef) -> None:
 @pytest.mark.parametrize(("desired", "stored"), [
     (".5e-3", "1e-3"), ("500u", "1m"), ("1.0001", "1001m"), ("1.123456789", "1124m"),
     ("1Gi", "1073741824"), ("0.5Gi", "512Mi"), ("1e6", "1M"),
+    ("1000000000000000.1", "1000000000000000100m"),  # more digits than an App may write
 ])
 def test_quantities_compare_as_the_api_server_stores_them(app: AppRef, desired: str,
                                                            stored: str) -> None:

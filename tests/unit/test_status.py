@@ -192,10 +192,33 @@ def test_why_pods_do_not_run_is_in_the_status(app: AppRef, pods: list[dict[str, 
     assert conditions(result)["Reconciling"]["status"] == "True"
 
 
-def test_pod_problems_do_not_matter_once_every_pod_is_available(app: AppRef) -> None:
-    """A pod of an old ReplicaSet that crashes while the current ones are available."""
-    crashing = pod(containerStatuses=[waiting("CrashLoopBackOff")])
-    result = compute(app, Observed(deployment=deployment(), pods=[crashing]))
+def test_a_crash_loop_shows_also_while_the_container_runs_or_has_exited(
+        app: AppRef) -> None:
+    """The kubelet shows a crash-looping container waiting in back-off, terminated, or
+    running for the moment before it exits again (when it even counts as available)."""
+    recently = {"exitCode": 3, "finishedAt": "2026-01-01T00:04:00Z"}
+    for state in ({"terminated": recently}, {"running": {"startedAt": "2026-01-01T00:04:01Z"}}):
+        container = {"name": "flask", "restartCount": 4, "state": state,
+                     "lastState": {"terminated": recently}}
+        result = status.compute_status(app, 3, make_spec(), Observed(
+            deployment=deployment(), pods=[pod(containerStatuses=[container])]), None, None,
+            LATER)
+        ready = conditions(result)["Ready"]
+        assert (ready["status"], ready["reason"]) == ("False", "CrashLoopBackOff"), state
+        assert "exit code 3" in ready["message"]
+
+
+def test_restarts_long_ago_are_no_crash_loop(app: AppRef) -> None:
+    container = {"name": "flask", "restartCount": 4, "state": {"running": {}},
+                 "lastState": {"terminated": {"exitCode": 1,
+                                              "finishedAt": "2025-12-31T00:00:00Z"}}}
+    result = status.compute_status(app, 3, make_spec(), Observed(
+        deployment=deployment(), pods=[pod(containerStatuses=[container])]), None, None, LATER)
+    assert conditions(result)["Ready"]["reason"] == "Available"
+    once = {"name": "flask", "restartCount": 1, "state": {"running": {}},
+            "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2026-01-01T00:04:00Z"}}}
+    result = status.compute_status(app, 3, make_spec(), Observed(
+        deployment=deployment(), pods=[pod(containerStatuses=[once])]), None, None, LATER)
     assert conditions(result)["Ready"]["reason"] == "Available"
 
 
