@@ -150,7 +150,8 @@ class Operator:
     def start(self) -> int:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app_operator", "run", "--workers", str(WORKERS)],
+            [sys.executable, "-m", "app_operator", "run", "--workers", str(WORKERS),
+             "--metrics-bind-address", "0"],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env)
         return self.process.pid
 

@@ -161,9 +161,13 @@ class OperatorProcess:
             self.log_path.exists()) else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for("the operator to start watching",
-                 lambda: self.exited() or self.log_path.read_bytes().count(
-                     b"app-operator started") > started, timeout=30)
+        try:
+            wait_for("the operator to start watching",
+                     lambda: self.exited() or self.log_path.read_bytes().count(
+                         b"app-operator started") > started, timeout=60)
+        except AssertionError:
+            self.kill()  # never leave a half-started operator behind
+            raise AssertionError(f"the operator did not start:\n{self.logs()[-3000:]}") from None
         if self.exited():
             raise AssertionError(f"the operator exited:\n{self.logs()}")
         return self

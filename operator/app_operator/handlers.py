@@ -73,7 +73,11 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     metrics.watch_apps(lambda: [o for i in controller_.apps for o in i.store.objects()])
     address = os.environ.get("APP_OPERATOR_METRICS_ADDRESS", ":9090")
     if address != "0":
-        metrics.serve(address)
+        try:
+            metrics.serve(address)
+        except (OSError, ValueError) as error:
+            # Said once and fatal: kopf would otherwise retry a failed start for ever.
+            raise kopf.PermanentError(f"cannot serve metrics on {address}: {error}") from error
         log.info("metrics on %s/metrics", address)
     where = ("all namespaces" if namespaces == [None] else
              "namespaces " + ", ".join(n for n in namespaces if n))
