@@ -674,7 +674,8 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Container image, e.g. `nextcloud:29` or `registry.example.com/team/app:v1`."""
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
     """When to pull the image (Kubernetes' default: Always for `:latest`, else IfNotPresent)."""
-    image_pull_secrets: Annotated[list[DnsSubdomain], Field(max_length=16)] | None = None
+    image_pull_secrets: Annotated[list[DnsSubdomain], Field(
+        max_length=16, json_schema_extra={"x-kubernetes-list-type": "set"})] | None = None
     """Names of Secrets holding registry credentials, like `docker login`."""
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
     """How many copies run. `kubectl scale app/<name>` and autoscalers change it."""
@@ -788,6 +789,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if self.pod_labels and set(self.pod_labels) & set(SELECTOR_LABELS):
             problems.append("podLabels: may not set the selector labels " + ", ".join(
                 SELECTOR_LABELS))
+        secrets = self.image_pull_secrets or []
+        if len(set(secrets)) < len(secrets):
+            problems.append("imagePullSecrets: a Secret is named twice")
         on_volumes = sorted({f.mount_path for f in files} & {v.mount_path for v in volumes})
         if on_volumes:
             problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")

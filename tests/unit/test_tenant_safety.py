@@ -100,6 +100,8 @@ def test_ordinary_pod_annotations_are_kept(key: str) -> None:
     ({"workingDir": "/app\n"}, "pattern"),
     ({"image": " busybox:latest "}, "pattern"),
     ({"imagePullSecrets": ["Not_A_Name"]}, "pattern"),
+    # The API server's server-side apply fails (500) on a list with a key twice.
+    ({"imagePullSecrets": ["registry", "registry"]}, "named twice"),
     ({"probes": {"readiness": {"tcpSocket": {"port": 80},
                                "periodSeconds": 4294967306}}}, "less than or equal"),
     ({"probes": {"readiness": {"tcpSocket": {"port": 70000}}}}, "between 1 and 65535"),
