@@ -531,11 +531,15 @@ def delete_namespace(cluster: Kubectl, kube: Kube, namespace: str) -> None:
                                          service["metadata"]["uid"]), services)
 
 
+def bench_namespaces(cluster: Kubectl) -> list[str]:
+    return [line.removeprefix("namespace/")
+            for line in cluster("get", "namespaces", "-o", "name").split()
+            if line.startswith("namespace/bench-")]
+
+
 def wait_namespaces_gone(cluster: Kubectl, keep: str = "") -> None:
-    def gone() -> bool:
-        return not [line for line in cluster("get", "namespaces", "-o", "name").split()
-                    if line.startswith("namespace/bench-") and line != f"namespace/{keep}"]
-    wait("bench namespaces to be deleted", gone, 1800, 2.0)
+    wait("bench namespaces to be deleted",
+         lambda: not [n for n in bench_namespaces(cluster) if n != keep], 1800, 2.0)
 
 
 # --------------------------------------------------------------------------- report
@@ -643,6 +647,11 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     args.results.mkdir(parents=True, exist_ok=True)
     name = args.name or when
+    leftovers = bench_namespaces(cluster)
+    if leftovers:  # an interrupted run's: nothing else deletes them
+        say(f"deleting {len(leftovers)} namespaces an earlier run left: {', '.join(leftovers)}")
+        for namespace in leftovers:
+            delete_namespace(cluster, kube, namespace)
     for n in args.sizes:
         wait_namespaces_gone(cluster)
         row = run(n, cluster, kube, account, scratch, tag, skip)

@@ -285,10 +285,6 @@ def test_manifests_with_the_servicemonitor_component(cluster: Kubectl,
     assert_accepted(cluster, objects)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kustomize <= v5.8 (kubectl v1.36) takes ValidatingAdmissionPolicy and its Binding for "
-    "namespaced (kubernetes-sigs/kustomize#6051) and manifests/kustomization.yaml's "
-    "`namespace:` gives them metadata.namespace; see the report of branch install"))
 def test_cluster_scoped_objects_of_manifests_name_no_namespace(cluster: Kubectl) -> None:
     """The API server drops a namespace on a cluster-scoped object; tools that check the
     scope first (Config Sync, inventories keyed by namespace) do not."""
