@@ -56,6 +56,13 @@ test: venv $(VENV)/.bench ## everything: lint, the local cluster, all test tiers
 	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests
 
+.PHONY: mutation
+$(VENV)/.mutation: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[mutation]'
+	@touch $@
+mutation: $(VENV)/.mutation ## mutation testing of the pure core: the score and every surviving mutant (not in `test`: it takes long)
+	$(PY) tests/mutation/run.py
+
 .PHONY: bench bench-quick bench-large
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'

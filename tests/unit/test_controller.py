@@ -263,3 +263,27 @@ def test_workers_outlive_unexpected_errors() -> None:
         assert controller._state[("ns", failed)].failures == 1
     finally:
         controller.stop()
+
+
+@pytest.mark.timeout(60)
+def test_the_periodic_resync_reconciles_every_known_app_without_an_event() -> None:
+    reconciler = FakeReconciler()
+    informer = FakeInformer()
+    controller = Controller(reconciler, [informer], workers=0,  # type: ignore[arg-type]
+                            resync_seconds=0.05)
+    controller.start()
+    try:
+        informer.listed(app("a"), app("b"))
+        run_queue(controller)
+        informer.event(app("b"), deleted=True)
+        reconciler.seen.clear()
+        # No news about "a": only the resync can bring it back, and "b" is gone (a resync
+        # queued before the deletion finds nothing to do for it).
+        while len(reconciler.seen) < 3:
+            key = controller.queue.get()
+            assert key is not None
+            controller._reconcile(key)
+            controller.queue.done(key)
+        assert reconciler.seen == [("a", 1)] * 3
+    finally:
+        controller.stop()

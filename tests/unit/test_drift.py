@@ -72,8 +72,12 @@ def test_quantity_rule_applies_only_to_quantity_maps() -> None:
         "env.value"]
 
 
-def test_list_length_change_is_a_difference() -> None:
+def test_list_length_change_is_a_difference_either_way() -> None:
     assert drift.differences({"a": [1, 2]}, {"a": [1]}) == ["a"]
+    # A longer live list (someone appended an argument) is a difference too.
+    assert drift.differences({"a": [1]}, {"a": [1, 2]}) == ["a"]
+    assert drift.differences({"a": []}, {"a": [1]}) == ["a"]
+    assert drift.differences({"a": [1, 2]}, {"a": [1, 2]}) == []
 
 
 def test_entries_other_managers_add_to_merged_lists_are_theirs(app: AppRef) -> None:

@@ -153,3 +153,44 @@ def test_probes_refer_to_named_ports_only() -> None:
 
 def make_ports(ports: list[dict[str, object]]) -> list[str]:
     return spec(ports=ports).port_names()
+
+
+def test_two_volumes_of_one_name_are_refused() -> None:
+    with pytest.raises(ValidationError, match="volumes: name 'data' is used twice"):
+        spec(volumes=[{"name": "data", "mountPath": "/a"}, {"name": "data", "mountPath": "/b"}])
+
+
+@pytest.mark.parametrize("node_port", [30000, 31234, 32767])
+def test_node_ports_of_the_range_are_taken(node_port: int) -> None:
+    app = spec(ports=[{"containerPort": 80, "nodePort": node_port}], service={"type": "NodePort"})
+    assert app.ports is not None and app.ports[0].node_port == node_port
+
+
+@pytest.mark.parametrize("node_port", [0, 80, 29999, 32768, 65535])
+def test_node_ports_outside_30000_to_32767_are_refused(node_port: int) -> None:
+    with pytest.raises(ValidationError, match=r"node_port|nodePort"):
+        spec(ports=[{"containerPort": 80, "nodePort": node_port}], service={"type": "NodePort"})
+
+
+def test_a_node_port_is_taken_with_a_load_balancer() -> None:
+    app = spec(ports=[{"containerPort": 80, "nodePort": 30080}],
+               service={"type": "LoadBalancer"})
+    assert app.service is not None and app.service.type == "LoadBalancer"
+
+
+@pytest.mark.parametrize("mode", ["ReadWriteOnce", "ReadWriteOncePod"])
+def test_single_node_volumes_allow_one_replica(mode: str) -> None:
+    volumes = [{"name": "data", "mountPath": "/data", "accessMode": mode}]
+    assert spec(replicas=1, volumes=volumes).volumes is not None
+    with pytest.raises(ValidationError, match="replicas > 1"):
+        spec(replicas=2, volumes=volumes)
+
+
+@pytest.mark.parametrize("mode", ["ReadWriteMany", "ReadOnlyMany"])
+def test_shared_volumes_allow_many_replicas(mode: str) -> None:
+    assert spec(replicas=5, volumes=[{"name": "d", "mountPath": "/d", "accessMode": mode}])
+
+
+def test_the_service_type_defaults_to_cluster_ip() -> None:
+    app = spec(service={})
+    assert app.service is not None and app.service.type == "ClusterIP"

@@ -162,3 +162,95 @@ def test_rendering_is_deterministic_and_hash_follows_content(app: AppRef) -> Non
     key = render.HASH_ANNOTATION
     assert (other["metadata"]["annotations"][key]
             != one.deployment["metadata"]["annotations"][key])
+
+
+def test_image_pull_secrets_and_variables_from_secrets_and_config_maps(app: AppRef) -> None:
+    spec = make_spec(
+        imagePullSecrets=["registry", "mirror"],
+        env=[{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+             {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings",
+                                                                "key": "mode",
+                                                                "optional": True}}}],
+        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                 {"secretRef": {"name": "creds", "optional": True}}])
+    deployment = render.render_deployment(app, spec)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "registry"}, {"name": "mirror"}]
+    c = container(deployment)
+    assert c["env"] == [
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode",
+                                                           "optional": True}}}]
+    assert c["envFrom"] == [{"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                            {"secretRef": {"name": "creds", "optional": True}}]
+    assert "imagePullSecrets" not in render.render_deployment(app, make_spec())["spec"][
+        "template"]["spec"]
+
+
+def test_service_type_defaults_to_cluster_ip(app: AppRef) -> None:
+    ports = [{"containerPort": 5000}]
+    for fields in ({}, {"service": {}}, {"service": {"annotations": {"a": "b"}}}):
+        service = render.render_service(app, make_spec(ports=ports, **fields))
+        assert service is not None and service["spec"]["type"] == "ClusterIP", fields
+        assert "nodePort" not in service["spec"]["ports"][0]
+
+
+def test_load_balancer_service_keeps_its_node_port_and_annotations(app: AppRef) -> None:
+    service = render.render_service(app, make_spec(
+        ports=[{"containerPort": 443, "name": "https", "nodePort": 30443}],
+        service={"type": "LoadBalancer",
+                 "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}}))
+    assert service is not None
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https",
+                                         "protocol": "TCP", "nodePort": 30443}]
+    assert service["metadata"]["annotations"][
+        "service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+
+
+def test_tcp_socket_and_startup_probes_with_every_timing(app: AppRef) -> None:
+    timings = {"initialDelaySeconds": 5, "periodSeconds": 7, "timeoutSeconds": 3,
+               "failureThreshold": 30, "successThreshold": 2}
+    spec = make_spec(ports=[{"name": "db", "containerPort": 5432}], probes={
+        "readiness": {"tcpSocket": {"port": "db"}, **timings},
+        "liveness": {"tcpSocket": {"port": 5432}, "periodSeconds": 20},
+        "startup": {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTPS"},
+                    "failureThreshold": 60, "periodSeconds": 1}})
+    c = container(render.render_deployment(app, spec))
+    assert c["readinessProbe"] == {"tcpSocket": {"port": "db"}, **timings}
+    assert c["livenessProbe"] == {"tcpSocket": {"port": 5432}, "periodSeconds": 20}
+    assert c["startupProbe"] == {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTPS"},
+                                 "failureThreshold": 60, "periodSeconds": 1}
+
+
+def test_pod_labels_and_annotations_reach_the_pods_not_the_deployment(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(
+        podLabels={"team": "web", "tier": "front"},
+        podAnnotations={"prometheus.io/scrape": "true"}))
+    template = deployment["spec"]["template"]["metadata"]
+    assert template["labels"] == {"team": "web", "tier": "front",
+                                  "app.kubernetes.io/name": "flask",
+                                  "app.kubernetes.io/instance": "flask",
+                                  "app.kubernetes.io/managed-by": "app-operator"}
+    assert template["annotations"] == {"prometheus.io/scrape": "true"}
+    assert "team" not in deployment["metadata"]["labels"]
+    assert "prometheus.io/scrape" not in deployment["metadata"]["annotations"]
+    assert "annotations" not in render.render_deployment(app, make_spec())["spec"]["template"][
+        "metadata"]
+
+
+def test_service_links_are_off_so_no_variables_are_injected(app: AppRef) -> None:
+    pod = render.render_deployment(app, make_spec())["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
+def test_read_write_once_pod_volumes_recreate_too(app: AppRef) -> None:
+    spec = make_spec(volumes=[{"name": "data", "mountPath": "/data",
+                               "accessMode": "ReadWriteOncePod"}])
+    assert render.render_strategy(spec) == {"type": "Recreate"}
+    claim = render.render_claims(app, spec)[0]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
+    rolling = render.render_strategy(make_spec(strategy="RollingUpdate", volumes=[
+        {"name": "data", "mountPath": "/data", "accessMode": "ReadWriteOncePod"}]))
+    assert rolling == {"type": "RollingUpdate",
+                       "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from app_operator import status
 from app_operator.render import AppRef
 from app_operator.status import Observed, Problem
@@ -127,14 +129,69 @@ def test_transition_time_kept_while_status_unchanged(app: AppRef) -> None:
     assert conditions(rolling)["Stalled"]["lastTransitionTime"] == NOW
 
 
-def test_node_port_and_retained_claims(app: AppRef) -> None:
-    service = {"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}
-    result = compute(app, Observed(deployment=deployment(), service=service,
-                                   retained_claims=["flask-old"]),
-                     ports=[{"name": "http", "containerPort": 5000, "nodePort": 30080}],
+def test_node_port_is_the_one_the_service_got(app: AppRef) -> None:
+    """A NodePort Service without a fixed nodePort gets one from the API server: the status
+    reports the port the Service has, not the spec's."""
+    service = {"spec": {"ports": [{"port": 80, "nodePort": 31234}]}}
+    ports = [{"name": "http", "containerPort": 5000, "servicePort": 80}]
+    result = compute(app, Observed(deployment=deployment(), service=service), ports=ports,
                      service={"type": "NodePort"})
-    assert result["nodePort"] == 30080
-    assert result["retainedClaims"] == ["flask-old"]
+    assert result["nodePort"] == 31234
+    assert "nodePort" not in compute(app, Observed(deployment=deployment(), service={
+        "spec": {"ports": [{"port": 80}]}}), ports=ports)
+    # Before the Service exists there is no node port, and no address either.
+    waiting = compute(app, Observed(deployment=deployment()), ports=ports,
+                      service={"type": "NodePort"})
+    assert "nodePort" not in waiting and "url" not in waiting
+
+
+def test_retained_claims_are_listed_sorted_and_only_when_there_are_some(app: AppRef) -> None:
+    """Which claims are retained is the reconciler's finding (tests/unit/test_reconcile.py);
+    the status lists them in a stable order, so an unchanged list writes nothing."""
+    result = compute(app, Observed(deployment=deployment(),
+                                   retained_claims=["flask-old", "flask-cache"]))
+    assert result["retainedClaims"] == ["flask-cache", "flask-old"]
+    assert "retainedClaims" not in compute(app, Observed(deployment=deployment()))
+
+
+def test_no_ready_while_the_service_is_not_created_yet(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment()),
+                     ports=[{"name": "http", "containerPort": 5000}])
+    c = conditions(result)
+    assert c["Ready"]["status"] == "False"
+    assert (c["Reconciling"]["status"], c["Reconciling"]["reason"]) == ("True", "RollingOut")
+    assert c["Ready"]["message"] == "waiting for Service flask to be created"
+    # Without ports there is no Service to wait for.
+    assert conditions(compute(app, Observed(deployment=deployment())))["Ready"]["status"] == (
+        "True")
+
+
+def test_https_on_443_is_a_url_without_a_port(app: AppRef) -> None:
+    spec = make_spec(ports=[{"name": "https", "containerPort": 8443, "servicePort": 443},
+                            {"name": "https-admin", "containerPort": 9443},
+                            {"name": "http", "containerPort": 8080, "servicePort": 80}])
+    assert spec.ports is not None
+    assert status.url_for(app, spec.ports[0], "https") == "https://flask.demo.svc"
+    assert status.url_for(app, spec.ports[1], "https-admin") == "https://flask.demo.svc:9443"
+    assert status.url_for(app, spec.ports[2], "http") == "http://flask.demo.svc"
+    result = compute(app, Observed(deployment=deployment(), service={"spec": {"ports": [{}]}}),
+                     ports=[{"name": "https", "containerPort": 8443, "servicePort": 443}])
+    assert result["url"] == "https://flask.demo.svc"
+    assert conditions(result)["Ready"]["message"] == (
+        "1 of 1 replicas available at https://flask.demo.svc")
+
+
+@pytest.mark.parametrize(("name", "protocol", "url"), [
+    ("web", "TCP", "http://flask.demo.svc:8000"), ("www", "TCP", "http://flask.demo.svc:8000"),
+    ("HTTP-alt", "TCP", "http://flask.demo.svc:8000"), ("dns", "UDP", "udp://flask.demo.svc:8000"),
+    ("metrics", "TCP", "tcp://flask.demo.svc:8000"), ("sctp-8000", "SCTP",
+                                                      "sctp://flask.demo.svc:8000"),
+])
+def test_url_scheme_is_guessed_from_the_name_else_the_protocol(
+        app: AppRef, name: str, protocol: str, url: str) -> None:
+    spec = make_spec(ports=[{"containerPort": 8000, "protocol": protocol}])
+    assert spec.ports is not None
+    assert status.url_for(app, spec.ports[0], name) == url
 
 
 def test_url_scheme_follows_port_name(app: AppRef) -> None:
