@@ -133,3 +133,50 @@ def test_a_changed_quantity_is_drift(app: AppRef) -> None:
     live = live_copy(deployment)
     live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "999m"
     assert drift.needs_apply(deployment, live)
+
+
+def test_service_ports_are_matched_by_port_and_protocol_not_by_position(app: AppRef) -> None:
+    service = render.render_service(app, make_spec(ports=[
+        {"name": "http", "containerPort": 8080, "servicePort": 80},
+        {"name": "dns", "containerPort": 53, "protocol": "UDP"}]))
+    assert service is not None
+    live = live_copy(service)
+    live["spec"]["ports"].reverse()
+    assert drift.differences(service, live) == []
+    live["spec"]["ports"][1]["targetPort"] = 8080  # the entry of port 80, TCP
+    assert drift.differences(service, live) == ["spec.ports[80,TCP].targetPort"]
+
+
+def test_container_ports_are_matched_by_container_port_and_protocol(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(ports=[
+        {"containerPort": 80}, {"containerPort": 81}, {"containerPort": 81, "protocol": "UDP"}]))
+    live = live_copy(deployment)
+    ports = live["spec"]["template"]["spec"]["containers"][0]["ports"]
+    ports.reverse()
+    assert drift.differences(deployment, live) == []
+    ports[0]["name"] = "renamed"  # 81/UDP
+    assert drift.differences(deployment, live) == [
+        "spec.template.spec.containers[flask].ports[81,UDP].name"]
+
+
+def test_paths_name_where_a_difference_is() -> None:
+    assert drift.differences({"a": {"b": 1}}, {"a": 5}) == ["a"]
+    assert drift.differences({"b": 1}, 5) == ["."]
+    assert drift.differences({"args": [{"a": 1}, {"a": 2}]},
+                             {"args": [{"a": 1}, {"a": 3}]}) == ["args[1].a"]
+
+
+def test_a_quantity_the_server_would_not_write_is_a_difference() -> None:
+    assert drift.differences({"limits": {"cpu": "1"}}, {"limits": {"cpu": "lots"}}) == [
+        "limits.cpu"]
+
+
+def test_a_keyed_list_of_plain_values_compares_by_value() -> None:
+    assert drift.differences({"env": ["A", "B"]}, {"env": ["B", "A", "C"]}) == []
+    assert drift.differences({"env": ["A"]}, {"env": ["B"]}) == ["env[A]"]
+
+
+def test_a_live_object_without_metadata_or_hash_needs_an_apply(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec())
+    assert drift.needs_apply(desired, {"spec": desired["spec"]})
+    assert drift.needs_apply(desired, {"metadata": {}, "spec": desired["spec"]})

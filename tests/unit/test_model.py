@@ -194,3 +194,39 @@ def test_shared_volumes_allow_many_replicas(mode: str) -> None:
 def test_the_service_type_defaults_to_cluster_ip() -> None:
     app = spec(service={})
     assert app.service is not None and app.service.type == "ClusterIP"
+
+
+def test_a_quantity_of_the_longest_form_is_read() -> None:
+    longest = "1" * 18 + "." + "1" * 9 + "e+99"  # 32 characters, the most the form allows
+    assert len(longest) == 32
+    assert parse_quantity(longest) == Decimal(longest)
+
+
+def test_a_refused_quantity_says_what_a_quantity_looks_like() -> None:
+    with pytest.raises(ValueError, match=r"^'1e100' is not a quantity \(examples: 500m, 128Mi, "
+                       r"1Gi, 2, 1e3; at most 18 digits and a two-digit exponent\)$"):
+        parse_quantity("1e100")
+
+
+@pytest.mark.parametrize("port", [1, 80, 65535, "http", "a", "web-8080", "abcdefghijklmno"])
+def test_probe_ports_by_number_or_name(port: int | str) -> None:
+    spec(ports=[{"name": str(port) if isinstance(port, str) else "http",
+                 "containerPort": 8080}],
+         probes={"readiness": {"tcpSocket": {"port": port}}})
+
+
+@pytest.mark.parametrize("port", [0, 65536, "abcdefghijklmnop", "Web", "-web", "web-", "we_b"])
+def test_probe_ports_that_are_neither_a_number_nor_a_name_are_refused(port: int | str) -> None:
+    message = ("is not between 1 and 65535" if isinstance(port, int) else
+               "is neither a number nor a port name")
+    with pytest.raises(ValidationError, match=message):
+        spec(probes={"liveness": {"tcpSocket": {"port": port}}})
+
+
+def test_the_totals_name_their_field() -> None:
+    with pytest.raises(ValidationError, match=r"env: 131073 characters in all, more than 131072"):
+        spec(env=[{"name": "A", "value": "x" * 32768}] * 4 + [{"name": "B", "value": "x"}])
+    with pytest.raises(ValidationError,
+                       match=r"files: 262145 characters in all, more than 262144"):
+        spec(files=[{"mountPath": "/a", "content": "x" * 262144},
+                    {"mountPath": "/b", "content": "y"}])
