@@ -20,6 +20,7 @@ from app_operator.controller import REPORT_AFTER_FAILURES, Controller
 from app_operator.kube import KubeError
 from app_operator.reconcile import Outcome
 from app_operator.status import Problem
+from app_operator.workqueue import WorkQueue
 
 RV = iter(range(1, 10**6))
 
@@ -251,16 +252,19 @@ def test_workers_outlive_unexpected_errors() -> None:
     reconciler = FakeReconciler()
     informer = FakeInformer()
     controller = Controller(reconciler, [informer], workers=1)  # type: ignore[arg-type]
+    controller.queue = WorkQueue(base_delay=600)  # the failed App's retry stays far off
     reconciler.answers = [RuntimeError("a bug")]
     controller.start()
     try:
         informer.listed(app("a"), app("b"))
         deadline = time.monotonic() + 10
+        # The one worker took "a", failed, and went on to "b".
         while len(reconciler.seen) < 2:
             assert time.monotonic() < deadline, reconciler.seen
             time.sleep(0.01)
-        failed = reconciler.seen[0][0]
-        assert controller._state[("ns", failed)].failures == 1
+        assert reconciler.seen == [("a", 1), ("b", 1)]
+        assert controller._state[("ns", "a")].failures == 1
+        assert [key for _, _, key in controller.queue._delayed] == [("ns", "a")]
     finally:
         controller.stop()
 
