@@ -494,3 +494,101 @@ x-custom: 1
         "name (front: aliases not translated)",
         "b: no ports listed; added 6379, the port of the redis image, so other services reach "
         "b:6379 as they did under Compose"])
+
+
+def built(tmp_path: Path, text: str, **kwargs: Any) -> dict[str, Conversion]:
+    (tmp_path / "web").mkdir(exist_ok=True)
+    (tmp_path / "web" / "Dockerfile").write_text("FROM python:3.12\n")
+    conversions = convert_compose(yaml.safe_load(text), schema=compose_schema.load(),
+                                  files=DiskFiles(tmp_path), **kwargs)
+    return {c.app["metadata"]["name"]: c for c in conversions}
+
+
+def test_every_build_key_reaches_the_docker_build_command(tmp_path: Path) -> None:
+    [web] = built(tmp_path, """
+services:
+  web:
+    build:
+      context: ./web
+      dockerfile: Dockerfile.prod
+      target: runtime
+      args: {VERSION: "1.2", EMPTY: null}
+      labels: [team=web, bare]
+      cache_from: [registry/web:cache]
+      network: host
+      extra_hosts: ["db:10.0.0.2"]
+      no_cache: true
+      pull: true
+      shm_size: 2g
+      platforms: [linux/amd64, linux/arm64]
+      ssh: [default]
+      tags: [x]
+      privileged: true
+    ports: ["8000"]
+""", image_prefix="registry.example.com/team", image_tag="v2").values()
+    assert web.app["spec"]["image"] == "registry.example.com/team/web:v2"
+    assert web.commands == [
+        "docker build -t registry.example.com/team/web:v2 -f ./web/Dockerfile.prod --target "
+        "runtime --build-arg VERSION=1.2 --build-arg EMPTY --label team=web --label bare "
+        "--cache-from registry/web:cache --network host --add-host db:10.0.0.2 --no-cache "
+        "--pull --shm-size 2g --platform linux/amd64,linux/arm64 --ssh default ./web",
+        "docker push registry.example.com/team/web:v2"]
+    assert web.warnings == [
+        "web: build.privileged is not in the `docker build` command below; add it by hand",
+        "web: build.tags is not in the `docker build` command below; add it by hand"]
+
+
+def test_build_contexts_remote_inline_and_absolute_dockerfiles(tmp_path: Path) -> None:
+    apps = built(tmp_path, """
+services:
+  remote:
+    build: {context: "https://github.com/org/repo.git#main", dockerfile: docker/Dockerfile}
+    ports: ["8000"]
+  inline:
+    build: {context: ., dockerfile_inline: "FROM alpine\\nRUN true\\n\\n", no_cache: false}
+    image: myimage:1.5
+    ports: ["8000"]
+  abs:
+    build: {context: ./web, dockerfile: /abs/Dockerfile, pull: false}
+    ports: ["8000"]
+  short:
+    build: ./web
+    ports: ["8000"]
+""", image_prefix="registry.example.com/team")
+    assert apps["remote"].commands[0] == (
+        "docker build -t registry.example.com/team/remote:latest -f docker/Dockerfile "
+        "'https://github.com/org/repo.git#main'")
+    assert apps["inline"].app["spec"]["image"] == "registry.example.com/team/inline:1.5"
+    assert apps["inline"].commands[0] == (
+        "docker build -t registry.example.com/team/inline:1.5 -f - . <<'EOF'\n"
+        "FROM alpine\nRUN true\nEOF")
+    assert apps["inline"].warnings == [
+        "inline: image myimage:1.5: the App runs registry.example.com/team/inline:1.5, built "
+        "and pushed with the commands given"]
+    assert apps["abs"].commands[0] == (
+        "docker build -t registry.example.com/team/abs:latest -f /abs/Dockerfile ./web")
+    assert apps["short"].commands == [
+        "docker build -t registry.example.com/team/short:latest ./web",
+        "docker push registry.example.com/team/short:latest"]
+
+
+def test_a_service_with_an_image_and_a_build_runs_the_image_without_a_prefix(
+        tmp_path: Path) -> None:
+    [app] = built(tmp_path, "services:\n  web:\n    build: ./web\n    image: me/web:3\n"
+                  "    ports: [\"8000\"]\n").values()
+    assert app.app["spec"]["image"] == "me/web:3" and app.commands == []
+    assert app.warnings == [
+        "web: build: ignored; the App runs me/web:3, so push it to a registry the cluster can "
+        "pull from (or convert with --image-prefix)"]
+
+
+def test_a_secret_used_only_by_a_build_is_not_called_unused(tmp_path: Path) -> None:
+    [app] = built(tmp_path, """
+services:
+  web:
+    build: {context: ./web, secrets: [npmrc]}
+    ports: ["8000"]
+secrets:
+  npmrc: {file: ./web/Dockerfile}
+""", image_prefix="registry.example.com/team").values()
+    assert not [w for w in app.warnings if "used by no service" in w], app.warnings
