@@ -140,12 +140,16 @@ def run_fresh(name: str, deselected: list[str]) -> str:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
     except subprocess.TimeoutExpired:
         return "timeout"
-    # 1 a test failed, 2 collection failed (the mutant breaks the import), 3 internal error.
-    return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(done.returncode,
-                                                                       "suspicious")
+    # 1 a test failed; 2, 3, 4: collection, pytest or a conftest failed: the mutant breaks
+    # the import itself (the same run without a mutant passes: fresh_pass checks).
+    return {0: "survived", 1: "killed", 2: "killed", 3: "killed", 4: "killed"}.get(
+        done.returncode, "suspicious")
 
 
 def fresh_pass(names: list[str], deselected: list[str], workers: int) -> None:
+    if run_fresh("", deselected) != "survived":
+        raise SystemExit("the tests fail in a fresh process without a mutant: see "
+                         "tests/mutation/run.py, run_fresh")
     results: dict[str, str] = {}
     with ThreadPoolExecutor(workers) as pool:
         for name, verdict in zip(names, pool.map(lambda n: run_fresh(n, deselected), names),

@@ -4,6 +4,7 @@ part of the result."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -16,6 +17,7 @@ from app_operator import compose_schema
 from app_operator.convert import (
     Conversion,
     DiskFiles,
+    NoFiles,
     Refused,
     convert_compose,
     convert_run,
@@ -592,3 +594,69 @@ secrets:
   npmrc: {file: ./web/Dockerfile}
 """, image_prefix="registry.example.com/team").values()
     assert not [w for w in app.warnings if "used by no service" in w], app.warnings
+
+
+SPEC_ERRORS = "the file does not follow the Compose specification:\n"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("services:\n  web:\n    image: nginx\n    enviroment: {}\n    x-mine: 1\n    portz: []\n",
+     SPEC_ERRORS + "  services.web: unknown key 'enviroment', 'portz' (a typo?)"),
+    ("servics: {}\nservices:\n  web: {image: nginx}\n",
+     SPEC_ERRORS + "  (top level): unknown key 'servics' (a typo?)"),
+    ("services:\n  web:\n    image: nginx\n    ports: 80\n",
+     SPEC_ERRORS + "  services.web.ports: 80 is not of type 'array'"),
+    ("services:\n" + "".join(f"  s{i:02}:\n    image: nginx\n    bad{i}: 1\n" for i in range(12)),
+     SPEC_ERRORS + "".join(f"  services.s{i:02}: unknown key 'bad{i}' (a typo?)\n"
+                           for i in range(10)) + "  ... and 2 more"),
+    ("services: {}\n", "the file has no services"),
+    ("[]", "the file is not a compose file: its top level must be a mapping"),
+    ("services:\n  web: {build: {}}\n", "web: has neither image nor build"),
+    ("services:\n  web: {image: nginx}\n  Web: {image: nginx}\n",
+     "Web: becomes App web, like service web"),
+])
+def test_compose_files_refused_with_every_problem_named(text: str, message: str) -> None:
+    assert refusal(text) == message
+
+
+def test_a_file_of_the_project_is_read_as_the_user_names_it(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "b.txt").write_text("b")
+    (tmp_path / "conf" / "sub").mkdir()
+    (tmp_path / "conf" / "sub" / "a.txt").write_text("a")
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "run.sh").chmod(0o755)
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    files = DiskFiles(tmp_path, "project")
+    assert [files.kind(p) for p in ("conf", "run.sh", "missing", "pipe")] == [
+        "directory", "file", "missing", "other"]
+    assert files.kind(str(tmp_path / "run.sh")) == "file"  # an absolute path
+    assert files.list_files("conf") == ["b.txt", "sub/a.txt"]
+    assert files.executable("run.sh") and not files.executable("conf/b.txt")
+    assert not files.executable("missing")
+    assert files.read_text("conf/b.txt") == "b"
+    with pytest.raises(ValueError, match="it is not UTF-8 text"):
+        files.read_text("latin1.txt")
+    with pytest.raises(OSError):
+        files.read_text("missing")
+    assert files.relative(str(tmp_path / "conf" / "b.txt")) == "conf/b.txt"
+    assert files.relative("/etc/passwd") is None and files.relative("~/x") is None
+    # Shown from where the command ran: the compose file was named as project/compose.yaml.
+    assert files.display("conf/b.txt") == "./project/conf/b.txt"
+    assert files.display("../x") == "./x" and files.display("/abs") == "/abs"
+    assert files.display("~/x") == "~/x"
+    assert DiskFiles(tmp_path, "../up").display("a") == "../up/a"
+    plain = DiskFiles(tmp_path)
+    assert plain.display("conf/./b.txt") == "./conf/b.txt" and plain.display("x") == "./x"
+
+
+def test_without_files_every_path_is_missing() -> None:
+    files = NoFiles()
+    assert files.kind("a") == "missing" and files.list_files("a") == []
+    assert not files.executable("a") and files.relative("/a") is None
+    with pytest.raises(OSError, match="reading files is not allowed here"):
+        files.read_text("a")
+    assert [files.display(p) for p in ("a", "/a", "~/a", "./a", "../a")] == [
+        "./a", "/a", "~/a", "./a", "../a"]
