@@ -57,6 +57,13 @@ test: venv $(VENV)/.bench ## everything: lint, the local cluster, all test tiers
 	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests --ignore=tests/kind
 	$(MAKE) --no-print-directory kind-test
 
+.PHONY: mutation
+$(VENV)/.mutation: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[mutation]'
+	@touch $@
+mutation: $(VENV)/.mutation ## mutation testing of the pure core: the score and every surviving mutant (not in `test`: it takes long)
+	$(PY) tests/mutation/run.py
+
 .PHONY: bench bench-quick bench-large
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'

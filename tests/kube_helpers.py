@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,8 +72,10 @@ class Kubectl:
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)
         return self("apply", "-f", "-", stdin=text)
 
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        result = self.run("get", kind, name, "-o", "json", check=False)
+    def get(self, kind: str, name: str, *, managed_fields: bool = False
+            ) -> dict[str, Any] | None:
+        extra = ["--show-managed-fields"] if managed_fields else []
+        result = self.run("get", kind, name, "-o", "json", *extra, check=False)
         if result.returncode != 0:
             if "NotFound" in result.stderr:
                 return None
@@ -239,3 +244,35 @@ def gone(kubectl: Kubectl, kind: str, name: str) -> bool:
     """Deleted, or on its way (a claim may wait for its pods to go first)."""
     obj = kubectl.get(kind, name)
     return obj is None or bool(obj["metadata"].get("deletionTimestamp"))
+
+
+# The operator's Prometheus metrics (`app-operator run --metrics-bind-address 127.0.0.1:PORT`)
+
+METRIC_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
+RECONCILED = 'controller_runtime_reconcile_total{controller="app",result="success"}'
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def scrape(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        match = METRIC_LINE.match(line)
+        if match:
+            values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return values
+
+
+def write_requests(metrics: dict[str, float]) -> float:
+    """Every request the operator sent that could change something (events included)."""
+    return sum(value for key, value in metrics.items()
+               if key.startswith("rest_client_requests_total{")
+               and any(f'method="{method}"' in key for method in WRITE_METHODS))

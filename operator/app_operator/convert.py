@@ -802,11 +802,11 @@ def _set(key: str, convert: Callable[[str], Any] = str) -> Callable[[Builder, st
     return handle
 
 
-def _resource(kind: str, key: str, convert: Callable[[str, str], Any]) -> Callable[
+def _resource(kind: str, key: str, convert: Callable[[str, str], Any], flag: str) -> Callable[
         [Builder, str, RunContext], None]:
     def handle(builder: Builder, value: str, _: RunContext) -> None:
         resources = builder.spec.setdefault("resources", {}).setdefault(kind, {})
-        resources[key] = convert(value, f"--{key}")
+        resources[key] = convert(value, flag)
     return handle
 
 
@@ -856,9 +856,10 @@ RUN_FLAGS = [
     Flag(("-w", "--workdir"), True, _set("workingDir")),
     Flag(("-u", "--user"), True, lambda b, v, _: b.set_user(v, "--user")),
     Flag(("--restart",), True, _restart_flag),
-    Flag(("-m", "--memory"), True, _resource("limits", "memory", memory)),
-    Flag(("--memory-reservation",), True, _resource("requests", "memory", memory)),
-    Flag(("--cpus",), True, _resource("limits", "cpu", cpus)),
+    Flag(("-m", "--memory"), True, _resource("limits", "memory", memory, "--memory")),
+    Flag(("--memory-reservation",), True, _resource("requests", "memory", memory,
+                                                           "--memory-reservation")),
+    Flag(("--cpus",), True, _resource("limits", "cpu", cpus, "--cpus")),
     Flag(("--health-cmd",), True, _health("cmd")),
     Flag(("--health-interval",), True, _health("interval")),
     Flag(("--health-timeout",), True, _health("timeout")),
@@ -1002,6 +1003,8 @@ def convert_run(argv: list[str], *, namespace: str | None = None,
 
 INTERPOLATION = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_]"
                            r"[A-Za-z0-9_]*))")
+BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<operator>:?[-?+])(?P<rest>.*))?",
+                    re.S)
 
 
 def interpolate(value: Any, environ: Mapping[str, str], warnings: list[str]) -> Any:
@@ -1017,12 +1020,12 @@ def interpolate(value: Any, environ: Mapping[str, str], warnings: list[str]) -> 
         if match["escaped"]:
             return "$"
         expression = match["braced"] if match["braced"] is not None else match["named"]
-        for operator in (":-", "-", ":?", "?", ":+", "+"):
-            if operator in expression:
-                name, default = expression.split(operator, 1)
-                break
-        else:
+        # The operator is what follows the variable's name: `${DEBUG:+--verbose}`.
+        parts = BRACED.fullmatch(expression)
+        if parts is None:
             name, operator, default = expression, "", ""
+        else:
+            name, operator, default = parts["name"], parts["operator"] or "", parts["rest"]
         current = environ.get(name)
         empty = current is None or (current == "" and operator.startswith(":"))
         if operator in (":-", "-"):
@@ -1402,9 +1405,10 @@ def _build_command(builder: Builder, build: Any, image: str,
         words += ["--platform", ",".join(str(p) for p in spec["platforms"])]
     for item in spec.get("ssh") or []:
         words += ["--ssh", str(item)]
+    words += _build_secrets(builder, spec.get("secrets"), project)
     handled = {"context", "dockerfile", "target", "args", "labels", "cache_from", "network",
                "extra_hosts", "no_cache", "pull", "shm_size", "platforms", "ssh",
-               "dockerfile_inline"}
+               "dockerfile_inline", "secrets"}
     for other in sorted(set(spec) - handled):
         builder.warn(f"build.{other} is not in the `docker build` command below; add it by "
                      "hand")
@@ -1416,6 +1420,31 @@ def _build_command(builder: Builder, build: Any, image: str,
         command += " <<'EOF'\n" + str(spec["dockerfile_inline"]).rstrip("\n") + "\nEOF"
     project.command_once(builder, command)
     project.command_once(builder, shlex.join(["docker", "push", image]))
+
+
+def _build_secrets(builder: Builder, refs: Any, project: Project) -> list[str]:
+    """`build.secrets` as `docker build --secret id=NAME,src=FILE` (or `env=VAR`): the secret
+    reaches the build only, like under Compose."""
+    declared = project.document.get("secrets") or {}
+    words: list[str] = []
+    for ref in _secret_and_config_refs(refs):
+        name = str(ref.get("source", ""))
+        definition = declared.get(name)
+        if definition is None:
+            builder.warn(f"build.secrets: {name} is not declared under the top-level "
+                         "secrets:; left out of the `docker build` command")
+            continue
+        project.used_secrets.add(name)
+        secret_id = str(ref.get("target") or name)
+        if definition.get("file"):
+            source = project.files.display(str(definition["file"]))
+            words += ["--secret", f"id={secret_id},src={source}"]
+        elif definition.get("environment"):
+            words += ["--secret", f"id={secret_id},env={definition['environment']}"]
+        else:
+            builder.warn(f"build.secrets: {name} has neither file nor environment; left out "
+                         "of the `docker build` command")
+    return words
 
 
 IMAGE_REFERENCE = re.compile(

@@ -113,3 +113,56 @@ def needs_apply(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
     if live_hash != desired["metadata"]["annotations"][HASH_ANNOTATION]:
         return True
     return not is_subset(desired, live)
+
+
+def _port_lists(obj: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+    """The ports lists of a Service or a Deployment, with their JSON pointers."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Service":
+        return [("/spec/ports", spec.get("ports") or [])]
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [(f"/spec/template/spec/containers/{index}/ports", container.get("ports") or [])
+            for index, container in enumerate(containers) if isinstance(container, dict)]
+
+
+def _by_name(entries: list[Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in entries
+            if isinstance(entry, dict) and entry.get("name")}
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple[Any, ...]:
+    keys = _merge_key("ports", entry) or ()
+    return tuple(entry.get(k, "TCP" if k == "protocol" else None) for k in keys)
+
+
+def renumbered_ports(desired: dict[str, Any], live: dict[str, Any] | None) -> list[Any]:
+    """A JSON patch that puts the desired port in place of a live port that carries its name
+    under another number (`kubectl edit` changed 80 to 8080): server-side apply merges ports
+    by number and protocol, so it would add 80 beside 8080 and the API server would refuse
+    two ports of one name (and a Service of no ports, were 8080 removed first). Empty when
+    no port was renumbered. Each replacement is guarded by a test of what it replaces, so a
+    concurrent edit makes the patch fail instead of replacing the wrong entry."""
+    if live is None:
+        return []
+    wanted_containers = {c.get("name"): c for c in ((desired.get("spec") or {}).get(
+        "template") or {}).get("spec", {}).get("containers") or []}
+    wanted_lists = dict(_port_lists(desired)) if desired.get("kind") == "Service" else {}
+    patch: list[Any] = []
+    for pointer, entries in _port_lists(live):
+        if desired.get("kind") == "Service":
+            wanted = _by_name(wanted_lists.get(pointer, []))
+        else:
+            index = int(pointer.split("/")[5])
+            container = live["spec"]["template"]["spec"]["containers"][index]
+            wanted = _by_name((wanted_containers.get(container.get("name")) or {}).get(
+                "ports") or [])
+        for position, entry in enumerate(entries):
+            if not isinstance(entry, dict) or entry.get("name") not in wanted:
+                continue
+            if _entry_key(entry) != _entry_key(wanted[entry["name"]]):
+                path = f"{pointer}/{position}"
+                number = "port" if "port" in entry else "containerPort"
+                patch += [{"op": "test", "path": f"{path}/name", "value": entry["name"]},
+                          {"op": "test", "path": f"{path}/{number}", "value": entry.get(number)},
+                          {"op": "replace", "path": path, "value": wanted[entry["name"]]}]
+    return patch

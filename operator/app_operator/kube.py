@@ -309,6 +309,13 @@ class Kube:
             body=patch, content_type="application/merge-patch+json")
         return result
 
+    def json_patch(self, kind: str, namespace: str, name: str,
+                   patch: list[Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "PATCH", path_for(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+            body=patch, content_type="application/json-patch+json")
+        return result
+
     def apply_status(self, app: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Write the App's status, if the App is still the version `app` is (else 409): a
         status computed from an older App than the server holds is never written over a

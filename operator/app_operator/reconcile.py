@@ -27,6 +27,8 @@ from app_operator.render import AppRef, Desired
 from app_operator.status import Observed, Problem
 
 log = logging.getLogger(__name__)
+# Annotations the operator keeps for itself (the desired-state hash): never shown as a change.
+INTERNAL = f"metadata.annotations.{render.HASH_ANNOTATION.split('/')[0]}/"
 
 
 @dataclass
@@ -188,6 +190,13 @@ class Reconciler:
                 if not drift.needs_apply(obj, before):
                     continue
                 what = f"{obj['kind']} {obj['metadata']['name']}"
+                renumbered = drift.renumbered_ports(obj, before)
+                if renumbered:
+                    # Ports renumbered by another hand are put back in place first. Should
+                    # the object change meanwhile, the patch fails and the reconcile is
+                    # retried on what the caches then hold.
+                    self.kube.json_patch(obj["kind"], app.namespace, obj["metadata"]["name"],
+                                         renumbered)
                 try:
                     live[key] = self.kube.apply(obj)
                     self.children.remember(live[key])
@@ -201,7 +210,9 @@ class Reconciler:
                     created.append(what)
                     log.info("%s/%s: created %s", app.namespace, app.name, what)
                 else:
+                    # The fields a person changed, not the operator's own bookkeeping.
                     changes = drift.differences(obj, before)
+                    changes = [c for c in changes if not c.startswith(INTERNAL)] or changes
                     summary = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
                     updated.append(f"{what} ({summary})")
                     log.info("%s/%s: updated %s (%s)", app.namespace, app.name, what, summary)

@@ -115,9 +115,11 @@ def test_api_server_restart_during_churn(cluster: Kubectl, kubectl: Kubectl,
     wait_for("the churned Apps to converge", lambda: all_converged(kubectl, names,
                                                                    "busybox:2"), timeout=60)
     recovered = time.monotonic() - back
-    events = json.loads(kubectl("get", "events", "--field-selector",
-                                "involvedObject.name=fresh", "-o", "json"))["items"]
-    assert any(e["reason"] == "Created" for e in events), events
+    # Events are posted by a background thread, after the status: wait for it.
+    wait_for("the Created event of the new App", lambda: any(
+        e["reason"] == "Created" for e in json.loads(kubectl(
+            "get", "events", "--field-selector", "involvedObject.name=fresh",
+            "-o", "json"))["items"]))
     print(f"faults: API server away 5 s; a new App, a deleted Service and 8 changed Apps "
           f"in step {recovered:.1f}s after its return")
     assert recovered < 60

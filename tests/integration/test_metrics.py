@@ -3,39 +3,18 @@ uses, and values that follow what happens."""
 
 from __future__ import annotations
 
-import re
-import socket
-import urllib.request
 from pathlib import Path
 
 from tests.kube_helpers import (
     Kubectl,
     OperatorProcess,
     app_manifest,
+    free_port,
+    scrape,
     wait_for,
     wait_ready,
     wait_stalled,
 )
-
-METRIC = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def scrape(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    values = {}
-    for line in text.splitlines():
-        match = METRIC.match(line)
-        if match:
-            values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
-    return values
 
 
 def test_metrics_follow_the_reconciles_and_the_apps(kubectl: Kubectl, namespace: str,

@@ -22,6 +22,7 @@ from tests.kube_helpers import (
     OperatorProcess,
     install_without_deployment,
     service_account_kubeconfig,
+    wait_for,
 )
 
 TENANT = "tenant"
@@ -51,11 +52,9 @@ def tenant(installed: Kubectl, kubectl: Kubectl, namespace: str) -> Kubectl:
     user = f"system:serviceaccount:{namespace}:{TENANT}"
     as_tenant = kubectl.as_user(user)
     # RBAC takes effect within moments: wait until the tenant may create Apps.
-    for _ in range(40):
-        if as_tenant.run("auth", "can-i", "create", "apps.appoperator.dev",
-                         check=False).stdout.strip() == "yes":
-            break
-        time.sleep(0.25)
+    wait_for("the tenant to be allowed to create Apps", lambda: as_tenant.run(
+        "auth", "can-i", "create", "apps.appoperator.dev", check=False).stdout.strip() == "yes",
+        timeout=30)
     return as_tenant
 
 

@@ -2,9 +2,14 @@
 
 It keeps objects by (kind, namespace, name), gives them uids and resourceVersions, and
 answers the calls the Reconciler makes through kube.Kube (apply, apply_status, merge_patch,
-delete, post_event) and through cache.Children (get, of_instance, remember, forget). Apply
-is simplified: the applied fields replace the stored ones, `status` and the uid are kept.
-Every write is recorded, so a test can assert that a second reconcile writes nothing.
+delete, post_event) and through cache.Children (get, of_instance, remember, forget).
+
+Apply is server-side apply with one field manager, simplified: the applied fields are merged
+into the stored object, and fields the previous apply set that this one leaves out are
+removed (so an ownerReference the operator stops applying goes, as on a real API server),
+while fields others set (`create`, `merge_patch`) stay; lists are replaced whole. `status`
+and the uid are kept. Every write is recorded, so a test can assert that a second reconcile
+writes nothing, and `journal` holds every write and event in order.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class FakeApi:
         self.events: list[tuple[str, str, str]] = []  # (type, reason, message)
         self.statuses: dict[str, Obj] = {}  # App name -> status written
         self.refuse: dict[str, KubeError] = {}  # kind -> error its applies get
+        self.journal: list[tuple[str, ...]] = []  # every write and event, in order
+        self._applied: dict[tuple[str, str, str], Obj] = {}  # what the last apply sent
         self._version = itertools.count(100)
 
     # What a test sets up.
@@ -39,6 +46,15 @@ class FakeApi:
         meta["resourceVersion"] = str(next(self._version))
         self.objects[(obj["kind"], meta["namespace"], meta["name"])] = obj
         return obj
+
+    def set_status(self, kind: str, namespace: str, name: str, status: Obj,
+                   generation: int | None = None) -> None:
+        """What a controller of the cluster writes (the Deployment's rollout, a claim bound)."""
+        stored = self.objects[(kind, namespace, name)]
+        stored["status"] = copy.deepcopy(status)
+        if generation is not None:
+            stored["metadata"]["generation"] = generation
+        stored["metadata"]["resourceVersion"] = str(next(self._version))
 
     def collect_garbage(self, owner_uid: str) -> None:
         """What the garbage collector does once the App with this uid is gone."""
@@ -57,41 +73,71 @@ class FakeApi:
         if obj["kind"] in self.refuse:
             raise self.refuse[obj["kind"]]
         self.writes.append(("apply", obj["kind"], meta["name"]))
+        self.journal.append(("apply", obj["kind"], meta["name"]))
         stored = self.objects.get(key)
-        new = _omit_empty(copy.deepcopy(obj))
+        applied = _omit_empty(copy.deepcopy(obj))
         if stored is not None:
-            new["metadata"] = {**stored["metadata"], **new["metadata"]}
-            if "status" in stored:
-                new["status"] = stored["status"]
+            new = copy.deepcopy(stored)
+            _remove_dropped(new, self._applied.get(key, {}), applied)
+            _merge(new, applied)
         else:
+            new = copy.deepcopy(applied)
             new["metadata"]["uid"] = f"uid-{next(_uids)}"
+        self._applied[key] = applied
         new["metadata"]["resourceVersion"] = str(next(self._version))
         self.objects[key] = new
         return copy.deepcopy(new)
 
     def apply_status(self, app: Obj, status: Obj) -> Obj:
         self.writes.append(("status", "App", app["metadata"]["name"]))
+        self.journal.append(("status", "App", app["metadata"]["name"]))
         self.statuses[app["metadata"]["name"]] = copy.deepcopy(status)
         meta = {**app["metadata"], "resourceVersion": str(next(self._version))}
         return {**app, "metadata": meta, "status": copy.deepcopy(status)}
 
     def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
         self.writes.append(("patch", kind, name))
+        self.journal.append(("patch", kind, name))
         stored = self.objects[(kind, namespace, name)]
         _merge(stored, patch)
         stored["metadata"]["resourceVersion"] = str(next(self._version))
         return copy.deepcopy(stored)
+
+    def json_patch(self, kind: str, namespace: str, name: str, patch: list[Obj]) -> Obj:
+        """The `test` and `replace` operations of RFC 6902, all or nothing."""
+        self.writes.append(("json-patch", kind, name))
+        self.journal.append(("json-patch", kind, name))
+        new = copy.deepcopy(self.objects[(kind, namespace, name)])
+        for operation in patch:
+            *parents, last = operation["path"].strip("/").split("/")
+            target: Any = new
+            for part in parents:
+                target = target[int(part)] if isinstance(target, list) else target[part]
+            index: Any = int(last) if isinstance(target, list) else last
+            if operation["op"] == "test":
+                if target[index] != operation["value"]:
+                    raise KubeError(422, "Invalid", f"test failed at {operation['path']}")
+            elif operation["op"] == "replace":
+                target[index] = copy.deepcopy(operation["value"])
+            else:
+                raise AssertionError(f"the operator sends no {operation['op']}")
+        new["metadata"]["resourceVersion"] = str(next(self._version))
+        self.objects[(kind, namespace, name)] = new
+        return copy.deepcopy(new)
 
     def delete(self, kind: str, namespace: str, name: str, uid: str) -> bool:
         stored = self.objects.get((kind, namespace, name))
         if stored is None or stored["metadata"]["uid"] != uid:
             return False
         self.writes.append(("delete", kind, name))
+        self.journal.append(("delete", kind, name))
         del self.objects[(kind, namespace, name)]
+        self._applied.pop((kind, namespace, name), None)
         return True
 
     def post_event(self, body: Obj, event_type: str, reason: str, message: str) -> None:
         self.events.append((event_type, reason, message))
+        self.journal.append(("event", reason))
 
     # cache.Children
     def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
@@ -117,6 +163,16 @@ def _omit_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [_omit_empty(v) for v in value]
     return value
+
+
+def _remove_dropped(stored: Obj, before: Obj, now: Obj) -> None:
+    """Remove from `stored` the fields `before` (the last apply) set and `now` leaves out."""
+    for key, value in before.items():
+        if key not in now:
+            stored.pop(key, None)
+        elif isinstance(value, dict) and isinstance(now[key], dict) and isinstance(
+                stored.get(key), dict):
+            _remove_dropped(stored[key], value, now[key])
 
 
 def _merge(target: Obj, patch: Obj) -> None:

@@ -20,6 +20,7 @@ from app_operator.controller import REPORT_AFTER_FAILURES, Controller
 from app_operator.kube import KubeError
 from app_operator.reconcile import Outcome
 from app_operator.status import Problem
+from app_operator.workqueue import WorkQueue
 
 RV = iter(range(1, 10**6))
 
@@ -251,15 +252,42 @@ def test_workers_outlive_unexpected_errors() -> None:
     reconciler = FakeReconciler()
     informer = FakeInformer()
     controller = Controller(reconciler, [informer], workers=1)  # type: ignore[arg-type]
+    controller.queue = WorkQueue(base_delay=600)  # the failed App's retry stays far off
     reconciler.answers = [RuntimeError("a bug")]
     controller.start()
     try:
         informer.listed(app("a"), app("b"))
         deadline = time.monotonic() + 10
+        # The one worker took "a", failed, and went on to "b".
         while len(reconciler.seen) < 2:
             assert time.monotonic() < deadline, reconciler.seen
             time.sleep(0.01)
-        failed = reconciler.seen[0][0]
-        assert controller._state[("ns", failed)].failures == 1
+        assert reconciler.seen == [("a", 1), ("b", 1)]
+        assert controller._state[("ns", "a")].failures == 1
+        assert [key for _, _, key in controller.queue._delayed] == [("ns", "a")]
+    finally:
+        controller.stop()
+
+
+@pytest.mark.timeout(60)
+def test_the_periodic_resync_reconciles_every_known_app_without_an_event() -> None:
+    reconciler = FakeReconciler()
+    informer = FakeInformer()
+    controller = Controller(reconciler, [informer], workers=0,  # type: ignore[arg-type]
+                            resync_seconds=0.05)
+    controller.start()
+    try:
+        informer.listed(app("a"), app("b"))
+        run_queue(controller)
+        informer.event(app("b"), deleted=True)
+        reconciler.seen.clear()
+        # No news about "a": only the resync can bring it back, and "b" is gone (a resync
+        # queued before the deletion finds nothing to do for it).
+        while len(reconciler.seen) < 3:
+            key = controller.queue.get()
+            assert key is not None
+            controller._reconcile(key)
+            controller.queue.done(key)
+        assert reconciler.seen == [("a", 1)] * 3
     finally:
         controller.stop()

@@ -1,5 +1,6 @@
 """`app-operator convert`: docker run lines and compose files as App resources."""
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from app_operator.convert import (
     Refused,
     convert_compose,
     convert_run,
+    interpolate,
 )
 from app_operator.model import AppSpec
 
@@ -319,3 +321,151 @@ def test_number_like_strings_stay_strings_for_kubectl(capsys: pytest.CaptureFixt
     out, _ = capsys.readouterr()
     assert "value: '1e3'" in out and "value: '0x1F'" in out
     assert yaml.safe_load(out)["spec"]["env"][0]["value"] == "1e3"
+
+
+# ----------------------------------------------------------------- promises of the README
+
+@pytest.mark.parametrize(("flags", "ports"), [
+    ("-p 8000-8002:8000-8002", [8000, 8001, 8002]),
+    ("-p 9000-9001", [9000, 9001]),
+    ("-p 127.0.0.1:7000-7001:7000-7001/udp", [7000, 7001]),
+    ("--expose 3000-3002", [3000, 3001, 3002]),
+])
+def test_port_ranges_become_one_port_each(flags: str, ports: list[int]) -> None:
+    result = spec(f"docker run {flags} busybox")
+    assert [p["containerPort"] for p in result["ports"]] == ports
+
+
+def test_a_published_range_maps_each_host_port_to_its_container_port() -> None:
+    result = spec("docker run -p 30080-30081:80-81 busybox")
+    assert result["ports"] == [{"name": "http", "containerPort": 80, "nodePort": 30080},
+                               {"containerPort": 81, "nodePort": 30081}]
+    assert result["service"] == {"type": "NodePort"}
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ("-p 8000-8002:80-81", "host and container ranges differ"),
+    ("-p 8000-8020", "has 21 ports; list at most 16"),
+    ("-p 8002-8000", "is empty"),
+    ("--expose 1-100", "has 100 ports"),
+])
+def test_port_ranges_that_cannot_be_ports_are_refused(flags: str, message: str) -> None:
+    with pytest.raises(Refused, match=message):
+        convert_run(shlex.split(f"docker run {flags} busybox"))
+
+
+def interpolated(text: str, **environ: str) -> str:
+    result: str = interpolate(text, environ, [])
+    return result
+
+
+@pytest.mark.parametrize(("text", "environ", "result"), [
+    ("${TAG}", {"TAG": "v1"}, "v1"),
+    ("$TAG-x", {"TAG": "v1"}, "v1-x"),
+    ("${TAG:-latest}", {}, "latest"), ("${TAG:-latest}", {"TAG": ""}, "latest"),
+    ("${TAG:-latest}", {"TAG": "v1"}, "v1"),
+    # `-` without the colon: only an unset variable takes the default, an empty one stays.
+    ("${TAG-latest}", {}, "latest"), ("${TAG-latest}", {"TAG": ""}, ""),
+    ("${TAG-latest}", {"TAG": "v1"}, "v1"),
+    # `:+` and `+`: the alternative when set (and, with the colon, not empty).
+    ("${DEBUG:+verbose}", {"DEBUG": "1"}, "verbose"), ("${DEBUG:+verbose}", {}, ""),
+    ("${DEBUG:+verbose}", {"DEBUG": ""}, ""), ("${DEBUG+verbose}", {"DEBUG": ""}, "verbose"),
+    ("${DEBUG+verbose}", {}, ""),
+    ("${PASSWORD:?}", {"PASSWORD": "x"}, "x"), ("${PASSWORD?}", {"PASSWORD": ""}, ""),
+    # `$$` is a literal dollar sign, and what follows it is not a variable.
+    ("$$HOME and $${HOME}", {"HOME": "/root"}, "$HOME and ${HOME}"),
+    ("price: 5$$", {}, "price: 5$"),
+    ("no variables here", {}, "no variables here"),
+])
+def test_interpolation_forms(text: str, environ: dict[str, str], result: str) -> None:
+    assert interpolated(text, **environ) == result
+
+
+@pytest.mark.parametrize(("text", "environ", "message"), [
+    ("${PASSWORD:?set PASSWORD first}", {}, "variable PASSWORD is required: set PASSWORD first"),
+    ("${PASSWORD:?set PASSWORD first}", {"PASSWORD": ""}, "variable PASSWORD is required"),
+    ("${PASSWORD?}", {}, "variable PASSWORD is required: not set"),
+])
+def test_a_required_variable_that_is_missing_refuses_the_file(
+        text: str, environ: dict[str, str], message: str) -> None:
+    with pytest.raises(Refused, match=re.escape(message)):
+        interpolated(text, **environ)
+
+
+def test_a_default_may_hold_operators_itself() -> None:
+    assert interpolated("${URL:-http://db:5432/x?a=b}") == "http://db:5432/x?a=b"
+    assert interpolated("${OPTS-a-b+c}") == "a-b+c"
+
+
+def test_an_alternative_or_a_message_may_hold_a_dash() -> None:
+    """The operator is what follows the variable's name, not the first `-` anywhere:
+    `${DEBUG:+--verbose}` is a flag when DEBUG is set, and nothing when it is not."""
+    assert interpolated("${DEBUG:+--verbose}", DEBUG="1") == "--verbose"
+    assert interpolated("${DEBUG:+--verbose}") == ""
+    assert interpolated("${DEBUG+--log-level=debug}", DEBUG="") == "--log-level=debug"
+    with pytest.raises(Refused, match=re.escape(
+            "variable PASSWORD is required: set it, e.g. s3cr3t-pw")):
+        interpolated("${PASSWORD:?set it, e.g. s3cr3t-pw}")
+
+
+def test_an_unset_variable_is_named_once() -> None:
+    warnings: list[str] = []
+    assert interpolate({"a": "${X}", "b": ["$X", 3]}, {}, warnings) == {"a": "", "b": ["", 3]}
+    assert warnings == ["variable X is not set; an empty string is used"]
+
+
+def test_dot_env_next_to_the_compose_file_is_read_and_the_shell_wins(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: nginx:${TAG}\n"
+        "    environment:\n      GREETING: ${GREETING}\n")
+    (tmp_path / ".env").write_text("TAG=1.27\nGREETING=from-dotenv\n")
+    monkeypatch.delenv("TAG", raising=False)
+    monkeypatch.setenv("GREETING", "from-shell")
+    assert main(["convert", "compose", str(tmp_path / "compose.yaml")]) == 0
+    app = yaml.safe_load(capsys.readouterr().out)
+    assert app["spec"]["image"] == "nginx:1.27"
+    assert app["spec"]["env"] == [{"name": "GREETING", "value": "from-shell"}]
+
+
+def compose_text(text: str, **kwargs: Any) -> list[Conversion]:
+    conversions = convert_compose(yaml.safe_load(text), schema=compose_schema.load(), **kwargs)
+    for conversion in conversions:
+        AppSpec.model_validate(conversion.app["spec"])
+    return conversions
+
+
+@pytest.mark.parametrize(("cpus", "quantity"), [("0.5", "500m"), (2, "2000m"), (1.25, "1250m")])
+def test_compose_cpus_is_a_cpu_limit(cpus: Any, quantity: str) -> None:
+    [conversion] = compose_text(f"services:\n  web:\n    image: nginx\n    cpus: {cpus}\n")
+    assert conversion.app["spec"]["resources"] == {"limits": {"cpu": quantity}}
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("always", "Always"), ("never", "Never"), ("missing", "IfNotPresent"),
+    ("if_not_present", "IfNotPresent"),
+])
+def test_compose_pull_policy(policy: str, expected: str) -> None:
+    [conversion] = compose_text(
+        f"services:\n  web:\n    image: nginx\n    pull_policy: {policy}\n")
+    assert conversion.app["spec"]["imagePullPolicy"] == expected
+    assert not [w for w in conversion.warnings if "pull_policy" in w]
+
+
+def test_compose_pull_policy_build_is_reported() -> None:
+    [conversion] = compose_text("services:\n  web:\n    image: nginx\n    pull_policy: build\n")
+    assert "imagePullPolicy" not in conversion.app["spec"]
+    assert "web: pull_policy build: not translated" in conversion.warnings
+
+
+def test_top_level_name_and_include_are_reported_and_skipped() -> None:
+    [conversion] = compose_text(
+        "name: shop\ninclude:\n  - db/compose.yaml\n  - path: cache/compose.yaml\n"
+        "services:\n  web:\n    image: nginx\n")
+    assert conversion.app["metadata"]["name"] == "web"
+    assert "name shop: not used (each App is named after its service)" in conversion.warnings
+    assert "include db/compose.yaml: not read; convert that file on its own too" in (
+        conversion.warnings)
+    assert "include cache/compose.yaml: not read; convert that file on its own too" in (
+        conversion.warnings)

@@ -72,8 +72,12 @@ def test_quantity_rule_applies_only_to_quantity_maps() -> None:
         "env.value"]
 
 
-def test_list_length_change_is_a_difference() -> None:
+def test_list_length_change_is_a_difference_either_way() -> None:
     assert drift.differences({"a": [1, 2]}, {"a": [1]}) == ["a"]
+    # A longer live list (someone appended an argument) is a difference too.
+    assert drift.differences({"a": [1]}, {"a": [1, 2]}) == ["a"]
+    assert drift.differences({"a": []}, {"a": [1]}) == ["a"]
+    assert drift.differences({"a": [1, 2]}, {"a": [1, 2]}) == []
 
 
 def test_entries_other_managers_add_to_merged_lists_are_theirs(app: AppRef) -> None:
@@ -130,3 +134,87 @@ def test_a_changed_quantity_is_drift(app: AppRef) -> None:
     live = live_copy(deployment)
     live["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "999m"
     assert drift.needs_apply(deployment, live)
+
+
+def test_service_ports_are_matched_by_port_and_protocol_not_by_position(app: AppRef) -> None:
+    service = render.render_service(app, make_spec(ports=[
+        {"name": "http", "containerPort": 8080, "servicePort": 80},
+        {"name": "dns", "containerPort": 53, "protocol": "UDP"}]))
+    assert service is not None
+    live = live_copy(service)
+    live["spec"]["ports"].reverse()
+    assert drift.differences(service, live) == []
+    live["spec"]["ports"][1]["targetPort"] = 8080  # the entry of port 80, TCP
+    assert drift.differences(service, live) == ["spec.ports[80,TCP].targetPort"]
+
+
+def test_container_ports_are_matched_by_container_port_and_protocol(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(ports=[
+        {"containerPort": 80}, {"containerPort": 81}, {"containerPort": 81, "protocol": "UDP"}]))
+    live = live_copy(deployment)
+    ports = live["spec"]["template"]["spec"]["containers"][0]["ports"]
+    ports.reverse()
+    assert drift.differences(deployment, live) == []
+    ports[0]["name"] = "renamed"  # 81/UDP
+    assert drift.differences(deployment, live) == [
+        "spec.template.spec.containers[flask].ports[81,UDP].name"]
+
+
+def test_paths_name_where_a_difference_is() -> None:
+    assert drift.differences({"a": {"b": 1}}, {"a": 5}) == ["a"]
+    assert drift.differences({"b": 1}, 5) == ["."]
+    assert drift.differences({"args": [{"a": 1}, {"a": 2}]},
+                             {"args": [{"a": 1}, {"a": 3}]}) == ["args[1].a"]
+
+
+def test_a_quantity_the_server_would_not_write_is_a_difference() -> None:
+    assert drift.differences({"limits": {"cpu": "1"}}, {"limits": {"cpu": "lots"}}) == [
+        "limits.cpu"]
+
+
+def test_a_keyed_list_of_plain_values_compares_by_value() -> None:
+    assert drift.differences({"env": ["A", "B"]}, {"env": ["B", "A", "C"]}) == []
+    assert drift.differences({"env": ["A"]}, {"env": ["B"]}) == ["env[A]"]
+
+
+def test_a_live_object_without_metadata_or_hash_needs_an_apply(app: AppRef) -> None:
+    desired = render.render_deployment(app, make_spec())
+    assert drift.needs_apply(desired, {"spec": desired["spec"]})
+    assert drift.needs_apply(desired, {"metadata": {}, "spec": desired["spec"]})
+
+
+def test_a_renumbered_port_of_our_name_is_put_back_in_place_before_the_apply() -> None:
+    """`kubectl edit service`: 80 became 8080 under the name http. Applying 80 again would
+    add it beside 8080, two ports named http, which the API server refuses."""
+    desired = {"kind": "Service", "spec": {"ports": [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}}
+    live = {"kind": "Service", "spec": {"ports": [
+        {"name": "metrics", "port": 9100, "protocol": "TCP"},
+        {"name": "http", "port": 8080, "protocol": "TCP"}]}}
+    assert drift.renumbered_ports(desired, live) == [
+        {"op": "test", "path": "/spec/ports/1/name", "value": "http"},
+        {"op": "test", "path": "/spec/ports/1/port", "value": 8080},
+        {"op": "replace", "path": "/spec/ports/1", "value": desired["spec"]["ports"][0]}]
+    # Ports that agree, or carry names that are not ours, stay.
+    assert drift.renumbered_ports(desired, {"kind": "Service", "spec": {"ports": [
+        {"name": "http", "port": 80}, {"name": "other", "port": 8080}]}}) == []
+    assert drift.renumbered_ports(desired, None) == []
+
+
+def test_a_renumbered_container_port_is_put_back_in_its_container_only() -> None:
+    def deployment(*containers: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        return {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [
+            {"name": name, "ports": ports} for name, ports in containers]}}}}
+
+    desired = deployment(("flask", [{"name": "http", "containerPort": 5000,
+                                     "protocol": "TCP"}]))
+    live = deployment(("sidecar", [{"name": "http", "containerPort": 9000}]),
+                      ("flask", [{"name": "http", "containerPort": 5001, "protocol": "TCP"},
+                                 {"name": "udp", "containerPort": 5000, "protocol": "UDP"}]))
+    assert drift.renumbered_ports(desired, live) == [
+        {"op": "test", "path": "/spec/template/spec/containers/1/ports/0/name",
+         "value": "http"},
+        {"op": "test", "path": "/spec/template/spec/containers/1/ports/0/containerPort",
+         "value": 5001},
+        {"op": "replace", "path": "/spec/template/spec/containers/1/ports/0",
+         "value": desired["spec"]["template"]["spec"]["containers"][0]["ports"][0]}]

@@ -51,7 +51,20 @@ class LeaseApi:
             return (self.lease or {}).get("spec", {}).get("holderIdentity")
 
 
-def elector(api: LeaseApi, identity: str) -> LeaderElector:
+class Counted:
+    """One candidate's view of the LeaseApi, counting its reads of the Lease."""
+
+    def __init__(self, api: LeaseApi) -> None:
+        self.api = api
+        self.reads = 0
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method == "GET":
+            self.reads += 1
+        return self.api.request(method, path, **kwargs)
+
+
+def elector(api: LeaseApi | Counted, identity: str) -> LeaderElector:
     return LeaderElector(cast(Kube, api), "ops", "app-operator", identity,
                          lease_duration=0.6, renew_deadline=0.4, retry_period=0.1)
 
@@ -74,11 +87,14 @@ def start(candidate: LeaderElector, events: list[str]) -> threading.Thread:
 def test_one_leader_and_a_handover_on_release() -> None:
     api = LeaseApi()
     events: list[str] = []
-    one, two = elector(api, "one"), elector(api, "two")
+    standby_view = Counted(api)
+    one, two = elector(api, "one"), elector(standby_view, "two")
     start(one, events)
     wait_until(lambda: events == ["one leads"])
     start(two, events)
-    time.sleep(1.0)  # several lease durations: the standby must not take a renewed Lease
+    # The standby has looked at the Lease 20 times, 0.1 s apart: over three lease durations,
+    # and each time it found the Lease renewed, so it must not have taken it.
+    wait_until(lambda: standby_view.reads >= 20)
     assert events == ["one leads"] and api.holder() == "one"
     one.stop()  # a rollout: the leader gives the Lease up
     wait_until(lambda: events == ["one leads", "two leads"])

@@ -153,3 +153,80 @@ def test_probes_refer_to_named_ports_only() -> None:
 
 def make_ports(ports: list[dict[str, object]]) -> list[str]:
     return spec(ports=ports).port_names()
+
+
+def test_two_volumes_of_one_name_are_refused() -> None:
+    with pytest.raises(ValidationError, match="volumes: name 'data' is used twice"):
+        spec(volumes=[{"name": "data", "mountPath": "/a"}, {"name": "data", "mountPath": "/b"}])
+
+
+@pytest.mark.parametrize("node_port", [30000, 31234, 32767])
+def test_node_ports_of_the_range_are_taken(node_port: int) -> None:
+    app = spec(ports=[{"containerPort": 80, "nodePort": node_port}], service={"type": "NodePort"})
+    assert app.ports is not None and app.ports[0].node_port == node_port
+
+
+@pytest.mark.parametrize("node_port", [0, 80, 29999, 32768, 65535])
+def test_node_ports_outside_30000_to_32767_are_refused(node_port: int) -> None:
+    with pytest.raises(ValidationError, match=r"node_port|nodePort"):
+        spec(ports=[{"containerPort": 80, "nodePort": node_port}], service={"type": "NodePort"})
+
+
+def test_a_node_port_is_taken_with_a_load_balancer() -> None:
+    app = spec(ports=[{"containerPort": 80, "nodePort": 30080}],
+               service={"type": "LoadBalancer"})
+    assert app.service is not None and app.service.type == "LoadBalancer"
+
+
+@pytest.mark.parametrize("mode", ["ReadWriteOnce", "ReadWriteOncePod"])
+def test_single_node_volumes_allow_one_replica(mode: str) -> None:
+    volumes = [{"name": "data", "mountPath": "/data", "accessMode": mode}]
+    assert spec(replicas=1, volumes=volumes).volumes is not None
+    with pytest.raises(ValidationError, match="replicas > 1"):
+        spec(replicas=2, volumes=volumes)
+
+
+@pytest.mark.parametrize("mode", ["ReadWriteMany", "ReadOnlyMany"])
+def test_shared_volumes_allow_many_replicas(mode: str) -> None:
+    assert spec(replicas=5, volumes=[{"name": "d", "mountPath": "/d", "accessMode": mode}])
+
+
+def test_the_service_type_defaults_to_cluster_ip() -> None:
+    app = spec(service={})
+    assert app.service is not None and app.service.type == "ClusterIP"
+
+
+def test_a_quantity_of_the_longest_form_is_read() -> None:
+    longest = "1" * 18 + "." + "1" * 9 + "e+99"  # 32 characters, the most the form allows
+    assert len(longest) == 32
+    assert parse_quantity(longest) == Decimal(longest)
+
+
+def test_a_refused_quantity_says_what_a_quantity_looks_like() -> None:
+    with pytest.raises(ValueError, match=r"^'1e100' is not a quantity \(examples: 500m, 128Mi, "
+                       r"1Gi, 2, 1e3; at most 18 digits and a two-digit exponent\)$"):
+        parse_quantity("1e100")
+
+
+@pytest.mark.parametrize("port", [1, 80, 65535, "http", "a", "web-8080", "abcdefghijklmno"])
+def test_probe_ports_by_number_or_name(port: int | str) -> None:
+    spec(ports=[{"name": str(port) if isinstance(port, str) else "http",
+                 "containerPort": 8080}],
+         probes={"readiness": {"tcpSocket": {"port": port}}})
+
+
+@pytest.mark.parametrize("port", [0, 65536, "abcdefghijklmnop", "Web", "-web", "web-", "we_b"])
+def test_probe_ports_that_are_neither_a_number_nor_a_name_are_refused(port: int | str) -> None:
+    message = ("is not between 1 and 65535" if isinstance(port, int) else
+               "is neither a number nor a port name")
+    with pytest.raises(ValidationError, match=message):
+        spec(probes={"liveness": {"tcpSocket": {"port": port}}})
+
+
+def test_the_totals_name_their_field() -> None:
+    with pytest.raises(ValidationError, match=r"env: 131073 characters in all, more than 131072"):
+        spec(env=[{"name": "A", "value": "x" * 32768}] * 4 + [{"name": "B", "value": "x"}])
+    with pytest.raises(ValidationError,
+                       match=r"files: 262145 characters in all, more than 262144"):
+        spec(files=[{"mountPath": "/a", "content": "x" * 262144},
+                    {"mountPath": "/b", "content": "y"}])

@@ -1,8 +1,11 @@
 """Renderers: the desired children of an App, as plain dicts."""
 
+import re
 from typing import Any
 
-from app_operator import render
+import pytest
+
+from app_operator import model, render
 from app_operator.render import AppRef
 
 from .conftest import make_spec
@@ -162,3 +165,227 @@ def test_rendering_is_deterministic_and_hash_follows_content(app: AppRef) -> Non
     key = render.HASH_ANNOTATION
     assert (other["metadata"]["annotations"][key]
             != one.deployment["metadata"]["annotations"][key])
+
+
+def test_image_pull_secrets_and_variables_from_secrets_and_config_maps(app: AppRef) -> None:
+    spec = make_spec(
+        imagePullSecrets=["registry", "mirror"],
+        env=[{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+             {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings",
+                                                                "key": "mode",
+                                                                "optional": True}}}],
+        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                 {"secretRef": {"name": "creds", "optional": True}}])
+    deployment = render.render_deployment(app, spec)
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "registry"}, {"name": "mirror"}]
+    c = container(deployment)
+    assert c["env"] == [
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode",
+                                                           "optional": True}}}]
+    assert c["envFrom"] == [{"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                            {"secretRef": {"name": "creds", "optional": True}}]
+    assert "imagePullSecrets" not in render.render_deployment(app, make_spec())["spec"][
+        "template"]["spec"]
+
+
+def test_service_type_defaults_to_cluster_ip(app: AppRef) -> None:
+    ports = [{"containerPort": 5000}]
+    for fields in ({}, {"service": {}}, {"service": {"annotations": {"a": "b"}}}):
+        service = render.render_service(app, make_spec(ports=ports, **fields))
+        assert service is not None and service["spec"]["type"] == "ClusterIP", fields
+        assert "nodePort" not in service["spec"]["ports"][0]
+
+
+def test_load_balancer_service_keeps_its_node_port_and_annotations(app: AppRef) -> None:
+    service = render.render_service(app, make_spec(
+        ports=[{"containerPort": 443, "name": "https", "nodePort": 30443}],
+        service={"type": "LoadBalancer",
+                 "annotations": {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}}))
+    assert service is not None
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "https",
+                                         "protocol": "TCP", "nodePort": 30443}]
+    assert service["metadata"]["annotations"][
+        "service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+
+
+def test_tcp_socket_and_startup_probes_with_every_timing(app: AppRef) -> None:
+    timings = {"initialDelaySeconds": 5, "periodSeconds": 7, "timeoutSeconds": 3,
+               "failureThreshold": 30, "successThreshold": 2}
+    spec = make_spec(ports=[{"name": "db", "containerPort": 5432}], probes={
+        "readiness": {"tcpSocket": {"port": "db"}, **timings},
+        "liveness": {"tcpSocket": {"port": 5432}, "periodSeconds": 20},
+        "startup": {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTPS"},
+                    "failureThreshold": 60, "periodSeconds": 1}})
+    c = container(render.render_deployment(app, spec))
+    assert c["readinessProbe"] == {"tcpSocket": {"port": "db"}, **timings}
+    assert c["livenessProbe"] == {"tcpSocket": {"port": 5432}, "periodSeconds": 20}
+    assert c["startupProbe"] == {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTPS"},
+                                 "failureThreshold": 60, "periodSeconds": 1}
+
+
+def test_pod_labels_and_annotations_reach_the_pods_not_the_deployment(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(
+        podLabels={"team": "web", "tier": "front"},
+        podAnnotations={"prometheus.io/scrape": "true"}))
+    template = deployment["spec"]["template"]["metadata"]
+    assert template["labels"] == {"team": "web", "tier": "front",
+                                  "app.kubernetes.io/name": "flask",
+                                  "app.kubernetes.io/instance": "flask",
+                                  "app.kubernetes.io/managed-by": "app-operator"}
+    assert template["annotations"] == {"prometheus.io/scrape": "true"}
+    assert "team" not in deployment["metadata"]["labels"]
+    assert "prometheus.io/scrape" not in deployment["metadata"]["annotations"]
+    assert "annotations" not in render.render_deployment(app, make_spec())["spec"]["template"][
+        "metadata"]
+
+
+def test_service_links_are_off_so_no_variables_are_injected(app: AppRef) -> None:
+    pod = render.render_deployment(app, make_spec())["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+
+
+def test_read_write_once_pod_volumes_recreate_too(app: AppRef) -> None:
+    spec = make_spec(volumes=[{"name": "data", "mountPath": "/data",
+                               "accessMode": "ReadWriteOncePod"}])
+    assert render.render_strategy(spec) == {"type": "Recreate"}
+    claim = render.render_claims(app, spec)[0]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOncePod"]
+    rolling = render.render_strategy(make_spec(strategy="RollingUpdate", volumes=[
+        {"name": "data", "mountPath": "/data", "accessMode": "ReadWriteOncePod"}]))
+    assert rolling == {"type": "RollingUpdate",
+                       "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+
+
+# The whole of each child, for the README's Nextcloud example with an inline file: nothing
+# more, nothing less is sent to the API server.
+
+NEXTCLOUD = AppRef(name="nextcloud", namespace="web", uid="u-42")
+LABELS = {"app.kubernetes.io/name": "nextcloud", "app.kubernetes.io/instance": "nextcloud",
+          "app.kubernetes.io/managed-by": "app-operator"}
+SELECTOR = {"app.kubernetes.io/name": "nextcloud", "app.kubernetes.io/instance": "nextcloud"}
+OWNER = [{"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "nextcloud",
+          "uid": "u-42", "controller": True, "blockOwnerDeletion": True}]
+
+
+def without_hash(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without its desired-hash annotation (checked to be there), since the
+    hash's value is no promise, only that it changes with the content."""
+    annotations = dict(obj["metadata"]["annotations"])
+    assert re.fullmatch(r"[0-9a-f]{16}", annotations.pop(render.HASH_ANNOTATION))
+    meta = {k: v for k, v in obj["metadata"].items() if k != "annotations"}
+    return {**obj, "metadata": {**meta, **({"annotations": annotations} if annotations else {})}}
+
+
+def test_the_children_of_the_readme_example_whole() -> None:
+    spec = make_spec(
+        image="nextcloud:29", ports=[{"name": "http", "containerPort": 80, "nodePort": 30080}],
+        service={"type": "NodePort"},
+        volumes=[{"name": "html", "mountPath": "/var/www/html", "size": "10Gi"}],
+        files=[{"mountPath": "/usr/local/etc/php/conf.d/Uploads.ini",
+                "content": "upload_max_filesize = 1G\n"}])
+    claim, config_map, service, deployment = render.render_all(NEXTCLOUD, spec).objects()
+    assert without_hash(claim) == {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "nextcloud-html", "namespace": "web",
+                     "labels": {**LABELS, "appoperator.dev/volume": "html"},
+                     "annotations": {"appoperator.dev/app-uid": "u-42"}},
+        "spec": {"accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "10Gi"}}}}
+    assert without_hash(config_map) == {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "nextcloud-files", "namespace": "web", "labels": LABELS,
+                     "ownerReferences": OWNER},
+        "data": {"0-Uploads.ini": "upload_max_filesize = 1G\n"}}
+    assert without_hash(service) == {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "nextcloud", "namespace": "web", "labels": LABELS,
+                     "ownerReferences": OWNER},
+        "spec": {"type": "NodePort", "selector": SELECTOR, "ports": [
+            {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
+             "nodePort": 30080}]}}
+    template = deployment["spec"]["template"]
+    files_hash = template["metadata"]["annotations"][render.FILES_HASH_ANNOTATION]
+    assert re.fullmatch(r"[0-9a-f]{16}", files_hash)
+    assert without_hash(deployment) == {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "nextcloud", "namespace": "web", "labels": LABELS,
+                     "ownerReferences": OWNER},
+        "spec": {
+            "replicas": 1, "selector": {"matchLabels": SELECTOR},
+            "strategy": {"type": "Recreate"},
+            "template": {
+                "metadata": {"labels": LABELS,
+                             "annotations": {render.FILES_HASH_ANNOTATION: files_hash}},
+                "spec": {
+                    "automountServiceAccountToken": False, "enableServiceLinks": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "nextcloud", "image": "nextcloud:29",
+                        "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
+                        "volumeMounts": [
+                            {"name": "html", "mountPath": "/var/www/html"},
+                            {"name": "app-operator-files",
+                             "mountPath": "/usr/local/etc/php/conf.d/Uploads.ini",
+                             "subPath": "0-Uploads.ini", "readOnly": True}],
+                        "securityContext": {"allowPrivilegeEscalation": False,
+                                            "privileged": False}}],
+                    "volumes": [
+                        {"name": "html", "persistentVolumeClaim": {"claimName": "nextcloud-html"}},
+                        {"name": "app-operator-files", "projected": {
+                            "defaultMode": 0o644, "sources": [{"configMap": {
+                                "name": "nextcloud-files", "items": [
+                                    {"path": "0-Uploads.ini", "key": "0-Uploads.ini"}]}}]}}]}}}}
+
+
+def test_the_restricted_container_runs_as_non_root_without_capabilities(app: AppRef) -> None:
+    deployment = render.render_deployment(app, make_spec(securityProfile="restricted"))
+    assert container(deployment)["securityContext"] == {
+        "allowPrivilegeEscalation": False, "privileged": False,
+        "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+
+
+def test_the_rolling_update_of_auto_is_spelled_out(app: AppRef) -> None:
+    assert render.render_strategy(make_spec()) == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+
+
+def test_the_hash_depends_on_the_content_not_on_the_order_of_keys() -> None:
+    one = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"},
+           "data": {"x": "1", "y": "2"}}
+    two = {"kind": "ConfigMap", "data": {"y": "2", "x": "1"}, "metadata": {"name": "a"},
+           "apiVersion": "v1"}
+    key = render.HASH_ANNOTATION
+    assert (render.with_desired_hash(one)["metadata"]["annotations"][key]
+            == render.with_desired_hash(two)["metadata"]["annotations"][key])
+    assert "annotations" not in one["metadata"]  # the input is left alone
+
+
+@pytest.mark.parametrize(("mount_path", "key"), [
+    ("/etc/App.conf", "0-App.conf"),
+    ("/etc/my file (1).conf", "0-my_file__1_.conf"),
+    ("/srv/a/b/c.txt", "0-c.txt"),
+    ("/x/" + "n" * 300, "0-" + "n" * 251),
+])
+def test_file_keys_keep_the_base_name_in_the_characters_a_key_allows(mount_path: str,
+                                                                     key: str) -> None:
+    file = model.File(mount_path=mount_path, content="x")
+    assert render.file_key(0, file) == key
+
+
+@pytest.mark.parametrize(("meta", "kept"), [
+    ({"annotations": {render.KEPT_ANNOTATION: "true"}}, True),
+    ({"annotations": {render.KEPT_ANNOTATION: "true", render.APP_UID_ANNOTATION: "0000-1111"},
+      "ownerReferences": [{"uid": "0000-1111"}]}, True),
+    ({"ownerReferences": [{"uid": "0000-1111"}]}, False),
+    ({"ownerReferences": [{"uid": "other"}, {"uid": "0000-1111"}]}, False),
+    ({"annotations": {render.APP_UID_ANNOTATION: "0000-1111"}}, False),
+    ({"annotations": {render.APP_UID_ANNOTATION: "an-earlier-app"}}, True),
+    ({"annotations": {render.APP_UID_ANNOTATION: "an-earlier-app"},
+      "ownerReferences": [{"uid": "an-earlier-app"}]}, True),
+    ({}, True),  # made by an older operator and not owned: when in doubt, data is kept
+])
+def test_which_claims_count_as_kept(app: AppRef, meta: dict[str, Any], kept: bool) -> None:
+    assert render.is_kept_claim({"metadata": meta}, app) is kept

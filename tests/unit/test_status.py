@@ -129,14 +129,69 @@ def test_transition_time_kept_while_status_unchanged(app: AppRef) -> None:
     assert conditions(rolling)["Stalled"]["lastTransitionTime"] == NOW
 
 
-def test_node_port_and_retained_claims(app: AppRef) -> None:
-    service = {"spec": {"ports": [{"port": 80, "nodePort": 30080}]}}
-    result = compute(app, Observed(deployment=deployment(), service=service,
-                                   retained_claims=["flask-old"]),
-                     ports=[{"name": "http", "containerPort": 5000, "nodePort": 30080}],
+def test_node_port_is_the_one_the_service_got(app: AppRef) -> None:
+    """A NodePort Service without a fixed nodePort gets one from the API server: the status
+    reports the port the Service has, not the spec's."""
+    service = {"spec": {"ports": [{"port": 80, "nodePort": 31234}]}}
+    ports = [{"name": "http", "containerPort": 5000, "servicePort": 80}]
+    result = compute(app, Observed(deployment=deployment(), service=service), ports=ports,
                      service={"type": "NodePort"})
-    assert result["nodePort"] == 30080
-    assert result["retainedClaims"] == ["flask-old"]
+    assert result["nodePort"] == 31234
+    assert "nodePort" not in compute(app, Observed(deployment=deployment(), service={
+        "spec": {"ports": [{"port": 80}]}}), ports=ports)
+    # Before the Service exists there is no node port, and no address either.
+    waiting = compute(app, Observed(deployment=deployment()), ports=ports,
+                      service={"type": "NodePort"})
+    assert "nodePort" not in waiting and "url" not in waiting
+
+
+def test_retained_claims_are_listed_sorted_and_only_when_there_are_some(app: AppRef) -> None:
+    """Which claims are retained is the reconciler's finding (tests/unit/test_reconcile.py);
+    the status lists them in a stable order, so an unchanged list writes nothing."""
+    result = compute(app, Observed(deployment=deployment(),
+                                   retained_claims=["flask-old", "flask-cache"]))
+    assert result["retainedClaims"] == ["flask-cache", "flask-old"]
+    assert "retainedClaims" not in compute(app, Observed(deployment=deployment()))
+
+
+def test_no_ready_while_the_service_is_not_created_yet(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment()),
+                     ports=[{"name": "http", "containerPort": 5000}])
+    c = conditions(result)
+    assert c["Ready"]["status"] == "False"
+    assert (c["Reconciling"]["status"], c["Reconciling"]["reason"]) == ("True", "RollingOut")
+    assert c["Ready"]["message"] == "waiting for Service flask to be created"
+    # Without ports there is no Service to wait for.
+    assert conditions(compute(app, Observed(deployment=deployment())))["Ready"]["status"] == (
+        "True")
+
+
+def test_https_on_443_is_a_url_without_a_port(app: AppRef) -> None:
+    spec = make_spec(ports=[{"name": "https", "containerPort": 8443, "servicePort": 443},
+                            {"name": "https-admin", "containerPort": 9443},
+                            {"name": "http", "containerPort": 8080, "servicePort": 80}])
+    assert spec.ports is not None
+    assert status.url_for(app, spec.ports[0], "https") == "https://flask.demo.svc"
+    assert status.url_for(app, spec.ports[1], "https-admin") == "https://flask.demo.svc:9443"
+    assert status.url_for(app, spec.ports[2], "http") == "http://flask.demo.svc"
+    result = compute(app, Observed(deployment=deployment(), service={"spec": {"ports": [{}]}}),
+                     ports=[{"name": "https", "containerPort": 8443, "servicePort": 443}])
+    assert result["url"] == "https://flask.demo.svc"
+    assert conditions(result)["Ready"]["message"] == (
+        "1 of 1 replicas available at https://flask.demo.svc")
+
+
+@pytest.mark.parametrize(("name", "protocol", "url"), [
+    ("web", "TCP", "http://flask.demo.svc:8000"), ("www", "TCP", "http://flask.demo.svc:8000"),
+    ("HTTP-alt", "TCP", "http://flask.demo.svc:8000"), ("dns", "UDP", "udp://flask.demo.svc:8000"),
+    ("metrics", "TCP", "tcp://flask.demo.svc:8000"), ("sctp-8000", "SCTP",
+                                                      "sctp://flask.demo.svc:8000"),
+])
+def test_url_scheme_is_guessed_from_the_name_else_the_protocol(
+        app: AppRef, name: str, protocol: str, url: str) -> None:
+    spec = make_spec(ports=[{"containerPort": 8000, "protocol": protocol}])
+    assert spec.ports is not None
+    assert status.url_for(app, spec.ports[0], name) == url
 
 
 def test_url_scheme_follows_port_name(app: AppRef) -> None:
@@ -227,3 +282,201 @@ def test_a_terminating_pod_is_not_a_problem(app: AppRef) -> None:
     leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     result = compute(app, Observed(deployment=STARTING, pods=[leaving]))
     assert conditions(result)["Ready"]["reason"] == "RollingOut"
+
+
+# Every branch of the rollout, word for word: these messages are what a person reads in
+# `kubectl get apps` and in events.
+
+def failed(message: str | None, reason: str = "FailedCreate") -> dict[str, Any]:
+    condition = {"type": "ReplicaFailure", "status": "True", "reason": reason}
+    if message is not None:
+        condition["message"] = message
+    return deployment(available=0, conditions=[
+        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}, condition])
+
+
+ONE_PORT = {"ports": [{"name": "http", "containerPort": 5000, "servicePort": 80}]}
+SERVICE = {"spec": {"ports": [{"port": 80}]}}
+BOUND = {"status": {"phase": "Bound"}}
+PENDING = {"status": {"phase": "Pending"}}
+
+
+@pytest.mark.parametrize(("observed", "fields", "expected"), [
+    (Observed(), {}, status.Progress(
+        False, "RollingOut", "waiting for Deployment flask to be created")),
+    (Observed(deployment=deployment(generation=2, observed=1)), {}, status.Progress(
+        False, "RollingOut", "waiting for the Deployment controller to see the new spec")),
+    (Observed(deployment=failed("quota exceeded")), {}, status.Progress(
+        False, "FailedCreate", "pods cannot be created: quota exceeded", stalled=True)),
+    (Observed(deployment=failed(None, reason="FailedCreate")), {}, status.Progress(
+        False, "FailedCreate", "pods cannot be created: FailedCreate", stalled=True)),
+    (Observed(deployment=deployment(available=0, conditions=[
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+         "message": "ReplicaSet flask-1 has timed out progressing."}])), {}, status.Progress(
+        False, "ProgressDeadlineExceeded",
+        "the new pods did not become ready in time (ReplicaSet flask-1 has timed out "
+        "progressing.); see `kubectl describe pods -l app.kubernetes.io/name=flask,"
+        "app.kubernetes.io/instance=flask` and the pods' logs", stalled=True)),
+    (Observed(deployment=deployment(available=0), claims={"data": PENDING, "logs": None}),
+     {"volumes": [{"name": "data", "mountPath": "/d"}, {"name": "logs", "mountPath": "/l"}]},
+     status.Progress(False, "VolumesPending",
+                     "waiting for claims to be bound: flask-data (Pending), flask-logs (Missing)")),
+    (Observed(deployment=deployment(updated=0, available=0)), {}, status.Progress(
+        False, "RollingOut", "0 of 1 pods run the current spec")),
+    (Observed(deployment=deployment(replicas=3, updated=1)), {}, status.Progress(
+        False, "RollingOut", "2 old pods are still terminating")),
+    (Observed(deployment=deployment(replicas=3, updated=3)), {}, status.Progress(
+        False, "RollingOut", "scaling down from 3 to 1 pods")),
+    (Observed(deployment=deployment(available=0)), {}, status.Progress(
+        False, "RollingOut", "0 of 1 pods are available")),
+    # The pods run (they mount nothing yet, or have not restarted) but a claim is not bound.
+    (Observed(deployment=deployment(), claims={"data": PENDING}),
+     {"volumes": [{"name": "data", "mountPath": "/d"}]},
+     status.Progress(False, "VolumesPending", "waiting for claims to be bound: flask-data "
+                     "(Pending)")),
+    (Observed(deployment=deployment()), ONE_PORT, status.Progress(
+        False, "RollingOut", "waiting for Service flask to be created")),
+    (Observed(deployment=deployment(replicas=0, updated=0, available=0)), {"suspend": True},
+     status.Progress(True, "Suspended", "suspended: scaled to 0, Service and volumes kept")),
+    (Observed(deployment=deployment(replicas=0, updated=0, available=0)), {"replicas": 0},
+     status.Progress(True, "ScaledToZero", "scaled to 0 replicas")),
+    (Observed(deployment=deployment(), service=SERVICE), ONE_PORT, status.Progress(
+        True, "Available", "1 of 1 replicas available at http://flask.demo.svc")),
+    (Observed(deployment=deployment(replicas=2, updated=2, available=2)), {"replicas": 2},
+     status.Progress(True, "Available", "2 of 2 replicas available")),
+    (Observed(deployment=deployment(), claims={"data": BOUND}),
+     {"volumes": [{"name": "data", "mountPath": "/d"}]},
+     status.Progress(True, "Available", "1 of 1 replicas available")),
+])
+def test_rollout_progress(app: AppRef, observed: Observed, fields: dict[str, Any],
+                          expected: status.Progress) -> None:
+    assert status.rollout_progress(app, make_spec(**fields), observed) == expected
+
+
+def test_a_pending_claim_is_named_first_only_while_pods_are_missing(app: AppRef) -> None:
+    """Fewer pods available than desired and a claim not bound: the claim is what to look
+    at. All pods available but some not of the current spec: the rollout is."""
+    spec = make_spec(volumes=[{"name": "d", "mountPath": "/d"}])
+    waiting = Observed(deployment=deployment(available=0, updated=0), claims={"d": PENDING})
+    assert status.rollout_progress(app, spec, waiting).reason == "VolumesPending"
+    rolling = Observed(deployment=deployment(available=1, updated=0), claims={"d": PENDING})
+    assert status.rollout_progress(app, spec, rolling) == status.Progress(
+        False, "RollingOut", "0 of 1 pods run the current spec")
+
+
+def test_a_problem_gives_the_three_conditions_their_exact_values(app: AppRef) -> None:
+    result = status.conditions(None, Problem("NameConflict", "Service flask is taken"), 4,
+                               None, NOW)
+    assert result == [
+        {"type": "Ready", "status": "False", "reason": "NameConflict",
+         "message": "Service flask is taken", "lastTransitionTime": NOW,
+         "observedGeneration": 4},
+        {"type": "Reconciling", "status": "False", "reason": "NameConflict",
+         "message": "stopped: Service flask is taken", "lastTransitionTime": NOW,
+         "observedGeneration": 4},
+        {"type": "Stalled", "status": "True", "reason": "NameConflict",
+         "message": "Service flask is taken", "lastTransitionTime": NOW,
+         "observedGeneration": 4}]
+
+
+def test_progress_gives_the_three_conditions_their_exact_values(app: AppRef) -> None:
+    ready = status.conditions(status.Progress(True, "Available", "1 of 1"), None, 2, None, NOW)
+    assert ready == [
+        {"type": "Ready", "status": "True", "reason": "Available", "message": "1 of 1",
+         "lastTransitionTime": NOW, "observedGeneration": 2},
+        {"type": "Reconciling", "status": "False", "reason": "Reconciled",
+         "message": "up to date", "lastTransitionTime": NOW, "observedGeneration": 2},
+        {"type": "Stalled", "status": "False", "reason": "Reconciled",
+         "message": "making progress", "lastTransitionTime": NOW, "observedGeneration": 2}]
+    rolling = status.conditions(status.Progress(False, "RollingOut", "0 of 1"), None, 2, None,
+                                NOW)
+    assert [(c["status"], c["reason"], c["message"]) for c in rolling] == [
+        ("False", "RollingOut", "0 of 1"), ("True", "RollingOut", "0 of 1"),
+        ("False", "Reconciled", "making progress")]
+
+
+def test_a_given_problem_wins_over_a_stalled_rollout(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=failed("quota")),
+                     problem=Problem("NameConflict", "Service flask is taken"))
+    assert conditions(result)["Stalled"]["reason"] == "NameConflict"
+
+
+def test_every_counter_comes_from_the_deployments_status(app: AppRef) -> None:
+    result = compute(app, Observed(deployment=deployment(
+        replicas=4, ready=3, updated=2, available=1)), replicas=4, strategy="RollingUpdate")
+    assert {k: result[k] for k in ("replicas", "readyReplicas", "updatedReplicas",
+                                   "availableReplicas")} == {
+        "replicas": 4, "readyReplicas": 3, "updatedReplicas": 2, "availableReplicas": 1}
+    empty = compute(app, Observed())
+    assert [empty[k] for k in ("replicas", "readyReplicas", "updatedReplicas",
+                               "availableReplicas")] == [0, 0, 0, 0]
+
+
+def test_a_service_without_ports_or_spec_has_no_node_port(app: AppRef) -> None:
+    for service in ({}, {"spec": {}}, {"spec": {"ports": []}}):
+        result = compute(app, Observed(deployment=deployment(), service=service), **ONE_PORT)
+        assert "nodePort" not in result and result["url"] == "http://flask.demo.svc"
+
+
+def test_volume_status_has_the_capacity_the_storage_reports(app: AppRef) -> None:
+    claim = {"status": {"phase": "Bound", "capacity": {"storage": "10Gi"}}}
+    result = compute(app, Observed(deployment=deployment(), claims={"data": claim,
+                                                                    "empty": {"status": {
+                                                                        "capacity": {}}}}),
+                     volumes=[{"name": "data", "mountPath": "/d"},
+                              {"name": "empty", "mountPath": "/e"}])
+    assert result["volumes"] == [
+        {"name": "data", "claimName": "flask-data", "phase": "Bound", "capacity": "10Gi"},
+        {"name": "empty", "claimName": "flask-empty", "phase": "Pending"}]
+
+
+def test_a_message_of_exactly_the_limit_is_kept_whole() -> None:
+    assert status.shorten("x" * 1024) == "x" * 1024
+    assert status.shorten("x" * 1025) == "x" * 1000 + " ... (1 more characters)"
+    assert status.shorten("y" * 2000, limit=100) == "y" * 73 + " ... (1900 more characters)"
+
+
+# An error that keeps the App from being reconciled (status.retrying_status)
+
+READY_BEFORE = {"type": "Ready", "status": "True", "reason": "Available",
+                "message": "1 of 1 replicas available", "lastTransitionTime": NOW,
+                "observedGeneration": 1}
+
+
+def test_a_persisting_error_is_reconciling_and_keeps_the_rest_of_the_status() -> None:
+    previous = {"observedGeneration": 1, "readyReplicas": 1, "url": "http://flask.demo.svc",
+                "conditions": [READY_BEFORE]}
+    result = status.retrying_status(previous, 2, "503 ServiceUnavailable: busy", LATER)
+    assert {k: v for k, v in result.items() if k != "conditions"} == {
+        k: v for k, v in previous.items() if k != "conditions"}
+    assert result["conditions"] == [
+        READY_BEFORE,  # what was true of the pods stays true
+        {"type": "Reconciling", "status": "True", "reason": "RetryingAfterError",
+         "message": "503 ServiceUnavailable: busy; retrying", "lastTransitionTime": LATER,
+         "observedGeneration": 2},
+        {"type": "Stalled", "status": "False", "reason": "RetryingAfterError",
+         "message": "retrying", "lastTransitionTime": LATER, "observedGeneration": 2}]
+
+
+def test_an_app_never_reconciled_is_not_ready_while_retrying() -> None:
+    result = status.retrying_status({}, 1, "connection refused", NOW)
+    assert result == {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "RetryingAfterError",
+         "message": "connection refused; retrying", "lastTransitionTime": NOW,
+         "observedGeneration": 1},
+        {"type": "Reconciling", "status": "True", "reason": "RetryingAfterError",
+         "message": "connection refused; retrying", "lastTransitionTime": NOW,
+         "observedGeneration": 1},
+        {"type": "Stalled", "status": "False", "reason": "RetryingAfterError",
+         "message": "retrying", "lastTransitionTime": NOW, "observedGeneration": 1}]}
+
+
+def test_retrying_keeps_the_transition_times_of_unchanged_conditions() -> None:
+    previous = {"conditions": [
+        READY_BEFORE,
+        {"type": "Reconciling", "status": "True", "reason": "RollingOut", "message": "x",
+         "lastTransitionTime": NOW, "observedGeneration": 1},
+        {"type": "Stalled", "status": "False", "reason": "Reconciled", "message": "y",
+         "lastTransitionTime": NOW, "observedGeneration": 1}]}
+    result = status.retrying_status(previous, 1, "busy", LATER)
+    assert [c["lastTransitionTime"] for c in result["conditions"]] == [NOW, NOW, NOW]

@@ -41,9 +41,29 @@ def test_retry_backs_off_and_forget_resets() -> None:
 
 def test_shutdown_releases_waiting_workers() -> None:
     queue: WorkQueue[str] = WorkQueue()
+    waiting = threading.Event()
+    wait = queue._cond.wait
+
+    def signalling_wait(timeout: float | None = None) -> bool:
+        waiting.set()  # the lock is held: shutdown() can only run once this waits
+        return wait(timeout)
+
+    queue._cond.wait = signalling_wait  # type: ignore[method-assign]
     results: list[str | None] = []
     worker = threading.Thread(target=lambda: results.append(queue.get()))
     worker.start()
+    assert waiting.wait(timeout=10), "the worker never waited"
     queue.shutdown()
-    worker.join(timeout=2)
+    worker.join(timeout=10)
+    assert not worker.is_alive()
     assert results == [None]
+
+
+def test_a_waiting_worker_gets_a_key_added_later() -> None:
+    queue: WorkQueue[str] = WorkQueue()
+    results: list[str | None] = []
+    worker = threading.Thread(target=lambda: results.append(queue.get()))
+    worker.start()
+    queue.add("a")
+    worker.join(timeout=10)
+    assert results == ["a"]

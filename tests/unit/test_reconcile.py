@@ -1,0 +1,342 @@
+"""The Reconciler against a small in-memory API (fake_api.py): what it creates, owns, adopts,
+refuses to touch, prunes, keeps, and reports. The same behaviours against a real API server
+are in tests/integration/test_operator.py; here each is one reconcile, in milliseconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app_operator import render, status
+from app_operator.kube import KubeError
+from app_operator.reconcile import Outcome, owner_of
+from app_operator.render import AppRef
+
+from .fake_api import FakeApi, Obj, app_body, reconciler
+
+NS = "demo"
+PORTS = [{"name": "http", "containerPort": 5000, "servicePort": 80}]
+VOLUMES = [{"name": "data", "mountPath": "/data"}]
+FILES = [{"mountPath": "/etc/app.conf", "content": "debug = false\n"}]
+CLAIM = ("PersistentVolumeClaim", NS, "flask-data")
+
+
+def conditions(api: FakeApi, name: str = "flask") -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in api.statuses[name]["conditions"]}
+
+
+def run(api: FakeApi, body: Obj) -> Outcome:
+    """One reconcile; the App then carries the status written (as its informer would)."""
+    outcome = reconciler(api).reconcile(body)
+    if body["metadata"]["name"] in api.statuses:
+        body["status"] = api.statuses[body["metadata"]["name"]]
+    return outcome
+
+
+def rolled_out(api: FakeApi, name: str = "flask", replicas: int = 1) -> None:
+    """The Deployment controller and the volume binder did their part."""
+    api.set_status("Deployment", NS, name, {
+        "observedGeneration": 1, "replicas": replicas, "readyReplicas": replicas,
+        "updatedReplicas": replicas, "availableReplicas": replicas}, generation=1)
+    for (kind, namespace, claim), _ in list(api.objects.items()):
+        if kind == "PersistentVolumeClaim" and claim.startswith(f"{name}-"):
+            api.set_status(kind, namespace, claim, {"phase": "Bound",
+                                                    "capacity": {"storage": "1Gi"}})
+
+
+def foreign(kind: str, name: str, **meta: Any) -> Obj:
+    return {"apiVersion": "v1", "kind": kind,
+            "metadata": {"name": name, "namespace": NS, **meta}, "spec": {}}
+
+
+def claim(api: FakeApi, name: str = "flask-data") -> Obj:
+    found = api.find("PersistentVolumeClaim", NS, name)
+    assert found is not None, f"claim {name} is missing"
+    return found
+
+
+# Creating and reporting
+
+def test_a_new_app_gets_its_children_mounted_things_first_and_one_created_event() -> None:
+    api = FakeApi()
+    outcome = run(api, app_body(ports=PORTS, volumes=VOLUMES, files=FILES))
+    assert api.journal == [
+        ("apply", "PersistentVolumeClaim", "flask-data"), ("apply", "ConfigMap", "flask-files"),
+        ("apply", "Service", "flask"), ("apply", "Deployment", "flask"),
+        ("status", "App", "flask"), ("event", "Created")]
+    assert api.events == [("Normal", "Created", "Created PersistentVolumeClaim flask-data, "
+                           "ConfigMap flask-files, Service flask, Deployment flask")]
+    assert outcome.applied == ["PersistentVolumeClaim flask-data", "ConfigMap flask-files",
+                               "Service flask", "Deployment flask"]
+    assert outcome.problem is None
+
+
+def test_every_child_is_labelled_and_those_that_go_with_the_app_are_owned_by_its_uid() -> None:
+    api = FakeApi()
+    run(api, app_body(ports=PORTS, volumes=VOLUMES, files=FILES))
+    for kind, name in (("Deployment", "flask"), ("Service", "flask"),
+                       ("ConfigMap", "flask-files"), ("PersistentVolumeClaim", "flask-data")):
+        child = api.find(kind, NS, name)
+        assert child is not None
+        assert child["metadata"]["labels"].items() >= {
+            "app.kubernetes.io/name": "flask", "app.kubernetes.io/instance": "flask",
+            "app.kubernetes.io/managed-by": "app-operator"}.items()
+        refs = child["metadata"].get("ownerReferences") or []
+        if kind == "PersistentVolumeClaim":
+            assert refs == []  # Retain: the claim outlives the App
+            assert child["metadata"]["annotations"][render.APP_UID_ANNOTATION] == "app-uid-1"
+        else:
+            assert [(r["kind"], r["uid"], r["controller"]) for r in refs] == [
+                ("App", "app-uid-1", True)]
+
+
+def test_status_follows_the_rollout_and_ready_is_announced_once() -> None:
+    api = FakeApi()
+    body = app_body(ports=PORTS, volumes=VOLUMES)
+    run(api, body)
+    assert conditions(api)["Reconciling"]["status"] == "True"
+    assert api.statuses["flask"]["observedGeneration"] == 1
+    rolled_out(api)
+    api.events.clear()
+    outcome = run(api, body)
+    ready = conditions(api)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("True", "Available")
+    assert outcome.applied == [] and outcome.status_written
+    assert api.events == [("Normal", "Ready",
+                           "1 of 1 replicas available at http://flask.demo.svc")]
+    assert api.statuses["flask"]["volumes"] == [{"name": "data", "claimName": "flask-data",
+                                                 "phase": "Bound", "capacity": "1Gi"}]
+    api.writes.clear()
+    api.events.clear()
+    run(api, body)
+    assert api.writes == [] and api.events == []
+
+
+def test_a_change_is_applied_and_announced_with_the_fields_that_changed() -> None:
+    api = FakeApi()
+    run(api, app_body(ports=PORTS))
+    api.events.clear()
+    api.writes.clear()
+    run(api, app_body(generation=2, image="pylounge_flask_app:v2", ports=PORTS))
+    assert api.writes[0] == ("apply", "Deployment", "flask")
+    assert ("apply", "Service", "flask") not in api.writes
+    # The README's example, word for word: the fields a person changed, nothing internal.
+    assert ("Normal", "Updated", "Updated Deployment flask "
+            "(spec.template.spec.containers[flask].image)") in api.events
+    deployment = api.find("Deployment", NS, "flask")
+    assert deployment is not None
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "pylounge_flask_app:v2")
+
+
+def test_an_edit_by_someone_else_is_put_back() -> None:
+    api = FakeApi()
+    body = app_body(ports=PORTS)
+    run(api, body)
+    service = api.find("Service", NS, "flask")
+    assert service is not None
+    service["spec"]["ports"][0]["port"] = 8080
+    api.writes.clear()
+    run(api, body)
+    # The renumbered entry goes first: applied beside it, 80 would be a second port "http".
+    assert api.writes == [("json-patch", "Service", "flask"), ("apply", "Service", "flask")]
+    fixed = api.find("Service", NS, "flask")
+    assert fixed is not None and [p["port"] for p in fixed["spec"]["ports"]] == [80]
+    api.writes.clear()
+    run(api, body)
+    assert api.writes == []
+
+
+def test_a_deleted_child_is_made_again() -> None:
+    api = FakeApi()
+    body = app_body(volumes=VOLUMES)
+    run(api, body)
+    first = claim(api)["metadata"]["uid"]
+    del api.objects[CLAIM]
+    run(api, body)
+    assert claim(api)["metadata"]["uid"] != first
+
+
+# Ownership: never take over what is not the App's own
+
+@pytest.mark.parametrize(("existing", "owner"), [
+    (foreign("Deployment", "flask"), "nobody (it was not created by app-operator)"),
+    # Controlled by an earlier App of the same name (another uid), e.g. orphaned from it.
+    (foreign("Deployment", "flask", ownerReferences=[
+        {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "flask",
+         "uid": "an-earlier-app", "controller": True}]), "App flask"),
+    (foreign("Deployment", "flask", ownerReferences=[
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "rs",
+         "controller": True}]), "ReplicaSet x"),
+    (foreign("Service", "flask", labels={"app.kubernetes.io/managed-by": "app-operator",
+                                         "app.kubernetes.io/instance": "web"}),
+     "App web (made by app-operator for that App)"),
+    (foreign("PersistentVolumeClaim", "flask-data"),
+     "nobody (it was not created by app-operator)"),
+    (foreign("ConfigMap", "flask-files"), "nobody (it was not created by app-operator)"),
+])
+def test_an_object_of_a_childs_name_that_is_not_the_apps_is_a_conflict_left_alone(
+        existing: Obj, owner: str) -> None:
+    api = FakeApi()
+    stored = api.create(existing)
+    outcome = run(api, app_body(ports=PORTS, volumes=VOLUMES, files=FILES))
+    assert outcome.problem is not None and outcome.problem.reason == status.NAME_CONFLICT
+    name = existing["metadata"]["name"]
+    assert f"{existing['kind']} {name} (owned by {owner})" in outcome.problem.message
+    # Nothing at all is applied while in conflict, the foreign object least of all.
+    assert [w for w in api.writes if w[0] != "status"] == []
+    assert api.find(existing["kind"], NS, name) == stored
+    stalled = conditions(api)["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "NameConflict")
+    assert ("Warning", "NameConflict", outcome.problem.message) in api.events
+
+
+def test_a_controller_reference_is_the_apps_only_by_uid() -> None:
+    app = AppRef(name="flask", namespace=NS, uid="u-1")
+    ref = {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "flask",
+           "controller": True}
+    assert owner_of({"metadata": {"ownerReferences": [{**ref, "uid": "u-1"}]}}, app) is None
+    assert owner_of({"metadata": {"ownerReferences": [{**ref, "uid": "u-2"}]}}, app) == (
+        "App flask")
+    # A reference that is not the controller does not make an object the App's.
+    loose = {"metadata": {"ownerReferences": [{**ref, "uid": "u-1", "controller": False}]}}
+    assert owner_of(loose, app) == "nobody (it was not created by app-operator)"
+
+
+def test_an_orphaned_child_of_the_same_app_is_adopted() -> None:
+    """`kubectl delete app --cascade=orphan`, then the App made again: its children carry its
+    labels and no owner; the new App owns them again instead of stalling."""
+    api = FakeApi()
+    run(api, app_body(uid="old", ports=PORTS))
+    for kind in ("Deployment", "Service"):
+        api.objects[(kind, NS, "flask")]["metadata"].pop("ownerReferences")
+    outcome = run(api, app_body(uid="new", ports=PORTS))
+    assert outcome.problem is None
+    for kind in ("Deployment", "Service"):
+        child = api.find(kind, NS, "flask")
+        assert child is not None
+        assert [r["uid"] for r in child["metadata"]["ownerReferences"]] == ["new"]
+
+
+# Pruning what the spec no longer asks for
+
+def test_removing_the_ports_deletes_the_service_but_never_a_foreign_one() -> None:
+    api = FakeApi()
+    run(api, app_body(ports=PORTS))
+    outcome = run(api, app_body(generation=2))
+    assert api.find("Service", NS, "flask") is None
+    assert outcome.deleted == ["Service flask"]
+    assert ("Normal", "Deleted", "Deleted Service flask") in api.events
+    other = FakeApi()
+    stored = other.create(foreign("Service", "flask"))
+    outcome = run(other, app_body())
+    assert other.find("Service", NS, "flask") == stored
+    assert outcome.problem is None and outcome.deleted == []
+
+
+# Volumes: kept, released and deleted
+
+def test_a_volume_removed_under_retain_is_kept_marked_and_listed() -> None:
+    api = FakeApi()
+    run(api, app_body(volumes=[*VOLUMES, {"name": "cache", "mountPath": "/cache"}]))
+    outcome = run(api, app_body(generation=2, volumes=VOLUMES))
+    kept = claim(api, "flask-cache")
+    assert kept["metadata"]["annotations"][render.KEPT_ANNOTATION] == "true"
+    assert not kept["metadata"].get("ownerReferences")
+    assert outcome.deleted == []
+    assert api.statuses["flask"]["retainedClaims"] == ["flask-cache"]
+    assert [v["name"] for v in api.statuses["flask"]["volumes"]] == ["data"]
+
+
+def test_a_claim_created_under_delete_is_released_when_the_policy_becomes_retain() -> None:
+    api = FakeApi()
+    run(api, app_body(volumeDeletionPolicy="Delete", volumes=VOLUMES))
+    assert [r["uid"] for r in claim(api)["metadata"]["ownerReferences"]] == ["app-uid-1"]
+    # The volume stays in the spec; only the policy changes.
+    run(api, app_body(generation=2, volumes=VOLUMES))
+    assert not claim(api)["metadata"].get("ownerReferences")
+    # So deleting the App leaves the data.
+    api.collect_garbage("app-uid-1")
+    assert api.find(*CLAIM) is not None
+
+
+def test_a_volume_removed_under_delete_loses_its_claim_and_says_so() -> None:
+    api = FakeApi()
+    run(api, app_body(volumeDeletionPolicy="Delete", volumes=VOLUMES))
+    outcome = run(api, app_body(generation=2, volumeDeletionPolicy="Delete"))
+    assert api.find(*CLAIM) is None
+    assert outcome.deleted == ["PersistentVolumeClaim flask-data"]
+    assert ("Normal", "Deleted", "Deleted PersistentVolumeClaim flask-data") in api.events
+    assert "retainedClaims" not in api.statuses["flask"]
+
+
+def test_a_claim_being_deleted_is_neither_touched_nor_listed_as_retained() -> None:
+    api = FakeApi()
+    run(api, app_body(volumes=VOLUMES))
+    api.objects[CLAIM]["metadata"]["deletionTimestamp"] = "2026-11-29T10:00:00Z"
+    api.writes.clear()
+    run(api, app_body(generation=2))
+    assert [w for w in api.writes if w[1] == "PersistentVolumeClaim"] == []
+    assert "retainedClaims" not in api.statuses["flask"]
+
+
+def test_a_claim_of_another_app_is_never_pruned() -> None:
+    api = FakeApi()
+    run(api, app_body(name="flask-db", uid="db", volumeDeletionPolicy="Delete",
+                      volumes=VOLUMES))  # claim flask-db-data, instance flask-db
+    run(api, app_body(volumeDeletionPolicy="Delete"))
+    assert api.find("PersistentVolumeClaim", NS, "flask-db-data") is not None
+
+
+# What cannot proceed
+
+def test_an_invalid_spec_touches_nothing_and_reports_what_runs() -> None:
+    api = FakeApi()
+    run(api, app_body(ports=PORTS))
+    rolled_out(api)
+    api.writes.clear()
+    body = app_body(generation=2)
+    body["spec"]["ports"] = [{"containerPort": 5000}, {"containerPort": 5000}]
+    outcome = run(api, body)
+    assert outcome.problem is not None and outcome.problem.reason == status.INVALID_SPEC
+    assert "two ports use the same containerPort" in outcome.problem.message
+    assert api.writes == [("status", "App", "flask")]
+    assert api.statuses["flask"]["readyReplicas"] == 1  # the Deployment still runs
+    assert api.statuses["flask"]["observedGeneration"] == 2
+    # A foreign Deployment of that name is not reported as the App's.
+    other = FakeApi()
+    other.create({**foreign("Deployment", "flask"), "status": {"readyReplicas": 3}})
+    run(other, body)
+    assert other.statuses["flask"]["readyReplicas"] == 0
+
+
+def test_a_refused_child_stalls_the_app_with_the_servers_reason() -> None:
+    api = FakeApi()
+    api.refuse["Service"] = KubeError(422, "Invalid", 'Service "flask" is invalid: x')
+    outcome = run(api, app_body(ports=PORTS, volumes=VOLUMES))
+    assert outcome.problem is not None and outcome.problem.reason == status.API_REFUSED
+    assert outcome.problem.message == (
+        'the API server refused Service flask: Service "flask" is invalid: x')
+    # What came before it was applied (and announced); the Deployment after it was not.
+    assert outcome.applied == ["PersistentVolumeClaim flask-data"]
+    assert api.find("Deployment", NS, "flask") is None
+    assert ("Normal", "Created", "Created PersistentVolumeClaim flask-data") in api.events
+    assert conditions(api)["Stalled"]["reason"] == "ApiRefused"
+
+
+def test_a_transient_error_is_raised_for_the_controller_to_retry() -> None:
+    api = FakeApi()
+    api.refuse["Deployment"] = KubeError(503, "ServiceUnavailable", "busy")
+    with pytest.raises(KubeError):
+        reconciler(api).reconcile(app_body())
+    assert api.statuses == {}
+
+
+def test_a_namespace_being_deleted_is_left_to_go() -> None:
+    api = FakeApi()
+    api.refuse["Deployment"] = KubeError(
+        403, "Forbidden", "namespace demo is being terminated")
+    outcome = reconciler(api).reconcile(app_body())
+    assert outcome.namespace_terminating
+    assert api.statuses == {} and outcome.problem is None
