@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m app_operator.compose_schema
+	$(PY) -m app_operator.convert.compose_schema
 	@touch $@
 
 # checkov has dependencies of its own: it lives in a virtual environment of its own.
@@ -41,7 +41,7 @@ cluster-status: ## show whether the local cluster runs, and what it runs
 
 .PHONY: crds
 crds: venv ## regenerate crds/ from the model
-	$(PY) -m app_operator.crd > crds/apps.appoperator.dev.yaml
+	$(PY) -m app_operator.core.crd > crds/apps.appoperator.dev.yaml
 
 .PHONY: lint
 lint: venv ## ruff and mypy

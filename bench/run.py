@@ -48,11 +48,11 @@ from tests.kube_helpers import (  # noqa: E402
     service_account_kubeconfig,
 )
 
-from app_operator import render, status, yamlout  # noqa: E402
-from app_operator.cache import Informer, Source  # noqa: E402
-from app_operator.kube import Kube, load_client, now  # noqa: E402
-from app_operator.model import API_VERSION, KIND, AppSpec  # noqa: E402
-from app_operator.render import INSTANCE_LABEL  # noqa: E402
+from app_operator.core import render, status, yamlout  # noqa: E402
+from app_operator.core.model import API_VERSION, KIND, AppSpec  # noqa: E402
+from app_operator.core.render import INSTANCE_LABEL  # noqa: E402
+from app_operator.runtime.cache import Informer, Source  # noqa: E402
+from app_operator.runtime.kube import Kube, load_client, now  # noqa: E402
 
 WORKERS = 8
 CHILD_RESOURCES = {"deployments", "services", "persistentvolumeclaims"}

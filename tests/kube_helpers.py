@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from app_operator import yamlout
+from app_operator.core import yamlout
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")

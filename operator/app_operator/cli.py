@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         os.environ["APP_OPERATOR_LEADER_ELECTION_NAMESPACE"] = (
             args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "default")
         os.environ["APP_OPERATOR_LEADER_ELECTION_ID"] = args.leader_election_id
-    import app_operator.handlers  # noqa: F401  (registers the handlers)
+    import app_operator.runtime.handlers  # noqa: F401  (registers the handlers)
 
     # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID
     # (the image's 10001, or one a platform assigns) is not listed. (kopf's Identity is a
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _crd(_: argparse.Namespace) -> int:
-    from app_operator.crd import render_yaml
+    from app_operator.core.crd import render_yaml
 
     sys.stdout.write(render_yaml())
     return 0
@@ -82,7 +82,7 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[
 
 
 def _print_conversions(conversions: list[Any], header: str, strict: bool) -> int:
-    from app_operator import yamlout
+    from app_operator.core import yamlout
 
     warnings = [w for c in conversions for w in c.warnings]
     commands = [command for c in conversions for command in c.commands]
@@ -104,7 +104,7 @@ def _convert_run(args: argparse.Namespace) -> int:
     import shlex
     from pathlib import Path
 
-    from app_operator.convert import DiskFiles, Refused, convert_run
+    from app_operator.convert.converter import DiskFiles, Refused, convert_run
 
     words = list(args.words)
     if words[:1] == ["--"]:
@@ -130,8 +130,13 @@ def _convert_compose(args: argparse.Namespace) -> int:
 
     import yaml
 
-    from app_operator import compose_schema
-    from app_operator.convert import DiskFiles, Refused, convert_compose, parse_env_file
+    from app_operator.convert import compose_schema
+    from app_operator.convert.converter import (
+        DiskFiles,
+        Refused,
+        convert_compose,
+        parse_env_file,
+    )
 
     path = Path(args.file)
     try:
@@ -185,9 +190,9 @@ def _render(args: argparse.Namespace) -> int:
     import yaml
     from pydantic import ValidationError
 
-    from app_operator import yamlout
-    from app_operator.model import AppSpec
-    from app_operator.render import AppRef, render_all
+    from app_operator.core import yamlout
+    from app_operator.core.model import AppSpec
+    from app_operator.core.render import AppRef, render_all
 
     objects = []
     for path in args.files:

@@ -164,7 +164,7 @@ def test_operator_starts_from_bytecode_only(docker: str) -> None:
     be compiled again at every start: every module the operator loads has it."""
     result = subprocess.run(
         [docker, "run", "--rm", "--read-only", "--cap-drop", "ALL", "--entrypoint", "python3",
-         "app-operator:dev", "-v", "-c", "import app_operator.cli, app_operator.handlers"],
+         "app-operator:dev", "-v", "-c", "import app_operator.cli, app_operator.runtime.handlers"],
         capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = re.findall(r"^# code object from '?([^'\n]+?)'?$", result.stderr, re.MULTILINE)

@@ -5,7 +5,7 @@ GitOps tools' own code to read them (tests/kstatus: kstatus and Argo CD's Lua).
 Apps as the API server returns them. One state cannot be reached through the API:
 InvalidSpec needs a spec the CRD accepts and the operator's model refuses, and the two are
 kept in agreement (tests/security/test_fuzz.py); its body is a real App with the status the
-operator computes for such a spec (`app_operator.status.compute_status` with the model's own
+operator computes for such a spec (`app_operator.core.status.compute_status` with the model's own
 validation error), as a reconcile would write it. "retrying" (requests failing for a while,
 the API server away) is made the same way from `retrying_status`.
 """
@@ -26,16 +26,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app_operator.model import AppSpec
-from app_operator.reconcile import describe_validation_error
-from app_operator.render import AppRef
-from app_operator.status import (
+from app_operator.core.model import AppSpec
+from app_operator.core.render import AppRef
+from app_operator.core.status import (
     INVALID_SPEC,
     Observed,
     Problem,
     compute_status,
     retrying_status,
 )
+from app_operator.runtime.reconcile import describe_validation_error
 from tests.kube_helpers import (
     ROOT,
     Kubectl,

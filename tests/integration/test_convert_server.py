@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app_operator import compose_schema, yamlout
-from app_operator.convert import DiskFiles, convert_compose, convert_run
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import DiskFiles, convert_compose, convert_run
+from app_operator.core import yamlout
 from tests.kube_helpers import ROOT, Kubectl
 
 COMPOSE = ROOT / "tests" / "data" / "compose"

@@ -38,7 +38,7 @@ STAGE = ROOT / ".mutation"
 LINKS = {"src": "operator", "tests": "tests", "crds": "crds", "docs": "docs",
          "examples": "examples", "manifests": "manifests"}
 KILLED = {"killed", "timeout"}
-PURE = ("model", "render", "drift", "status", "convert")
+PURE = ("core.model", "core.render", "core.drift", "core.status", "convert.converter")
 # Step 3 runs these first: they kill most mutants of the import-time functions at once.
 FIRST = ("tests/unit/test_crd.py", "tests/unit/test_model.py", "tests/unit/test_convert.py")
 
@@ -100,7 +100,7 @@ def failing_tests() -> list[str]:
 
 IMPORT_TIME_PROBE = """
 import json, sys
-pure = {f"{sys.argv[1]}/{name}.py": name for name in sys.argv[2:]}
+pure = {f"{sys.argv[1]}/{name.replace('.', '/')}.py": name for name in sys.argv[2:]}
 called = set()
 def profile(frame, event, arg):
     if event == "call" and frame.f_code.co_filename in pure:

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app_operator import render
-from app_operator.cache import Children
-from app_operator.kube import Kube, KubeError, load_client, path_for
-from app_operator.model import AppSpec
-from app_operator.reconcile import Reconciler
+from app_operator.core import render
+from app_operator.core.model import AppSpec
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube, KubeError, load_client, path_for
+from app_operator.runtime.reconcile import Reconciler
 from tests.kube_helpers import ROOT, Kubectl
 
 EXAMPLES = int(os.environ.get("APP_OPERATOR_FUZZ_EXAMPLES", "500"))

@@ -4,8 +4,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from app_operator.model import AppSpec
-from app_operator.render import AppRef
+from app_operator.core.model import AppSpec
+from app_operator.core.render import AppRef
 
 # No deadline: the machine may be busy (the tests judge results, not speed). `make mutation`
 # runs the property tests derandomized: every mutant meets the same examples.

@@ -18,10 +18,10 @@ import copy
 import itertools
 from typing import Any, cast
 
-from app_operator import render
-from app_operator.cache import Children
-from app_operator.kube import Kube, KubeError
-from app_operator.reconcile import Reconciler
+from app_operator.core import render
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube, KubeError
+from app_operator.runtime.reconcile import Reconciler
 
 Obj = dict[str, Any]
 _uids = itertools.count(1)

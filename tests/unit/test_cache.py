@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app_operator.cache import Children, Expired, Informer, Store, trim
+from app_operator.runtime.cache import Children, Expired, Informer, Store, trim
 
 LABEL = "app.kubernetes.io/instance"
 SELECTOR = "app.kubernetes.io/managed-by=app-operator"

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from app_operator import status
-from app_operator.cache import Informer
-from app_operator.controller import REPORT_AFTER_FAILURES, Controller
-from app_operator.kube import KubeError
-from app_operator.reconcile import Outcome
-from app_operator.status import Problem
-from app_operator.workqueue import WorkQueue
+from app_operator.core import status
+from app_operator.core.status import Problem
+from app_operator.runtime.cache import Informer
+from app_operator.runtime.controller import REPORT_AFTER_FAILURES, Controller
+from app_operator.runtime.kube import KubeError
+from app_operator.runtime.reconcile import Outcome
+from app_operator.runtime.workqueue import WorkQueue
 
 RV = iter(range(1, 10**6))
 

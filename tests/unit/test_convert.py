@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from app_operator import compose_schema
 from app_operator.cli import main
-from app_operator.convert import (
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import (
     Conversion,
     DiskFiles,
     Refused,
@@ -18,7 +18,7 @@ from app_operator.convert import (
     convert_run,
     interpolate,
 )
-from app_operator.model import AppSpec
+from app_operator.core.model import AppSpec
 
 COMPOSE = Path(__file__).resolve().parents[1] / "data" / "compose"
 

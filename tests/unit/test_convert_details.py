@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app_operator import compose_schema
-from app_operator.convert import (
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import (
     Conversion,
     DiskFiles,
     NoFiles,
@@ -27,7 +27,7 @@ from app_operator.convert import (
     name_from_image,
     seconds,
 )
-from app_operator.model import AppSpec
+from app_operator.core.model import AppSpec
 
 ANONYMOUS = ("anonymous volume at {0} becomes the persistent volume {1!r} (a claim that "
              "outlives the pod; it starts empty, not with the image's files)")

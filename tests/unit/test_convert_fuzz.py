@@ -8,9 +8,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app_operator import compose_schema
-from app_operator.convert import DiskFiles, Refused, convert_compose, convert_run
-from app_operator.model import AppSpec
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import (
+    DiskFiles,
+    Refused,
+    convert_compose,
+    convert_run,
+)
+from app_operator.core.model import AppSpec
 
 PROJECT = Path(__file__).resolve().parents[1] / "data" / "compose" / "corpus" / \
     "awesome-compose" / "nginx-golang-mysql"

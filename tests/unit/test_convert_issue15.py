@@ -10,16 +10,17 @@ from typing import Any
 import pytest
 import yaml
 
-from app_operator import compose_schema, yamlout
 from app_operator.cli import main
-from app_operator.convert import (
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import (
     Conversion,
     DiskFiles,
     Refused,
     convert_compose,
     convert_run,
 )
-from app_operator.model import AppSpec
+from app_operator.core import yamlout
+from app_operator.core.model import AppSpec
 
 
 def convert(tmp_path: Path, compose: str, files: dict[str, str | bytes] | None = None,
@@ -586,7 +587,7 @@ def test_internal_error_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch, t
     def broken(*args: Any, **kwargs: Any) -> list[Conversion]:
         raise KeyError("protocol")
 
-    monkeypatch.setattr("app_operator.convert.convert_compose", broken)
+    monkeypatch.setattr("app_operator.convert.converter.convert_compose", broken)
     compose = tmp_path / "compose.yaml"
     compose.write_text("services: {web: {image: nginx}}\n")
     assert main(["convert", "compose", str(compose)]) == 3

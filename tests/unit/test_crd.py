@@ -5,7 +5,7 @@ from typing import Any
 
 import yaml
 
-from app_operator import crd
+from app_operator.core import crd
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from app_operator import drift, render
-from app_operator.render import AppRef
+from app_operator.core import drift, render
+from app_operator.core.render import AppRef
 
 from .conftest import make_spec
 

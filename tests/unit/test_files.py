@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app_operator import render
-from app_operator.render import AppRef
+from app_operator.core import render
+from app_operator.core.render import AppRef
 
 from .conftest import make_spec
 from .fake_api import FakeApi, app_body, reconciler

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_operator.cache import trim
-from app_operator.kube import Kube
+from app_operator.runtime.cache import trim
+from app_operator.runtime.kube import Kube
 
 
 def deployment(name: str) -> dict[str, Any]:

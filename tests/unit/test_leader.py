@@ -7,8 +7,8 @@ import threading
 import time
 from typing import Any, cast
 
-from app_operator.kube import Kube, KubeError
-from app_operator.leader import LeaderElector
+from app_operator.runtime.kube import Kube, KubeError
+from app_operator.runtime.leader import LeaderElector
 
 
 class LeaseApi:

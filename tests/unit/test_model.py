@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from app_operator.model import AppSpec, parse_quantity
+from app_operator.core.model import AppSpec, parse_quantity
 
 
 def spec(**fields: object) -> AppSpec:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app_operator import drift, model, render
-from app_operator.convert import Refused, dns_label, interpolate
-from app_operator.model import AppSpec, parse_quantity
-from app_operator.render import AppRef
+from app_operator.convert.converter import Refused, dns_label, interpolate
+from app_operator.core import drift, model, render
+from app_operator.core.model import AppSpec, parse_quantity
+from app_operator.core.render import AppRef
 
 APP = AppRef(name="web", namespace="demo", uid="u-1")
 BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}

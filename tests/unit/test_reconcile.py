@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from app_operator import render, status
-from app_operator.kube import KubeError
-from app_operator.reconcile import Outcome, owner_of
-from app_operator.render import AppRef
+from app_operator.core import render, status
+from app_operator.core.render import AppRef
+from app_operator.runtime.kube import KubeError
+from app_operator.runtime.reconcile import Outcome, owner_of
 
 from .fake_api import FakeApi, Obj, app_body, reconciler
 

@@ -5,10 +5,10 @@ from typing import Any, cast
 
 import pytest
 
-from app_operator.cache import Children
-from app_operator.kube import Kube
-from app_operator.reconcile import Reconciler
-from app_operator.render import AppRef
+from app_operator.core.render import AppRef
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube
+from app_operator.runtime.reconcile import Reconciler
 
 
 def ready(value: str, reason: str, message: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from app_operator import status
-from app_operator.render import AppRef
-from app_operator.status import Observed, Problem
+from app_operator.core import status
+from app_operator.core.render import AppRef
+from app_operator.core.status import Observed, Problem
 
 from .conftest import make_spec
 

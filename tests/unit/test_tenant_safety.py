@@ -11,10 +11,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from app_operator import kube, model, render, status
-from app_operator.model import AppSpec, parse_quantity
-from app_operator.render import AppRef
-from app_operator.status import Observed
+from app_operator.core import model, render, status
+from app_operator.core.model import AppSpec, parse_quantity
+from app_operator.core.render import AppRef
+from app_operator.core.status import Observed
+from app_operator.runtime import kube
 
 from .conftest import make_spec
 from .fake_api import FakeApi, app_body, reconciler

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from app_operator.workqueue import WorkQueue
+from app_operator.runtime.workqueue import WorkQueue
 
 
 def test_duplicate_keys_collapse() -> None:

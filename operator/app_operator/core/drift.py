@@ -18,8 +18,8 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from app_operator.model import parse_quantity
-from app_operator.render import HASH_ANNOTATION
+from app_operator.core.model import parse_quantity
+from app_operator.core.render import HASH_ANNOTATION
 
 # Maps whose values are resource quantities.
 _QUANTITY_MAPS = {"requests", "limits", "capacity"}

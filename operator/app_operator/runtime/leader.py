@@ -19,10 +19,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from app_operator import metrics
-from app_operator.kube import Kube, KubeError
+from app_operator.runtime import metrics
+from app_operator.runtime.kube import Kube, KubeError
 
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.leader")
 
 
 def _micro_time() -> str:

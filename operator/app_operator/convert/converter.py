@@ -25,8 +25,8 @@ from typing import Any, Literal, ParamSpec, Protocol
 
 from pydantic import ValidationError
 
-from app_operator import model
-from app_operator.model import AppSpec
+from app_operator.core import model
+from app_operator.core.model import AppSpec
 
 # Well-known ports of images that compose files usually reach by service name without
 # listing them, so that the converted App still gets a Service other Apps can reach.

@@ -28,11 +28,13 @@ from urllib.parse import quote
 import urllib3
 from kubernetes import client, config
 
-from app_operator import metrics, model
-from app_operator.status import shorten
+from app_operator.core import model
+from app_operator.core.status import shorten
+from app_operator.runtime import metrics
 
 FIELD_MANAGER = "app-operator"
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.kube")
 T = TypeVar("T")
 
 # kind -> (API prefix, resource plural)

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
-from app_operator import metrics
+from app_operator.runtime import metrics
 
 K = TypeVar("K", bound=Hashable)
 

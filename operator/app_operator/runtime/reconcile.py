@@ -19,14 +19,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app_operator import drift, render, status
-from app_operator.cache import Children
-from app_operator.kube import Kube, KubeError, now
-from app_operator.model import AppSpec
-from app_operator.render import AppRef, Desired
-from app_operator.status import Observed, Problem
+from app_operator.core import drift, render, status
+from app_operator.core.model import AppSpec
+from app_operator.core.render import AppRef, Desired
+from app_operator.core.status import Observed, Problem
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube, KubeError, now
 
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.reconcile")
 # Annotations the operator keeps for itself (the desired-state hash): never shown as a change.
 INTERNAL = f"metadata.annotations.{render.HASH_ANNOTATION.split('/')[0]}/"
 

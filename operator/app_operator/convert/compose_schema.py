@@ -4,9 +4,9 @@ The schema is not copied into this project: it is taken from a package in the np
 that ships the current specification's schema (the linter `dclint` carries it as
 `schemas/compose.schema.json`, with `name`, `include`, `develop`, `models`, `provider`, ...),
 fetched with `npm pack` (which checks the registry's integrity hash), checked against the
-SHA-256 pinned below and cached outside the checkout. `python -m app_operator.compose_schema`
-fetches it ahead of time (`make venv` does); `$APP_OPERATOR_COMPOSE_SCHEMA` points at another
-copy.
+SHA-256 pinned below and cached outside the checkout.
+`python -m app_operator.convert.compose_schema` fetches it ahead of time (`make venv` does);
+`$APP_OPERATOR_COMPOSE_SCHEMA` points at another copy.
 """
 
 from __future__ import annotations

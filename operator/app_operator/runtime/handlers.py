@@ -23,14 +23,16 @@ from typing import Any
 
 import kopf
 
-from app_operator import metrics, model, render
-from app_operator.cache import Children, Informer
-from app_operator.controller import Controller
-from app_operator.kube import Kube, RateLimiter, load_client
-from app_operator.leader import LeaderElector
-from app_operator.reconcile import Reconciler
+from app_operator.core import model, render
+from app_operator.runtime import metrics
+from app_operator.runtime.cache import Children, Informer
+from app_operator.runtime.controller import Controller
+from app_operator.runtime.kube import Kube, RateLimiter, load_client
+from app_operator.runtime.leader import LeaderElector
+from app_operator.runtime.reconcile import Reconciler
 
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.handlers")
 _controller: Controller | None = None
 _elector: LeaderElector | None = None
 

@@ -26,7 +26,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.cache")
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
 

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_operator import model
-from app_operator.model import AppSpec
+from app_operator.core import model
+from app_operator.core.model import AppSpec
 
 MANAGED_BY = "app-operator"
 NAME_LABEL, INSTANCE_LABEL = model.SELECTOR_LABELS

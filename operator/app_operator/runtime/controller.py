@@ -23,13 +23,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app_operator import metrics, render, status
-from app_operator.cache import Informer
-from app_operator.kube import KubeError
-from app_operator.reconcile import Reconciler
-from app_operator.workqueue import WorkQueue
+from app_operator.core import render, status
+from app_operator.runtime import metrics
+from app_operator.runtime.cache import Informer
+from app_operator.runtime.kube import KubeError
+from app_operator.runtime.reconcile import Reconciler
+from app_operator.runtime.workqueue import WorkQueue
 
-log = logging.getLogger(__name__)
+# Named as users read it in the log (kopf shows 20 characters of a logger's name).
+log = logging.getLogger("app_operator.controller")
 AppKey = tuple[str, str]  # (namespace, name)
 
 # A transient error is written into the App's status once it has lasted this long, or

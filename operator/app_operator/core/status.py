@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from app_operator.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
-from app_operator.render import AppRef, claim_name, label_selector
+from app_operator.core.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
+from app_operator.core.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 

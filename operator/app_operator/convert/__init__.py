@@ -1,0 +1,1 @@
+"""`app-operator convert`: docker run flags and compose files to Apps. No cluster needed."""
