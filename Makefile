@@ -96,7 +96,8 @@ kind-test: venv images ## the kind tier: kind cluster, operator deployed, pytest
 .PHONY: install-crd run demo stop
 install-crd: cluster-up venv ## apply the CRD to the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl apply --server-side -f crds/
-	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl wait --for=condition=Established crd/apps.appoperator.dev --timeout=60s
+	@# kubectl wait fails at once while the new CRD has no conditions yet: ask again.
+	@for i in $$(seq 60); do KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl wait --for=condition=Established crd/apps.appoperator.dev --timeout=60s 2>/dev/null && exit 0; sleep 1; done; echo "the App CRD is not Established after 60 s" >&2; exit 1
 run: install-crd ## run the operator in the foreground against the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/app-operator run
 demo: install-crd ## local cluster + CRD + operator + the Flask example App, shown Ready

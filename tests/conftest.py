@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kube_helpers import ROOT, Kubectl, OperatorProcess, wait_for
+from tests.kube_helpers import ROOT, Kubectl, OperatorProcess, wait_established, wait_for
 
 
 def _reachable(kubeconfig: str) -> bool:
@@ -42,8 +42,7 @@ def cluster() -> Kubectl:
         kubeconfig = str(ROOT / ".cluster" / "kubeconfig")
     kubectl = Kubectl(kubeconfig)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s",
-            "crd/apps.appoperator.dev")
+    wait_established(kubectl, "apps.appoperator.dev")
     return kubectl
 
 

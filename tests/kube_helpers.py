@@ -276,3 +276,16 @@ def write_requests(metrics: dict[str, float]) -> float:
     return sum(value for key, value in metrics.items()
                if key.startswith("rest_client_requests_total{")
                and any(f'method="{method}"' in key for method in WRITE_METHODS))
+
+
+def wait_established(kubectl: Kubectl, crd: str, timeout: float = 60.0) -> None:
+    """Until the CRD is Established. `kubectl wait --for=condition=Established` fails at
+    once, instead of waiting, when it reads the CRD before the API server gave it any
+    condition (".status.conditions accessor error: <nil>"), which happens right after a
+    create on a busy machine."""
+    def established() -> bool:
+        found = kubectl.get("customresourcedefinition", crd)
+        return bool(found) and any(
+            c.get("type") == "Established" and c.get("status") == "True"
+            for c in (found.get("status") or {}).get("conditions") or [])
+    wait_for(f"CRD {crd} to be Established", established, timeout=timeout)

@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 from tests.gitops.conftest import cache_dir
-from tests.kube_helpers import ROOT, Kubectl, kubectl_binary
+from tests.kube_helpers import ROOT, Kubectl, kubectl_binary, wait_established
 
 MANIFESTS = ROOT / "manifests"
 SERVICEMONITOR_COMPONENT = MANIFESTS / "components" / "servicemonitor"
@@ -116,7 +116,7 @@ def install_crds(cluster: Kubectl, source: CrdSource) -> None:
     for path in crd_files(source):
         name = yaml.safe_load(path.read_text())["metadata"]["name"]
         cluster("apply", "--server-side", "--force-conflicts", "-f", str(path))
-        cluster("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
+        wait_established(cluster, name)
 
 
 @pytest.fixture(scope="module")
