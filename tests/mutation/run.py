@@ -53,10 +53,14 @@ def toml_value(value: object) -> str:
     return json.dumps(value)  # strings, lists of strings and booleans read the same in TOML
 
 
-def write_config(deselect: list[str]) -> None:
+def write_config(deselect: list[str], only: list[str]) -> None:
     """.mutation/pyproject.toml: [tool.mutmut] and pytest's settings of the checkout, with
-    the tests that fail on the code as it is left out."""
+    the tests that fail on the code as it is left out (and only the modules `only` names,
+    when it names any)."""
     config = dict(settings())
+    if only:
+        config["only_mutate"] = [path for path in config["only_mutate"]  # type: ignore[attr-defined]
+                                 if Path(path).stem in only]
     config["pytest_add_cli_args"] = [*config.get("pytest_add_cli_args", []),  # type: ignore[misc]
                                      *deselect_args(deselect)]
     lines = ["[tool.mutmut]"] + [f"{key} = {toml_value(value)}" for key, value in config.items()]
@@ -113,10 +117,11 @@ print(json.dumps(sorted(called)))
 """
 
 
-def import_time_mutants(known: set[str]) -> list[str]:
+def import_time_mutants(known: set[str], only: list[str]) -> list[str]:
     """The mutants of every function the pure modules call while they are imported."""
     package = ROOT / "operator" / "app_operator"
-    done = subprocess.run([sys.executable, "-c", IMPORT_TIME_PROBE, str(package), *PURE],
+    modules = [m for m in PURE if not only or m.rsplit(".", 1)[-1] in only]
+    done = subprocess.run([sys.executable, "-c", IMPORT_TIME_PROBE, str(package), *modules],
                           capture_output=True, text=True, check=True)
     prefixes = []
     for module, qualname in json.loads(done.stdout):
@@ -222,6 +227,9 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--min-score", type=float, default=85.0)
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", action="append", default=[], metavar="MODULE",
+                        help="mutate only this module (model, render, drift, status, "
+                             "converter); may be given again")
     parser.add_argument("--report-only", action="store_true",
                         help="report the last run's verdicts without running again")
     args = parser.parse_args()
@@ -234,13 +242,14 @@ def main() -> int:
         for test in deselected:
             print(f"warning: fails on the code as it is, left out: {test}")
         (STAGE / "deselected.json").write_text(json.dumps(deselected))
-        write_config(deselected)
+        write_config(deselected, args.only)
         children = str(args.max_children)
         if mutmut("run", "--max-children", children) != 0:
             print("mutmut run failed: see .mutation/mutmut.log")
             return 2
         (STAGE / "fresh-imports.json").unlink(missing_ok=True)
-        fresh_pass(import_time_mutants(set(verdicts())), deselected, args.max_children)
+        fresh_pass(import_time_mutants(set(verdicts()), args.only), deselected,
+                   args.max_children)
     elif (STAGE / "deselected.json").exists():
         deselected = json.loads((STAGE / "deselected.json").read_text())
     return report(time.monotonic() - started, args.min_score, deselected)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app_operator.core import status
 from app_operator.runtime.cache import Children, Expired, Informer, Store, trim
 
 LABEL = "app.kubernetes.io/instance"
@@ -244,3 +245,22 @@ def test_reconciles_do_not_wait_for_optional_informers() -> None:
     children.informers[("Service", None)].synced.set()
     assert children.wait_synced(timeout=0.01)
     assert children.of_instance("Pod", "ns", "web") == []
+
+
+def test_a_pod_is_kept_with_what_its_apps_status_reads_only() -> None:
+    """Pods are stored for status.pod_problem and found by their labels: the spec, the
+    annotations and the rest of the status are left out, and the problem reads the same."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "flask-1", "namespace": "demo", "uid": "u1",
+                        "resourceVersion": "7", "labels": {"app.kubernetes.io/instance": "flask"},
+                        "annotations": {"big": "x" * 10_000}, "managedFields": [{}]},
+           "spec": {"containers": [{"name": "flask", "image": "pylounge_flask_app:v9"}]},
+           "status": {"phase": "Pending", "podIP": "10.0.0.5", "containerStatuses": [
+               {"name": "flask", "image": "pylounge_flask_app:v9", "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}}}]}}
+    kept = trim(pod)
+    assert set(kept) == {"apiVersion", "kind", "metadata", "status"}
+    assert set(kept["metadata"]) == {"name", "namespace", "uid", "resourceVersion", "labels"}
+    assert set(kept["status"]) == {"phase", "containerStatuses"}
+    assert status.pod_problem([kept]) == status.pod_problem([pod])
+    assert status.pod_problem([kept]) is not None

@@ -49,9 +49,22 @@ def trim(obj: Obj) -> Obj:
     its keys shared with every other object's: a JSON parser makes a new string for each key
     of each object, and the keys are a third of a stored Deployment's memory."""
     meta = obj.get("metadata") or {}
+    if obj.get("kind") == "Pod":
+        # A pod is read for why it does not run (status.pod_problem) and found by its labels:
+        # its spec, annotations and the rest of its status are most of its size.
+        status = obj.get("status") or {}
+        pod: Obj = _shared_keys({
+            "apiVersion": obj.get("apiVersion", "v1"), "kind": "Pod",
+            "metadata": {k: meta[k] for k in _POD_METADATA if k in meta},
+            "status": {k: status[k] for k in _POD_STATUS if k in status}})
+        return pod
     body: Obj = _shared_keys(
         {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}})
     return body
+
+
+_POD_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
+_POD_STATUS = ("phase", "conditions", "containerStatuses")
 
 
 def _shared_keys(value: Any) -> Any:
