@@ -153,12 +153,20 @@ tier() {
     load
     deploy
     log "pytest tests/kind"
-    KIND_TIER_READY=1 "${PYTEST:-$root/.venv/bin/pytest}" tests/kind "$@" || rc=$?
+    local output
+    output=$(mktemp)
+    set +e
+    KIND_TIER_READY=1 "${PYTEST:-$root/.venv/bin/pytest}" tests/kind "$@" | tee "$output"
+    rc=${PIPESTATUS[0]}
+    set -e
     log "kind tier finished in $(( SECONDS - start ))s (pytest exit $rc)"
     if ! $existed && [ "${KIND_KEEP:-0}" != 1 ]; then
         log "deleting the cluster this run created (KIND_KEEP=1 keeps it)"
-        "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG"
+        "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" >&2
     fi
+    # make test's output ends with pytest's summary line, as CI expects.
+    tail -n 1 "$output"
+    rm -f "$output"
     return $rc
 }
 
