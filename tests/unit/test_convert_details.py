@@ -596,6 +596,32 @@ secrets:
     assert not [w for w in app.warnings if "used by no service" in w], app.warnings
 
 
+def test_build_secrets_reach_the_docker_build_command(tmp_path: Path) -> None:
+    """`build.secrets` are for the build only: `docker build --secret`, from the file or the
+    variable the top-level secret names, under the target name when one is given."""
+    [web] = built(tmp_path, """
+services:
+  web:
+    build:
+      context: ./web
+      secrets: [npmrc, {source: token, target: gh_token}, missing, odd]
+    ports: ["8000"]
+secrets:
+  npmrc: {file: ./web/.npmrc}
+  token: {environment: GITHUB_TOKEN}
+  odd: {external: true}
+""", image_prefix="registry.example.com/team").values()
+    assert web.commands[0] == (
+        "docker build -t registry.example.com/team/web:latest --secret id=npmrc,src=./web/.npmrc"
+        " --secret id=gh_token,env=GITHUB_TOKEN ./web")
+    assert [w for w in web.warnings if "build.secrets" in w] == [
+        "web: build.secrets: missing is not declared under the top-level secrets:; left out of "
+        "the `docker build` command",
+        "web: build.secrets: odd has neither file nor environment; left out of the `docker "
+        "build` command"]
+    assert not [w for w in web.warnings if "used by no service" in w]
+
+
 SPEC_ERRORS = "the file does not follow the Compose specification:\n"
 
 
