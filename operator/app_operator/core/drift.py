@@ -115,13 +115,15 @@ def needs_apply(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
     return not is_subset(desired, live)
 
 
-def _port_lists(obj: dict[str, Any]) -> list[tuple[str, list[Any]]]:
-    """The ports lists of a Service or a Deployment, with their JSON pointers."""
+def _port_lists(obj: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    """The ports lists of a Service or a Deployment: each with its JSON pointer and the name
+    of the container that holds it ("" for a Service)."""
     spec = obj.get("spec") or {}
     if obj.get("kind") == "Service":
-        return [("/spec/ports", spec.get("ports") or [])]
+        return [("/spec/ports", "", spec.get("ports") or [])]
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
-    return [(f"/spec/template/spec/containers/{index}/ports", container.get("ports") or [])
+    return [(f"/spec/template/spec/containers/{index}/ports", container.get("name", ""),
+             container.get("ports") or [])
             for index, container in enumerate(containers) if isinstance(container, dict)]
 
 
@@ -144,25 +146,17 @@ def renumbered_ports(desired: dict[str, Any], live: dict[str, Any] | None) -> li
     concurrent edit makes the patch fail instead of replacing the wrong entry."""
     if live is None:
         return []
-    wanted_containers = {c.get("name"): c for c in ((desired.get("spec") or {}).get(
-        "template") or {}).get("spec", {}).get("containers") or []}
-    wanted_lists = dict(_port_lists(desired)) if desired.get("kind") == "Service" else {}
+    wanted = {owner: _by_name(entries) for _, owner, entries in _port_lists(desired)}
     patch: list[Any] = []
-    for pointer, entries in _port_lists(live):
-        if desired.get("kind") == "Service":
-            wanted = _by_name(wanted_lists.get(pointer, []))
-        else:
-            index = int(pointer.split("/")[5])
-            container = live["spec"]["template"]["spec"]["containers"][index]
-            wanted = _by_name((wanted_containers.get(container.get("name")) or {}).get(
-                "ports") or [])
+    for pointer, owner, entries in _port_lists(live):
+        ours = wanted.get(owner, {})
         for position, entry in enumerate(entries):
-            if not isinstance(entry, dict) or entry.get("name") not in wanted:
+            if not isinstance(entry, dict) or entry.get("name") not in ours:
                 continue
-            if _entry_key(entry) != _entry_key(wanted[entry["name"]]):
+            if _entry_key(entry) != _entry_key(ours[entry["name"]]):
                 path = f"{pointer}/{position}"
                 number = "port" if "port" in entry else "containerPort"
                 patch += [{"op": "test", "path": f"{path}/name", "value": entry["name"]},
                           {"op": "test", "path": f"{path}/{number}", "value": entry.get(number)},
-                          {"op": "replace", "path": path, "value": wanted[entry["name"]]}]
+                          {"op": "replace", "path": path, "value": ours[entry["name"]]}]
     return patch
