@@ -43,6 +43,10 @@ class Outcome:
     namespace_terminating: bool = False
     # Events to post once the status is written: (type, reason, message).
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    # Seconds after which the App must be reconciled again although nothing may have
+    # changed in the cluster: a verdict that depends on time (a crash loop that ages out)
+    # changes then. None: no such verdict.
+    requeue_after: float | None = None
 
 
 def describe_validation_error(error: ValidationError) -> str:
