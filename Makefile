@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
+# `make test` runs on a local cluster of its own, never on the one `make demo` left running with
+# its operator (that operator would reconcile the tests' Apps too). TEST_KUBECONFIG=FILE runs
+# the tests on another cluster instead.
+TEST_CLUSTER := CLUSTER_NAME=app-operator-test CLUSTER_STATE=$(CURDIR)/.cluster-test
+TEST_KUBECONFIG_LOCAL := $(CURDIR)/.cluster-test/kubeconfig
 CLUSTER_BIN = $(shell bash -c 'source hack/cluster/versions.sh && echo $$CLUSTER_CACHE/bin')
 export PATH := $(CLUSTER_BIN):$(PATH)
 
@@ -34,8 +39,10 @@ venv: $(VENV)/.installed .venv-checkov/.installed ## create .venv (operator, tes
 cluster-up: ## start the local cluster (builds its binaries on first use)
 	@hack/cluster/up.sh >/dev/null
 	@echo "cluster ready: export KUBECONFIG=$(KUBECONFIG_LOCAL)"
-cluster-down: ## stop and delete the local cluster (the built binaries stay cached)
+cluster-down: ## stop and delete the local clusters, the demo's and the tests' (the built binaries stay cached)
+	@hack/stop-operator.sh
 	@hack/cluster/down.sh
+	@$(TEST_CLUSTER) hack/cluster/down.sh
 cluster-status: ## show whether the local cluster runs, and what it runs
 	@hack/cluster/status.sh
 
@@ -53,8 +60,8 @@ test-unit: venv ## unit tests only (no cluster)
 	$(VENV)/bin/pytest tests/unit
 test: venv $(VENV)/.bench ## everything: lint, the local cluster, all test tiers (the benchmark's quick run too)
 	$(MAKE) --no-print-directory lint
-	@if [ -z "$$KUBECONFIG" ]; then hack/cluster/up.sh >/dev/null; fi
-	KUBECONFIG=$${KUBECONFIG:-$(KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests --ignore=tests/kind
+	@if [ -z "$$TEST_KUBECONFIG" ]; then $(TEST_CLUSTER) hack/cluster/up.sh >/dev/null; fi
+	$(TEST_CLUSTER) KUBECONFIG=$${TEST_KUBECONFIG:-$(TEST_KUBECONFIG_LOCAL)} $(VENV)/bin/pytest tests --ignore=tests/kind
 	$(MAKE) --no-print-directory kind-test
 
 .PHONY: mutation

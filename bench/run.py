@@ -57,7 +57,11 @@ from app_operator.runtime.kube import Kube, load_client, now  # noqa: E402
 WORKERS = 8
 CHILD_RESOURCES = {"deployments", "services", "persistentvolumeclaims"}
 RESULTS = ROOT / "bench" / "results"
-AUDIT_LOG = ROOT / ".cluster" / "kwok" / "clusters" / "app-operator" / "logs" / "audit.log"
+# The local cluster hack/cluster/up.sh brings up: the developer's (.cluster/) unless
+# CLUSTER_NAME and CLUSTER_STATE name another (`make test` runs on .cluster-test/).
+CLUSTER_NAME = os.environ.get("CLUSTER_NAME", "app-operator")
+CLUSTER_STATE = Path(os.environ.get("CLUSTER_STATE", str(ROOT / ".cluster")))
+AUDIT_LOG = CLUSTER_STATE / "kwok" / "clusters" / CLUSTER_NAME / "logs" / "audit.log"
 FIRST_PASS = re.compile(rb"first pass done ([0-9.]+)s after start: Apps checked")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 SPEC: dict[str, Any] = {
@@ -632,12 +636,12 @@ def main() -> None:
     skip = set(args.skip)
     subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
                    stdout=subprocess.DEVNULL)
-    kubeconfig = ROOT / ".cluster" / "kubeconfig"
+    kubeconfig = CLUSTER_STATE / "kubeconfig"
     os.environ["KUBECONFIG"] = str(kubeconfig)
     cluster = Kubectl(str(kubeconfig))
     cluster("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     install_without_deployment(cluster)
-    scratch = ROOT / ".cluster" / "bench"
+    scratch = CLUSTER_STATE / "bench"
     scratch.mkdir(parents=True, exist_ok=True)
     account = service_account_kubeconfig(cluster.in_namespace(OPERATOR_NAMESPACE),
                                          "app-operator", scratch)

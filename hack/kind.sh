@@ -17,14 +17,29 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+if [ "${1:-}" = test ]; then
+    # The tier's cluster is its own: not the user's app-operator cluster (which may run the
+    # demo), not written into the user's kubeconfig, the example's NodePort on another host
+    # port. Two checkouts' tiers take turns (a lock), as they would share that name and port.
+    export KIND_CLUSTER_NAME=${KIND_TEST_CLUSTER_NAME:-app-operator-test}
+    export KIND_HOST_PORT=${KIND_HOST_PORT:-18080}
+    export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$root/.kind/kubeconfig}
+fi
 # shellcheck source=hack/kind/lib.sh
 source hack/kind/lib.sh
 cluster=$KIND_CLUSTER_NAME
 context="kind-$cluster"
-if [ "${1:-}" = test ]; then
-    # the tests' cluster is not written into the user's kubeconfig
-    export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$root/.kind/kubeconfig}
-fi
+# The host port of the example's NodePort 30080: kind-config.yaml says 8080; another one gets
+# a copy of the config with that port.
+host_port=${KIND_HOST_PORT:-8080}
+kind_config() {
+    if [ "$host_port" = 8080 ]; then echo kind-config.yaml; return; fi
+    mkdir -p .kind
+    sed "s/hostPort: 8080 /hostPort: $host_port /" kind-config.yaml >".kind/kind-config-$host_port.yaml"
+    grep -q "hostPort: $host_port " ".kind/kind-config-$host_port.yaml" ||
+        die "kind-config.yaml has no 'hostPort: 8080' mapping to change"
+    echo ".kind/kind-config-$host_port.yaml"
+}
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 mkdir -p "$(dirname "$KIND_KUBECONFIG")"
 # the kubectl built with the node's Kubernetes (build-binaries.sh), else the one on PATH
@@ -100,7 +115,7 @@ up() {
     local image start=$SECONDS
     image=$(node_image)
     log "creating cluster $cluster${image:+ from $image}"
-    "$kind" create cluster --config kind-config.yaml ${image:+--image "$image"} \
+    "$kind" create cluster --name "$cluster" --config "$(kind_config)" ${image:+--image "$image"} \
         --kubeconfig "$KIND_KUBECONFIG" --wait 0s
     log "waiting for the node, CoreDNS and the storage provisioner"
     kubectl wait --for=condition=Ready node --all --timeout=180s
@@ -134,20 +149,26 @@ e2e() {
     kubectl apply -f examples/apps/flask.yaml
     kubectl wait --for=condition=Ready app/flask --timeout=180s
     kubectl get apps
-    log "Flask App Ready in $(( SECONDS - start ))s; curl http://localhost:8080"
+    log "Flask App Ready in $(( SECONDS - start ))s; curl http://localhost:$host_port"
     local reply
     for _ in $(seq 1 30); do
-        if reply=$(curl -fsS --max-time 5 http://localhost:8080); then
+        if reply=$(curl -fsS --max-time 5 "http://localhost:$host_port"); then
             echo "$reply"
             grep -q "Hello from PyLounge and Docker!" <<<"$reply" && return 0
         fi
         sleep 2
     done
-    die "the Flask app did not answer on localhost:8080"
+    die "the Flask app did not answer on localhost:$host_port"
 }
 
 tier() {
     local existed=false rc=0 start=$SECONDS
+    mkdir -p "$APP_OPERATOR_CACHE"
+    exec 8>"$APP_OPERATOR_CACHE/kind-tier.lock"
+    if ! flock -n 8; then
+        log "another checkout's kind tier runs: waiting for it to finish"
+        flock 8
+    fi
     cluster_running && existed=true
     up
     load

@@ -1,8 +1,8 @@
 """Fixtures for the tiers that need an API server.
 
 `cluster` uses the cluster $KUBECONFIG names (kind, anything else), waiting for it to answer;
-without $KUBECONFIG it brings up the local cluster (hack/cluster/up.sh). Each test gets a namespace
-of its own, deleted afterwards.
+without $KUBECONFIG it brings up the tests' local cluster (hack/cluster/up.sh, in
+.cluster-test/). Each test gets a namespace of its own, deleted afterwards.
 """
 
 from __future__ import annotations
@@ -37,9 +37,14 @@ def cluster() -> Kubectl:
         wait_for(f"the cluster of {kubeconfig} to answer", lambda: _reachable(kubeconfig),
                  timeout=180, interval=2)
     else:
+        # The tests' own local cluster (as `make test` starts it), never the demo's, whose
+        # operator would reconcile the tests' Apps too.
+        state = ROOT / ".cluster-test"
         subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True,
-                       stdout=subprocess.DEVNULL)
-        kubeconfig = str(ROOT / ".cluster" / "kubeconfig")
+                       stdout=subprocess.DEVNULL,
+                       env={**os.environ, "CLUSTER_NAME": "app-operator-test",
+                            "CLUSTER_STATE": str(state)})
+        kubeconfig = str(state / "kubeconfig")
     kubectl = Kubectl(kubeconfig)
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     wait_established(kubectl, "apps.appoperator.dev")

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
-from tests.kube_helpers import ROOT, Kubectl, wait_for
+from tests.kube_helpers import Kubectl, wait_for
 
 
 class CuttableProxy:
@@ -117,6 +117,7 @@ class ApiServerProcess:
     def __init__(self, cluster: Kubectl) -> None:
         self.cluster = cluster
         _, self.port = api_server_address(cluster.kubeconfig)
+        self.state = Path(cluster.kubeconfig).resolve().parent
 
     def pid(self) -> int:
         for entry in Path("/proc").iterdir():
@@ -126,9 +127,10 @@ class ApiServerProcess:
                 args = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            # Ours: kwokctl runs a copy of the binary from this checkout's .cluster/.
+            # Ours: kwokctl runs a copy of the binary from the cluster's state folder, the
+            # one that holds its kubeconfig (.cluster/ or the tests' .cluster-test/).
             if args and args[0].endswith(b"kube-apiserver") and (
-                    args[0].startswith(str(ROOT / ".cluster").encode())) and (
+                    args[0].startswith(str(self.state).encode())) and (
                     f"--secure-port={self.port}".encode() in args):
                 return int(entry.name)
         raise AssertionError(f"no kube-apiserver on port {self.port} on this machine: the "

@@ -2,14 +2,13 @@
 # Stops and deletes the local development cluster. The cached binaries stay.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 source "$here/versions.sh"
-name=${CLUSTER_NAME:-app-operator}
-export KWOK_WORKDIR="$root/.cluster/kwok"
+name=$CLUSTER_NAME
+export KWOK_WORKDIR="$CLUSTER_STATE/kwok"
 bin="$CLUSTER_CACHE/bin"
 if [ -x "$bin/kwokctl" ] && "$bin/kwokctl" get clusters 2>/dev/null | grep -qx "$name"; then
     "$bin/kwokctl" delete cluster --name "$name"
 else
     echo "[cluster-down] no cluster '$name' here"
 fi
-rm -f "$root/.cluster/kubeconfig"
+rm -f "$CLUSTER_STATE/kubeconfig"

@@ -2,10 +2,9 @@
 # Says whether the local development cluster runs, and what it runs.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 source "$here/versions.sh"
-name=${CLUSTER_NAME:-app-operator}
-kubeconfig="$root/.cluster/kubeconfig"
+name=$CLUSTER_NAME
+kubeconfig="$CLUSTER_STATE/kubeconfig"
 bin="$CLUSTER_CACHE/bin"
 if [ ! -x "$bin/kubectl" ]; then
     echo "binaries not built yet (make cluster-up builds them into $CLUSTER_CACHE)"
@@ -16,6 +15,6 @@ if [ ! -f "$kubeconfig" ] || ! "$bin/kubectl" --kubeconfig "$kubeconfig" get --r
     exit 1
 fi
 echo "cluster '$name' is running; KUBECONFIG=$kubeconfig"
-KWOK_WORKDIR="$root/.cluster/kwok" "$bin/kwokctl" get components --name "$name" 2>/dev/null
+KWOK_WORKDIR="$CLUSTER_STATE/kwok" "$bin/kwokctl" get components --name "$name" 2>/dev/null
 "$bin/kubectl" --kubeconfig "$kubeconfig" version
 "$bin/kubectl" --kubeconfig "$kubeconfig" get nodes -o wide

@@ -8,17 +8,16 @@
 # The controller manager and the scheduler run alone, without leader election: with it, they
 # exit when the API server is away longer than their renew deadline (the fault tests restart
 # it), and nothing here restarts them as a kubelet would.
-# The kubeconfig lands at .cluster/kubeconfig in the checkout; binaries are cached outside it
-# (see build.sh).
+# The kubeconfig lands at $CLUSTER_STATE/kubeconfig (.cluster/kubeconfig in the checkout by
+# default, see versions.sh); binaries are cached outside it (see build.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 # shellcheck source=hack/cluster/versions.sh
 source "$here/versions.sh"
 
-name=${CLUSTER_NAME:-app-operator}
-state="$root/.cluster"
+name=$CLUSTER_NAME
+state=$CLUSTER_STATE
 kubeconfig="$state/kubeconfig"
 export KWOK_WORKDIR="$state/kwok"
 log() { printf '[cluster-up] %s\n' "$*" >&2; }

@@ -9,3 +9,10 @@ KWOK_VERSION=v0.8.0
 APP_OPERATOR_CACHE=${APP_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/app-operator}
 CLUSTER_CACHE="$APP_OPERATOR_CACHE/k8s-$K8S_VERSION"
 export K8S_VERSION ETCD_VERSION KWOK_VERSION APP_OPERATOR_CACHE CLUSTER_CACHE
+# Which local cluster: its kwokctl name and the folder that holds its state (kubeconfig, kwok's
+# work directory, logs). `make cluster-up`/`demo` use app-operator in .cluster/; `make test`
+# uses a cluster of its own (.cluster-test/, see the Makefile), so the tests never share an API
+# server with an operator the demo left running.
+CLUSTER_NAME=${CLUSTER_NAME:-app-operator}
+CLUSTER_STATE=${CLUSTER_STATE:-$(cd "$_cluster_dir/../.." && pwd)/.cluster}
+export CLUSTER_NAME CLUSTER_STATE

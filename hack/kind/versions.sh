@@ -19,6 +19,8 @@ COREDNS_VERSION=$(_module_version github.com/coredns/coredns "$_kind_dir/coredns
 LOCAL_PATH_PROVISIONER_IMAGE=localhost/app-operator/local-path-provisioner:$LOCAL_PATH_PROVISIONER_VERSION
 LOCAL_PATH_HELPER_IMAGE=localhost/app-operator/local-path-helper:$LOCAL_PATH_PROVISIONER_VERSION
 KIND_CACHE="$APP_OPERATOR_CACHE/kind-$K8S_VERSION"
-KIND_CLUSTER_NAME=app-operator
+# the user's cluster (make kind-up, kind-e2e); the kind tier of `make test` uses a cluster of
+# its own (hack/kind.sh test), so it never deploys over what a user runs
+KIND_CLUSTER_NAME=${KIND_CLUSTER_NAME:-app-operator}
 export KIND_VERSION CONTAINERD_VERSION RUNC_VERSION CRICTL_VERSION CNI_PLUGINS_VERSION \
     LOCAL_PATH_PROVISIONER_VERSION LOCAL_PATH_PROVISIONER_IMAGE LOCAL_PATH_HELPER_IMAGE KIND_ETCD_VERSION COREDNS_VERSION KIND_CACHE KIND_CLUSTER_NAME

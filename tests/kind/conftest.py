@@ -15,7 +15,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.kind.helpers import KIND_KUBECONFIG, diagnostics, operator_log
+from tests.kind.helpers import (
+    HOST_PORT,
+    KIND_CLUSTER_NAME,
+    KIND_KUBECONFIG,
+    diagnostics,
+    operator_log,
+)
 from tests.kube_helpers import ROOT, Kubectl
 
 STEP_TIMEOUT = 3600  # a cold node image build included
@@ -25,7 +31,8 @@ STEP_TIMEOUT = 3600  # a cold node image build included
 def cluster() -> Kubectl:
     """kubectl for the kind cluster, the operator deployed in it."""
     if os.environ.get("KIND_TIER_READY") != "1":
-        env = {**os.environ, "KIND_KUBECONFIG": str(KIND_KUBECONFIG)}
+        env = {**os.environ, "KIND_KUBECONFIG": str(KIND_KUBECONFIG),
+               "KIND_CLUSTER_NAME": KIND_CLUSTER_NAME, "KIND_HOST_PORT": str(HOST_PORT)}
         for step in ("up", "load", "deploy"):
             subprocess.run([str(ROOT / "hack" / "kind.sh"), step], check=True, env=env,
                            timeout=STEP_TIMEOUT)

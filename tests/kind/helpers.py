@@ -10,6 +10,10 @@ from typing import Any
 from tests.kube_helpers import OPERATOR_NAMESPACE, ROOT, Kubectl, condition, wait_for
 
 KIND_KUBECONFIG = Path(os.environ.get("KIND_KUBECONFIG", str(ROOT / ".kind" / "kubeconfig")))
+# The tier's own kind cluster (hack/kind.sh test), never the user's app-operator cluster, and
+# the host port its copy of kind-config.yaml maps the example's nodePort 30080 to.
+KIND_CLUSTER_NAME = os.environ.get("KIND_TEST_CLUSTER_NAME", "app-operator-test")
+HOST_PORT = int(os.environ.get("KIND_HOST_PORT", "18080"))
 FLASK_IMAGE = "pylounge_flask_app:v1"
 GREETING = "Hello from PyLounge and Docker!"
 # Kubernetes' and containerd's waits (image pull backoff, crash loop backoff, scheduling) are

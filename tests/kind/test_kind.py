@@ -15,6 +15,7 @@ import yaml
 
 from tests.kind.helpers import (
     GREETING,
+    HOST_PORT,
     TIMEOUT,
     app,
     exec_in,
@@ -49,9 +50,9 @@ def node_port_holders(cluster: Kubectl, port: int) -> list[str]:
             if any(p.get("nodePort") == port for p in s["spec"].get("ports") or [])]
 
 
-def test_flask_example_answers_on_localhost_8080(cluster: Kubectl, kubectl: Kubectl) -> None:
+def test_flask_example_answers_on_localhost(cluster: Kubectl, kubectl: Kubectl) -> None:
     """examples/apps/flask.yaml as a user applies it; kind-config.yaml maps its nodePort 30080
-    to localhost:8080."""
+    to localhost:8080 (the tier's own cluster: to HOST_PORT)."""
     # `make kind-e2e` leaves the example in the default namespace, holding nodePort 30080.
     cluster.in_namespace("default").run("delete", "app", "flask", "--ignore-not-found",
                                         "--wait=true", check=False)
@@ -61,8 +62,9 @@ def test_flask_example_answers_on_localhost_8080(cluster: Kubectl, kubectl: Kube
     wait_app_ready(kubectl, "flask")
     [pod] = wait_ready_pods(kubectl, "flask", 1)
     assert pod["spec"]["containers"][0]["image"] == "pylounge_flask_app:v1"
-    reply = wait_for("the greeting on http://localhost:8080",
-                     lambda: (r if (r := http_get("http://localhost:8080")) and GREETING in r
+    url = f"http://localhost:{HOST_PORT}"
+    reply = wait_for(f"the greeting on {url}",
+                     lambda: (r if (r := http_get(url)) and GREETING in r
                               else None), timeout=60, interval=1)
     assert GREETING in reply
     printed = kubectl("get", "apps")
