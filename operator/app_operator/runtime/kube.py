@@ -180,6 +180,10 @@ class Kube:
         self.events_dropped = 0
         self._counts = {"reads": 0, "writes": 0}
         self._count_lock = threading.Lock()
+        # The write gate: asked before every request that is not a GET, at the last moment
+        # (after the rate limiter's wait). With leader election it says whether this replica
+        # still leads, so a replica that lost the Lease sends no write at all.
+        self.may_write: Callable[[], bool] = lambda: True
 
     def counts(self) -> dict[str, int]:
         """Requests sent so far (watches not counted), for the log."""
@@ -203,6 +207,9 @@ class Kube:
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
                 body: Any = None, content_type: str = "application/json") -> Any:
         self.limiter.wait()
+        if method != "GET" and not self.may_write():
+            raise KubeError(0, "NotLeader", f"{method} {path} not sent: this replica does "
+                            "not lead (it lost or never held the Lease)")
         with self._count_lock:
             self._counts["reads" if method == "GET" else "writes"] += 1
         try:
