@@ -250,10 +250,11 @@ def test_why_pods_do_not_run_is_in_the_status(app: AppRef, pods: list[dict[str, 
 def test_a_crash_loop_shows_also_while_the_container_runs_or_has_exited(
         app: AppRef) -> None:
     """The kubelet shows a crash-looping container waiting in back-off, terminated, or
-    running for the moment before it exits again (when it even counts as available)."""
+    running, not ready, for the moment before it exits again (when it may even count as
+    available)."""
     recently = {"exitCode": 3, "finishedAt": "2026-01-01T00:04:00Z"}
     for state in ({"terminated": recently}, {"running": {"startedAt": "2026-01-01T00:04:01Z"}}):
-        container = {"name": "flask", "restartCount": 4, "state": state,
+        container = {"name": "flask", "restartCount": 4, "state": state, "ready": False,
                      "lastState": {"terminated": recently}}
         result = status.compute_status(app, 3, make_spec(), Observed(
             deployment=deployment(), pods=[pod(containerStatuses=[container])]), None, None,
@@ -275,6 +276,84 @@ def test_restarts_long_ago_are_no_crash_loop(app: AppRef) -> None:
     result = status.compute_status(app, 3, make_spec(), Observed(
         deployment=deployment(), pods=[pod(containerStatuses=[once])]), None, None, LATER)
     assert conditions(result)["Ready"]["reason"] == "Available"
+
+
+def restarted(ready: bool | None, finished: str = "2026-01-01T00:04:00Z",
+              restarts: int = 2, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A container that exited with code 1 at `finished` and was restarted; `ready` None: the
+    kubelet's status says nothing about readiness."""
+    container: dict[str, Any] = {
+        "name": "flask", "restartCount": restarts,
+        "state": state or {"running": {"startedAt": finished}},
+        "lastState": {"terminated": {"exitCode": 1, "finishedAt": finished}}}
+    if ready is not None:
+        container["ready"] = ready
+    return container
+
+
+def ready_reason(app: AppRef, *containers: dict[str, Any], now: str = LATER) -> str:
+    result = status.compute_status(app, 3, make_spec(), Observed(
+        deployment=deployment(), pods=[pod(containerStatuses=list(containers))]), None, None,
+        now)
+    return str(conditions(result)["Ready"]["reason"])
+
+
+def test_a_ready_container_that_restarted_recently_is_no_crash_loop(app: AppRef) -> None:
+    """A web app that exited twice while its database started, and serves now: Flux and
+    Argo CD must not see it unhealthy for the next ten minutes."""
+    assert ready_reason(app, restarted(ready=True)) == "Available"
+    # The same container not ready (or with no word on readiness) is crash-looping.
+    assert ready_reason(app, restarted(ready=False)) == "CrashLoopBackOff"
+    assert ready_reason(app, restarted(ready=None)) == "CrashLoopBackOff"
+    exited = {"terminated": {"exitCode": 1, "finishedAt": "2026-01-01T00:04:00Z"}}
+    assert ready_reason(app, restarted(ready=False, state=exited)) == "CrashLoopBackOff"
+    # The kubelet's back-off is a crash loop, whatever the time of the last exit.
+    backing_off = {"waiting": {"reason": "CrashLoopBackOff"}}
+    assert ready_reason(app, restarted(ready=False, finished="2025-01-01T00:00:00Z",
+                                       state=backing_off)) == "CrashLoopBackOff"
+    # One ready container does not hide another that keeps crashing.
+    assert ready_reason(app, restarted(ready=True), restarted(ready=False)) == (
+        "CrashLoopBackOff")
+
+
+def test_recheck_after_is_when_a_recent_restart_stops_counting(app: AppRef) -> None:
+    """The crash-loop verdict of a not-ready container ends CRASH_LOOP_WINDOW after its last
+    exit with no event to say so: recheck_after says when, and the verdict does change
+    then, not a second before."""
+    observed = Observed(pods=[pod(containerStatuses=[restarted(ready=False)])])
+    assert status.recheck_after(observed, LATER) == 540.0  # exited at 00:04, now 00:05
+    assert ready_reason(app, restarted(ready=False), now="2026-01-01T00:13:59Z") == (
+        "CrashLoopBackOff")
+    assert ready_reason(app, restarted(ready=False), now="2026-01-01T00:14:00Z") == (
+        "Available")
+    assert status.recheck_after(observed, "2026-01-01T00:14:00Z") is None
+    # The soonest change counts, among pods and containers.
+    later = restarted(ready=False, finished="2026-01-01T00:04:30Z")
+    two = Observed(pods=[pod(containerStatuses=[later]), pod("flask-2", containerStatuses=[
+        restarted(ready=True), restarted(ready=False)])])
+    assert status.recheck_after(two, LATER) == 540.0
+    assert status.recheck_after(Observed(pods=[pod(containerStatuses=[later])]), LATER) == 570.0
+
+
+@pytest.mark.parametrize("container", [
+    restarted(ready=True),  # serving: no verdict to change
+    restarted(ready=False, restarts=1),  # too few restarts
+    restarted(ready=False, finished="2025-12-31T00:00:00Z"),  # long ago
+    restarted(ready=False, state={"waiting": {"reason": "CrashLoopBackOff"}}),  # the kubelet
+    {"name": "flask", "restartCount": 5, "state": {"running": {}}, "lastState": {
+        "terminated": {"exitCode": 1}}},  # an exit with no time: crash loop until it changes
+])
+def test_nothing_to_recheck_when_no_verdict_depends_on_the_time(
+        container: dict[str, Any]) -> None:
+    assert status.recheck_after(Observed(pods=[pod(containerStatuses=[container])]), LATER) is (
+        None)
+
+
+def test_nothing_to_recheck_without_pods_or_on_a_terminating_pod() -> None:
+    assert status.recheck_after(Observed(), LATER) is None
+    leaving = pod(containerStatuses=[restarted(ready=False)])
+    leaving["metadata"]["deletionTimestamp"] = NOW
+    assert status.recheck_after(Observed(pods=[leaving]), LATER) is None
 
 
 def test_a_terminating_pod_is_not_a_problem(app: AppRef) -> None:

@@ -9,7 +9,7 @@ True when everything the spec asks for runs. The whole list is written every tim
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app_operator.core.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
@@ -115,36 +115,79 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
-# A container restarted this many times, the last time this recently, is crash-looping, in
-# whatever state the kubelet shows it at the moment (waiting in back-off, terminated, or
-# running for the few seconds before it exits again).
+# A container restarted this many times, the last time this recently, and not ready now, is
+# crash-looping, in whatever state the kubelet shows it at the moment (waiting in back-off,
+# terminated, or running but not ready for the few seconds before it exits again). A container
+# that is ready now is not: a web app that restarted twice while its database started serves.
 CRASH_LOOP_RESTARTS = 2
 CRASH_LOOP_WINDOW = timedelta(minutes=10)
 
 
 def _time(text: str | None) -> datetime | None:
+    """A Kubernetes time (RFC 3339); one without an offset is taken as UTC, so that any two
+    compare."""
     try:
-        return datetime.fromisoformat(text) if text else None
+        when = datetime.fromisoformat(text) if text else None
     except ValueError:
         return None
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def _last_exit(container: dict[str, Any]) -> dict[str, Any] | None:
+    state = container.get("state") or {}
+    last = state.get("terminated") or (container.get("lastState") or {}).get("terminated")
+    return dict(last) if last else None
+
+
+def _in_back_off(container: dict[str, Any]) -> bool:
+    waiting = ((container.get("state") or {}).get("waiting") or {}).get("reason")
+    return bool(waiting == CRASH_LOOP_BACK_OFF)
+
+
+def _restarts_while_not_ready(container: dict[str, Any]) -> bool:
+    """A container the kubelet does not show in back-off, that restarted CRASH_LOOP_RESTARTS
+    times and is not ready now: crash-looping while its last exit is recent."""
+    return (container.get("ready") is not True and _last_exit(container) is not None
+            and int(container.get("restartCount") or 0) >= CRASH_LOOP_RESTARTS)
+
+
+def _window_end(container: dict[str, Any]) -> datetime | None:
+    """When the container's last exit stops counting as recent (None: the exit has no time)."""
+    finished = _time((_last_exit(container) or {}).get("finishedAt"))
+    return None if finished is None else finished + CRASH_LOOP_WINDOW
 
 
 def _crash_loop(container: dict[str, Any], now: datetime | None) -> str | None:
     """How a crash-looping container ended last ("exit code 3", "OOMKilled: ..."), or None."""
-    state = container.get("state") or {}
-    last = state.get("terminated") or (container.get("lastState") or {}).get("terminated")
-    waiting = (state.get("waiting") or {}).get("reason") == CRASH_LOOP_BACK_OFF
-    if not waiting:
-        if int(container.get("restartCount") or 0) < CRASH_LOOP_RESTARTS or not last:
-            return None
-        finished = _time(last.get("finishedAt"))
-        if now is not None and finished is not None and now - finished > CRASH_LOOP_WINDOW:
-            return None  # restarted a few times, long ago, and fine since
+    if not _in_back_off(container):
+        if not _restarts_while_not_ready(container):
+            return None  # ready now (serving, whatever happened before), or few restarts
+        end = _window_end(container)
+        if now is not None and end is not None and now >= end:
+            return None  # restarted a few times, long ago
+    last = _last_exit(container)
     if not last:
         return "it exits"
     if last.get("reason") == "OOMKilled":
         return "OOMKilled: it used more memory than its limit"
     return f"exit code {last.get('exitCode')}"
+
+
+def recheck_after(observed: Observed, now: str) -> float | None:
+    """Seconds from `now` until a verdict computed from `observed` changes by itself, with
+    no event to say so: a container that restarted recently stops counting as crash-looping
+    once its last exit is CRASH_LOOP_WINDOW old. The controller requeues the App then
+    (controller-runtime's RequeueAfter) rather than leave the App unhealthy until the next
+    resync. None when nothing in the status depends on the time."""
+    when = _time(now)
+    if when is None:
+        return None
+    ends = [end for pod in observed.pods if not (pod.get("metadata") or {}).get(
+                "deletionTimestamp")
+            for container in (pod.get("status") or {}).get("containerStatuses") or []
+            if not _in_back_off(container) and _restarts_while_not_ready(container)
+            and (end := _window_end(container)) is not None and end > when]
+    return min(ends).timestamp() - when.timestamp() if ends else None
 
 
 def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress | None:
