@@ -363,6 +363,61 @@ def test_a_terminating_pod_is_not_a_problem(app: AppRef) -> None:
     assert conditions(result)["Ready"]["reason"] == "RollingOut"
 
 
+def leaving(name: str, phase: str = "Running") -> dict[str, Any]:
+    """A pod being deleted (the kubelet still stopping it, unless its phase is final)."""
+    result = pod(name, phase=phase)
+    result["metadata"]["deletionTimestamp"] = NOW
+    return result
+
+
+def test_an_old_pod_still_running_keeps_the_app_from_ready(app: AppRef) -> None:
+    """A rolling update that surged: the new pods are all available, one old pod is not
+    deleted yet."""
+    surged = Observed(deployment=deployment(replicas=3, updated=2, available=3),
+                      service=SERVICE)
+    progress = status.rollout_progress(app, make_spec(replicas=2, **ONE_PORT), surged)
+    assert progress == status.Progress(False, "RollingOut", "1 pod still runs an older spec")
+
+
+def test_a_terminating_pod_keeps_the_app_from_ready(app: AppRef) -> None:
+    """The Deployment's counters leave terminating pods out: with the new pod available and
+    the old one still shutting down, they say all is done. The pods say it is not."""
+    done = deployment(replicas=1, updated=1, available=1)
+    spec = make_spec(**ONE_PORT)
+    running = pod("flask-new", phase="Running")
+    progress = status.rollout_progress(app, spec, Observed(
+        deployment=done, service=SERVICE, pods=[running, leaving("flask-old")]))
+    assert progress == status.Progress(False, "RollingOut",
+                                       "1 pod is still terminating: flask-old")
+    result = status.compute_status(app, 3, spec, Observed(
+        deployment=done, service=SERVICE, pods=[running, leaving("flask-old")]), None, None, NOW)
+    assert conditions(result)["Ready"]["status"] == "False"
+    assert conditions(result)["Reconciling"]["status"] == "True"
+    # Gone, or stopped for good (its phase final, only the object left): Ready.
+    for pods in ([running], [running, leaving("flask-old", "Succeeded"),
+                             leaving("flask-older", "Failed")]):
+        assert status.rollout_progress(app, spec, Observed(
+            deployment=done, service=SERVICE, pods=pods)).ready, pods
+
+
+def test_terminating_pods_are_counted_by_the_deployment_or_by_the_pods(app: AppRef) -> None:
+    """status.terminatingReplicas (Kubernetes 1.33+) and the pods list may each be behind the
+    other: the larger count wins, and the pods known are named."""
+    spec = make_spec(replicas=2)
+    counted = deployment(replicas=2, updated=2, available=2, terminatingReplicas=2)
+    assert status.rollout_progress(app, spec, Observed(deployment=counted)) == status.Progress(
+        False, "RollingOut", "2 pods are still terminating")
+    assert status.rollout_progress(app, spec, Observed(
+        deployment=counted, pods=[leaving("flask-b")])).message == (
+        "2 pods are still terminating: flask-b")
+    many = [leaving(f"flask-{n}") for n in "dcba"]
+    assert status.rollout_progress(app, spec, Observed(
+        deployment=deployment(replicas=2, updated=2, available=2, terminatingReplicas=0),
+        pods=many)).message == "4 pods are still terminating: flask-a, flask-b, flask-c, ..."
+    assert status.rollout_progress(app, spec, Observed(deployment=deployment(
+        replicas=2, updated=2, available=2, terminatingReplicas=0))).ready
+
+
 # Every branch of the rollout, word for word: these messages are what a person reads in
 # `kubectl get apps` and in events.
 
@@ -403,7 +458,7 @@ PENDING = {"status": {"phase": "Pending"}}
     (Observed(deployment=deployment(updated=0, available=0)), {}, status.Progress(
         False, "RollingOut", "0 of 1 pods run the current spec")),
     (Observed(deployment=deployment(replicas=3, updated=1)), {}, status.Progress(
-        False, "RollingOut", "2 old pods are still terminating")),
+        False, "RollingOut", "2 pods still run an older spec")),
     (Observed(deployment=deployment(replicas=3, updated=3)), {}, status.Progress(
         False, "RollingOut", "scaling down from 3 to 1 pods")),
     (Observed(deployment=deployment(available=0)), {}, status.Progress(

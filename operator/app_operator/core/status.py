@@ -225,6 +225,30 @@ def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress 
     return min(found, key=lambda p: order[p.reason]) if found else None
 
 
+def _terminating(pod: dict[str, Any]) -> bool:
+    """Deleted but not stopped yet: the Deployment controller's own definition (a deletion
+    timestamp, and not Succeeded or Failed)."""
+    phase = (pod.get("status") or {}).get("phase")
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp")) and phase not in (
+        "Succeeded", "Failed")
+
+
+def terminating_pods(deployment: dict[str, Any], pods: list[dict[str, Any]]) -> str | None:
+    """Which of the App's pods are still shutting down, or None. The Deployment's counters
+    (replicas, updatedReplicas, availableReplicas) leave terminating pods out, so without
+    this an App is Ready while an old pod still runs its last requests, or still holds a
+    volume. Both sources are read: status.terminatingReplicas (Kubernetes 1.33+, beta and on
+    by default since 1.35) may be absent or behind, and the pods list may be behind."""
+    names = sorted(str((pod.get("metadata") or {}).get("name")) for pod in pods
+                   if _terminating(pod))
+    count = max(_int(deployment, "status", "terminatingReplicas"), len(names))
+    if count == 0:
+        return None
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return "{} {} still terminating{}".format(
+        count, "pod is" if count == 1 else "pods are", f": {shown}" if names else "")
+
+
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
                      now: str | None = None) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
@@ -269,9 +293,15 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     if updated < desired:
         return Progress(False, ROLLING_OUT, f"{updated} of {desired} pods run the current spec")
     if total > updated:
-        return Progress(False, ROLLING_OUT, f"{total - updated} old pods are still terminating")
+        # status.replicas counts the pods not being deleted: these still run an older spec.
+        old = total - updated
+        return Progress(False, ROLLING_OUT,
+                        f"{old} {'pod still runs' if old == 1 else 'pods still run'} an older spec")
     if total > desired:
         return Progress(False, ROLLING_OUT, f"scaling down from {total} to {desired} pods")
+    leaving = terminating_pods(deployment, observed.pods)
+    if leaving:
+        return Progress(False, ROLLING_OUT, leaving)
     if available < desired:
         return Progress(False, ROLLING_OUT, f"{available} of {desired} pods are available")
     if pending:
