@@ -111,3 +111,12 @@ demo: install-crd ## local cluster + CRD + operator + the Flask example App, sho
 	@KUBECONFIG=$(KUBECONFIG_LOCAL) hack/demo.sh
 stop: ## stop the operator that `make demo` left running
 	@hack/stop-operator.sh
+
+# Releases (docs/install.md): the bundle in dist/ and the Helm chart in charts/app-operator.
+.PHONY: release helm helm-lint
+release: ## dist/ for VERSION (pyproject.toml's) and IMAGE: crds.yaml, install.yaml, the chart; builds IMAGE:VERSION (SKIP_IMAGE=1: no image)
+	@VERSION="$(VERSION)" IMAGE="$(IMAGE)" SKIP_IMAGE="$(SKIP_IMAGE)" hack/release.sh
+helm: ## build helm from its Go module (cached in ~/.cache/app-operator/helm-VERSION/); prints its path
+	@hack/helm/build.sh | tail -n 1
+helm-lint: ## helm lint of charts/app-operator
+	@"$$(hack/helm/build.sh | tail -n 1)" lint --strict charts/app-operator

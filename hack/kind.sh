@@ -2,7 +2,7 @@
 # The kind flow a user follows: hack/kind.sh up | load | deploy | e2e | down | node-image
 #   up          create the cluster of kind-config.yaml (or reuse it when it runs)
 #   load        load app-operator:dev and pylounge_flask_app:v1 into it
-#   deploy      kubectl apply -k manifests, and wait for the operator's rollout
+#   deploy      kubectl apply crds/, then -k manifests, and wait for the operator's rollout
 #   e2e         all of the above, the Flask example App Ready, `curl localhost:8080`
 #   down        delete the cluster
 #   node-image  build the local node image only (prints its tag)
@@ -134,6 +134,8 @@ load() {
 deploy() {
     local start=$SECONDS existed=false
     kubectl -n app-operator-system get deploy/app-operator >/dev/null 2>&1 && existed=true
+    # The CRD first, apart: manifests/ does not hold it (deleting manifests/ keeps the Apps).
+    kubectl apply --server-side --force-conflicts -f crds/
     kubectl apply -k manifests
     # a pod that runs already keeps the image it started with: restart it after a load
     if $existed; then kubectl -n app-operator-system rollout restart deploy/app-operator; fi

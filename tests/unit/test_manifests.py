@@ -80,7 +80,7 @@ def test_kustomization_lists_every_manifest() -> None:
     kustomization = load("kustomization.yaml")
     listed = set(kustomization["resources"])
     present = {p.name for p in MANIFESTS.glob("*.yaml")} - {"kustomization.yaml"}
-    assert listed == present | {"../crds"}
+    assert listed == present  # no ../crds: deleting manifests/ must not delete the Apps
 
 
 def test_kind_config_maps_the_tutorial_port() -> None:
