@@ -11,7 +11,7 @@ import pytest
 from app_operator.core import render, status
 from app_operator.core.render import AppRef
 from app_operator.runtime.kube import KubeError
-from app_operator.runtime.reconcile import Outcome, owner_of
+from app_operator.runtime.reconcile import Outcome, owner_of, shrink_refusal
 
 from .fake_api import FakeApi, Obj, app_body, reconciler
 
@@ -318,11 +318,113 @@ def test_a_refused_child_stalls_the_app_with_the_servers_reason() -> None:
     assert outcome.problem is not None and outcome.problem.reason == status.API_REFUSED
     assert outcome.problem.message == (
         'the API server refused Service flask: Service "flask" is invalid: x')
-    # What came before it was applied (and announced); the Deployment after it was not.
-    assert outcome.applied == ["PersistentVolumeClaim flask-data"]
-    assert api.find("Deployment", NS, "flask") is None
-    assert ("Normal", "Created", "Created PersistentVolumeClaim flask-data") in api.events
+    # What could be applied was (and announced): the refused Service holds nothing back.
+    assert outcome.applied == ["PersistentVolumeClaim flask-data", "Deployment flask"]
+    assert api.find("Deployment", NS, "flask") is not None
+    assert ("Normal", "Created",
+            "Created PersistentVolumeClaim flask-data, Deployment flask") in api.events
     assert conditions(api)["Stalled"]["reason"] == "ApiRefused"
+
+
+RESIZE_FORBIDDEN = KubeError(
+    403, "Forbidden", 'persistentvolumeclaims "flask-data" is forbidden: only dynamically '
+    "provisioned pvc can be resized and the storageclass that provisions the pvc must "
+    "support resize")
+
+
+def test_a_refused_claim_does_not_keep_an_image_update_from_the_deployment() -> None:
+    """A volume grown on a StorageClass without expansion and a new image, in one change:
+    the image is rolled out, the App is Stalled naming the claim, and setting the size back
+    to what the claim has makes it Ready again."""
+    api = FakeApi()
+    run(api, app_body(volumes=VOLUMES))
+    rolled_out(api)
+    run(api, app_body(volumes=VOLUMES))
+    assert conditions(api)["Ready"]["status"] == "True"
+    api.refuse["PersistentVolumeClaim"] = RESIZE_FORBIDDEN
+    grown = [{**VOLUMES[0], "size": "2Gi"}]
+    outcome = run(api, app_body(generation=2, image="pylounge_flask_app:v2", volumes=grown))
+    deployment = api.find("Deployment", NS, "flask")
+    assert deployment is not None
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        "pylounge_flask_app:v2")
+    assert outcome.applied == ["Deployment flask"]
+    assert outcome.problem is not None and outcome.problem.reason == status.API_REFUSED
+    stalled = conditions(api)["Stalled"]
+    assert (stalled["status"], stalled["reason"]) == ("True", "ApiRefused")
+    assert stalled["message"] == f"the API server refused PersistentVolumeClaim flask-data: " \
+        f"{RESIZE_FORBIDDEN.message}"
+    assert claim(api)["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    # Undone: the claim already is what the App asks, so nothing is sent to it.
+    api.writes.clear()
+    body = app_body(generation=3, image="pylounge_flask_app:v2", volumes=VOLUMES)
+    run(api, body)
+    rolled_out(api)
+    outcome = run(api, body)
+    assert outcome.problem is None
+    assert [w for w in api.writes if w[1] == "PersistentVolumeClaim"] == []
+    ready = conditions(api)["Ready"]
+    assert (ready["status"], conditions(api)["Stalled"]["status"]) == ("True", "False")
+
+
+def test_each_refused_child_is_named_with_its_reason() -> None:
+    api = FakeApi()
+    api.refuse["Service"] = KubeError(422, "Invalid", "bad port")
+    api.refuse["ConfigMap"] = KubeError(403, "Forbidden", "exceeded quota: configmaps")
+    outcome = run(api, app_body(ports=PORTS, files=FILES))
+    assert outcome.problem is not None
+    assert outcome.problem.message == (
+        "the API server refused ConfigMap flask-files: exceeded quota: configmaps; "
+        "the API server refused Service flask: bad port")
+    assert outcome.applied == ["Deployment flask"]
+
+
+def test_a_volume_below_its_claims_size_is_refused_and_never_sent() -> None:
+    api = FakeApi()
+    run(api, app_body(volumes=[{**VOLUMES[0], "size": "2Gi"}], ports=PORTS))
+    api.writes.clear()
+    outcome = run(api, app_body(generation=2, image="pylounge_flask_app:v2", ports=PORTS,
+                                volumes=[{**VOLUMES[0], "size": "1Gi"}]))
+    assert api.writes[0] == ("apply", "Deployment", "flask")
+    assert [w for w in api.writes if w[1] == "PersistentVolumeClaim"] == []
+    assert outcome.problem is not None and outcome.problem.reason == status.API_REFUSED
+    assert outcome.problem.message == (
+        "PersistentVolumeClaim flask-data cannot shrink to 1Gi: it requests 2Gi, and a volume "
+        "never shrinks; set the volume's size back to 2Gi or more, or use a new volume to "
+        "hold less")
+    assert claim(api)["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def _claim_of(requests: str, capacity: str | None = None) -> Obj:
+    obj: Obj = {"kind": "PersistentVolumeClaim", "metadata": {"name": "flask-data"},
+                "spec": {"resources": {"requests": {"storage": requests}}}}
+    if capacity is not None:
+        obj["status"] = {"phase": "Bound", "capacity": {"storage": capacity}}
+    return obj
+
+
+@pytest.mark.parametrize(("wanted", "live", "refused"), [
+    ("1Gi", _claim_of("1Gi", "1Gi"), None),  # the same size
+    ("1024Mi", _claim_of("1Gi", "1Gi"), None),  # the same size, written otherwise
+    ("2Gi", _claim_of("1Gi", "1Gi"), None),  # growth: the API server judges it
+    ("10Gi", _claim_of("2Gi", "10Gi"), None),  # more was given than asked: no shrink
+    ("1Gi", _claim_of("2Gi", "2Gi"), "it requests 2Gi, and a volume never shrinks"),
+    ("1Gi", _claim_of("2Gi", "10Gi"), "it requests 2Gi, and a volume never shrinks"),
+    ("1Gi", _claim_of("2Gi"), "set the volume's size back to 2Gi or more"),  # not bound yet
+    # An expansion asked for and not done can be undone, down to just above what it holds.
+    ("1536Mi", _claim_of("2Gi", "1Gi"), None),
+    ("1Gi", _claim_of("2Gi", "1Gi"), "it requests 2Gi and holds 1Gi"),
+    ("512Mi", _claim_of("2Gi", "1Gi"), "set the volume's size to more than 1Gi"),
+])
+def test_a_claim_may_go_back_to_the_size_it_has_but_never_below(
+        wanted: str, live: Obj, refused: str | None) -> None:
+    desired = _claim_of(wanted)
+    found = shrink_refusal(desired, live)
+    if refused is None:
+        assert found is None
+    else:
+        assert found is not None and refused in found and f"shrink to {wanted}" in found
+    assert shrink_refusal(desired, None) is None  # a new claim
 
 
 def test_a_transient_error_is_raised_for_the_controller_to_retry() -> None:

@@ -435,7 +435,6 @@ class ServiceSpec(Model):
 # server from evaluating the CEL rules of the same object.
 _SIZE_OK = (f"self.size.size() <= {QUANTITY_MAX_LENGTH} && "
             f"{cel_matches('self.size', QUANTITY_PATTERN)}")
-_OLD_SIZE_OK = _SIZE_OK.replace("self.size", "oldSelf.size")
 
 
 class Volume(Model, json_schema_extra=_cel(
@@ -443,9 +442,6 @@ class Volume(Model, json_schema_extra=_cel(
      "a volume's size must be positive", ".size"),
     (f"!({_SIZE_OK}) || quantity(self.size).isLessThan(quantity('{QUANTITY_LIMIT}'))",
      f"a volume's size must be less than {QUANTITY_LIMIT}", ".size"),
-    (f"!({_SIZE_OK}) || !({_OLD_SIZE_OK}) || "
-     "quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",
-     "a volume's size cannot shrink; create a new volume to use less space", ".size"),
     ("self.accessMode == oldSelf.accessMode",
      "accessMode of an existing volume cannot change; add a volume under a new name instead",
      ".accessMode"),
@@ -463,7 +459,8 @@ class Volume(Model, json_schema_extra=_cel(
     """Absolute path inside the container, the right side of `-v data:/var/lib/data`."""
     size: Annotated[str, Field(max_length=QUANTITY_MAX_LENGTH, pattern=QUANTITY_PATTERN)] = "1Gi"
     """Requested capacity, e.g. `10Gi`. It may grow later (the claim is expanded in place
-    when its StorageClass allows it) but never shrink."""
+    when its StorageClass allows it) but never shrink below what its claim has: a growth
+    the cluster refused is undone by setting the size back."""
     storage_class_name: DnsSubdomain | None = None
     """StorageClass of the claim; the cluster's default class when omitted."""
     access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"] = (

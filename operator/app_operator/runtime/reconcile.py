@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from app_operator.core import drift, render, status
-from app_operator.core.model import AppSpec
+from app_operator.core.model import AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
 from app_operator.runtime.cache import Children
@@ -79,6 +80,47 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
+def _storage(claim: dict[str, Any], *path: str) -> Decimal | None:
+    value: Any = claim
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        return None
+    try:
+        return parse_quantity(value, strict=False)
+    except ValueError:
+        return None
+
+
+def shrink_refusal(desired: dict[str, Any], live: dict[str, Any] | None) -> str | None:
+    """Why a claim cannot take the desired size, or None. A volume may go back to the size
+    its claim really has: after a growth the API server refused (a StorageClass without
+    expansion), the claim still requests the old size, and setting the App back to it is
+    how a person undoes the change. Below that, the API server refuses every shrink (with
+    RecoverVolumeExpansionFailure, down to just above status.capacity, to undo an expansion
+    that failed): such a size is refused here, with the sizes a person needs, and never sent.
+    """
+    if desired.get("kind") != "PersistentVolumeClaim" or live is None:
+        return None
+    wanted = _storage(desired, "spec", "resources", "requests", "storage")
+    requested = _storage(live, "spec", "resources", "requests", "storage")
+    if wanted is None or requested is None or wanted >= requested:
+        return None
+    capacity = _storage(live, "status", "capacity", "storage")
+    if capacity is not None and wanted > capacity:
+        return None  # undoing an expansion that has not happened: the API server judges
+    size = desired["spec"]["resources"]["requests"]["storage"]
+    has = live["spec"]["resources"]["requests"]["storage"]
+    if capacity is not None and capacity < requested:
+        # An expansion asked for and not done: it can be undone down to what the claim holds.
+        holds = live["status"]["capacity"]["storage"]
+        return (f"cannot shrink to {size}: it requests {has} and holds {holds}, and a volume "
+                f"never shrinks; set the volume's size to more than {holds}, or use a new "
+                "volume to hold less")
+    return (f"cannot shrink to {size}: it requests {has}, and a volume never shrinks; set the "
+            f"volume's size back to {has} or more, or use a new volume to hold less")
+
+
 class Reconciler:
     def __init__(self, kube: Kube, children: Children,
                  remember_app: Callable[[dict[str, Any]], None] = lambda _app: None) -> None:
@@ -119,8 +161,11 @@ class Reconciler:
         observed = Observed()
         try:
             self._check_ownership(app, desired, live)
-            self._apply(body, app, desired, live, outcome)
+            refused = self._apply(body, app, desired, live, outcome)
             self._prune(body, app, spec, live, outcome, observed)
+            if refused:
+                # Every child that could be applied was; each refused one is named.
+                outcome.problem = Problem(status.API_REFUSED, "; ".join(refused))
         except _Stall as stall:
             outcome.problem = stall.problem
         except KubeError as error:
@@ -185,9 +230,14 @@ class Reconciler:
                 + "; rename the App, or delete or rename the existing objects")))
 
     def _apply(self, body: dict[str, Any], app: AppRef, desired: Desired,
-               live: dict[tuple[str, str], Any], outcome: Outcome) -> None:
+               live: dict[tuple[str, str], Any], outcome: Outcome) -> list[str]:
+        """Apply each child that differs. A child the API server refuses (a claim grown on a
+        StorageClass without expansion, an invalid field) does not hold back the others:
+        an image update in the same change still reaches the Deployment. Returns why each
+        refused child was refused, for the Stalled condition."""
         created: list[str] = []
         updated: list[str] = []
+        refused: list[str] = []
         try:
             for obj in desired.objects():
                 key = _key(obj)
@@ -195,6 +245,10 @@ class Reconciler:
                 if not drift.needs_apply(obj, before):
                     continue
                 what = f"{obj['kind']} {obj['metadata']['name']}"
+                shrink = shrink_refusal(obj, before)
+                if shrink is not None:
+                    refused.append(f"{what} {shrink}")
+                    continue
                 renumbered = drift.renumbered_ports(obj, before)
                 if renumbered:
                     # Ports renumbered by another hand are put back in place first. Should
@@ -207,8 +261,10 @@ class Reconciler:
                     self.children.remember(live[key])
                 except KubeError as error:
                     if error.refused and not error.namespace_terminating:
-                        raise _Stall(Problem(status.API_REFUSED, (
-                            f"the API server refused {what}: {error.message}"))) from error
+                        log.info("%s/%s: the API server refused %s: %s", app.namespace,
+                                 app.name, what, error.message)
+                        refused.append(f"the API server refused {what}: {error.message}")
+                        continue
                     raise
                 outcome.applied.append(what)
                 if before is None:
@@ -228,6 +284,7 @@ class Reconciler:
                 outcome.events.append(("Normal", "Created", "Created " + ", ".join(created)))
             if updated:
                 outcome.events.append(("Normal", "Updated", "Updated " + "; ".join(updated)))
+        return refused
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
