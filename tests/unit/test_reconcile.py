@@ -271,6 +271,24 @@ def test_a_volume_removed_under_delete_loses_its_claim_and_says_so() -> None:
     assert "retainedClaims" not in api.statuses["flask"]
 
 
+def test_a_claim_marked_kept_is_never_deleted_even_while_the_app_owns_it() -> None:
+    """A claim marked kept and still owned by the App (marked by an older version, or the
+    reference left by hand) holds data someone chose to keep: removing its volume under
+    volumeDeletionPolicy Delete releases it, never deletes it."""
+    api = FakeApi()
+    run(api, app_body(volumeDeletionPolicy="Delete", volumes=VOLUMES))
+    stored = api.objects[CLAIM]
+    assert [r["uid"] for r in stored["metadata"]["ownerReferences"]] == ["app-uid-1"]
+    stored["metadata"].setdefault("annotations", {})[render.KEPT_ANNOTATION] = "true"
+    outcome = run(api, app_body(generation=2, volumeDeletionPolicy="Delete"))
+    assert ("delete", "PersistentVolumeClaim", "flask-data") not in api.writes
+    assert outcome.deleted == []
+    kept = claim(api)
+    assert not kept["metadata"].get("ownerReferences")  # released: deleting the App keeps it
+    assert kept["metadata"]["annotations"][render.KEPT_ANNOTATION] == "true"
+    assert api.statuses["flask"]["retainedClaims"] == ["flask-data"]
+
+
 def test_a_claim_being_deleted_is_neither_touched_nor_listed_as_retained() -> None:
     api = FakeApi()
     run(api, app_body(volumes=VOLUMES))
