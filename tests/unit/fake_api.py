@@ -2,7 +2,8 @@
 
 It keeps objects by (kind, namespace, name), gives them uids and resourceVersions, and
 answers the calls the Reconciler makes through kube.Kube (apply, apply_status, merge_patch,
-delete, post_event) and through cache.Children (get, of_instance, remember, forget).
+json_patch, release, delete, post_event) and through cache.Children (get, of_instance,
+remember, forget).
 
 Apply is server-side apply with one field manager, simplified: the applied fields are merged
 into the stored object, and fields the previous apply set that this one leaves out are
@@ -20,7 +21,7 @@ from typing import Any, cast
 
 from app_operator.core import render
 from app_operator.runtime.cache import Children
-from app_operator.runtime.kube import Kube, KubeError
+from app_operator.runtime.kube import REPAIR_FIELD_MANAGER, Kube, KubeError, release_patch
 from app_operator.runtime.reconcile import Reconciler
 
 Obj = dict[str, Any]
@@ -35,6 +36,7 @@ class FakeApi:
         self.statuses: dict[str, Obj] = {}  # App name -> status written
         self.refuse: dict[str, KubeError] = {}  # kind -> error its applies get
         self.journal: list[tuple[str, ...]] = []  # every write and event, in order
+        self.managers: list[tuple[str, str, str, str]] = []  # (verb, kind, name, manager)
         self._applied: dict[tuple[str, str, str], Obj] = {}  # what the last apply sent
         self._version = itertools.count(100)
 
@@ -95,18 +97,24 @@ class FakeApi:
         meta = {**app["metadata"], "resourceVersion": str(next(self._version))}
         return {**app, "metadata": meta, "status": copy.deepcopy(status)}
 
-    def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj) -> Obj:
+    def merge_patch(self, kind: str, namespace: str, name: str, patch: Obj,
+                    field_manager: str = REPAIR_FIELD_MANAGER) -> Obj:
         self.writes.append(("patch", kind, name))
         self.journal.append(("patch", kind, name))
+        self.managers.append(("patch", kind, name, field_manager))
         stored = self.objects[(kind, namespace, name)]
         _merge(stored, patch)
         stored["metadata"]["resourceVersion"] = str(next(self._version))
         return copy.deepcopy(stored)
 
-    def json_patch(self, kind: str, namespace: str, name: str, patch: list[Obj]) -> Obj:
-        """The `test` and `replace` operations of RFC 6902, all or nothing."""
+    def json_patch(self, kind: str, namespace: str, name: str, patch: list[Obj],
+                   field_manager: str = REPAIR_FIELD_MANAGER) -> Obj:
+        """The `test`, `replace` and `remove` operations of RFC 6902, all or nothing. A
+        patch that changes more than managedFields gives its manager an Update entry there
+        (without the fields, which no test here reads)."""
         self.writes.append(("json-patch", kind, name))
         self.journal.append(("json-patch", kind, name))
+        self.managers.append(("json-patch", kind, name, field_manager))
         new = copy.deepcopy(self.objects[(kind, namespace, name)])
         for operation in patch:
             *parents, last = operation["path"].strip("/").split("/")
@@ -119,11 +127,25 @@ class FakeApi:
                     raise KubeError(422, "Invalid", f"test failed at {operation['path']}")
             elif operation["op"] == "replace":
                 target[index] = copy.deepcopy(operation["value"])
+            elif operation["op"] == "remove":
+                del target[index]
             else:
                 raise AssertionError(f"the operator sends no {operation['op']}")
+        entries = new["metadata"].setdefault("managedFields", [])
+        if not all(o["path"].startswith("/metadata/managedFields") for o in patch
+                   if o["op"] != "test") and {"manager": field_manager,
+                                              "operation": "Update"} not in entries:
+            entries.append({"manager": field_manager, "operation": "Update"})
         new["metadata"]["resourceVersion"] = str(next(self._version))
         self.objects[(kind, namespace, name)] = new
         return copy.deepcopy(new)
+
+    def release(self, obj: Obj, manager: str = REPAIR_FIELD_MANAGER) -> Obj | None:
+        patch = release_patch(obj, manager)
+        if not patch:
+            return None
+        meta = obj["metadata"]
+        return self.json_patch(obj["kind"], meta["namespace"], meta["name"], patch, manager)
 
     def delete(self, kind: str, namespace: str, name: str, uid: str) -> bool:
         stored = self.objects.get((kind, namespace, name))

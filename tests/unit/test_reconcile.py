@@ -140,9 +140,14 @@ def test_an_edit_by_someone_else_is_put_back() -> None:
     api.writes.clear()
     run(api, body)
     # The renumbered entry goes first: applied beside it, 80 would be a second port "http".
-    assert api.writes == [("json-patch", "Service", "flask"), ("apply", "Service", "flask")]
+    # The patch is not the apply: under a manager of its own, which then gives the port up
+    # (or it would keep the port were the App to drop it).
+    assert api.writes == [("json-patch", "Service", "flask"), ("json-patch", "Service", "flask"),
+                          ("apply", "Service", "flask")]
+    assert [m[3] for m in api.managers] == ["app-operator-repair", "app-operator-repair"]
     fixed = api.find("Service", NS, "flask")
     assert fixed is not None and [p["port"] for p in fixed["spec"]["ports"]] == [80]
+    assert fixed["metadata"]["managedFields"] == []
     api.writes.clear()
     run(api, body)
     assert api.writes == []

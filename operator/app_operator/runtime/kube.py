@@ -3,8 +3,10 @@
 Plain JSON over the official client's connection handling (authentication, TLS, pooling):
 objects stay dicts from end to end, which keeps them comparable with render.py's output and
 avoids the typed models' deserialization cost. The children and the App's status are written
-by server-side apply with the field manager `app-operator`; deletions, the release of a kept
-claim (a merge patch), events and the leader's Lease are the other writes.
+by server-side apply with the field manager `app-operator`; deletions, events and the
+leader's Lease are the other writes, and the repairs that cannot be an apply (a renumbered
+port put back, a kept claim marked) go under a field manager of their own,
+`app-operator-repair`.
 
 Every request waits for a token of one bucket (`RateLimiter`), so the whole operator stays
 within a rate the API server's owners can plan for, whatever its workers do.
@@ -33,6 +35,10 @@ from app_operator.core.status import shorten
 from app_operator.runtime import metrics
 
 FIELD_MANAGER = "app-operator"
+# The writes that are not the apply: a renumbered port put back (a JSON patch), a kept claim
+# marked and released (a merge patch). Under a name of their own, the fields they touch are
+# not mistaken for the apply's, and what they still hold can be found and given up.
+REPAIR_FIELD_MANAGER = "app-operator-repair"
 # Named as users read it in the log (kopf shows 20 characters of a logger's name).
 log = logging.getLogger("app_operator.kube")
 T = TypeVar("T")
@@ -311,19 +317,29 @@ class Kube:
             raise
         return True
 
-    def merge_patch(self, kind: str, namespace: str, name: str,
-                    patch: dict[str, Any]) -> dict[str, Any]:
+    def merge_patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any],
+                    field_manager: str = REPAIR_FIELD_MANAGER) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
-            "PATCH", path_for(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+            "PATCH", path_for(kind, namespace, name), query={"fieldManager": field_manager},
             body=patch, content_type="application/merge-patch+json")
         return result
 
-    def json_patch(self, kind: str, namespace: str, name: str,
-                   patch: list[Any]) -> dict[str, Any]:
+    def json_patch(self, kind: str, namespace: str, name: str, patch: list[Any],
+                   field_manager: str = REPAIR_FIELD_MANAGER) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
-            "PATCH", path_for(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+            "PATCH", path_for(kind, namespace, name), query={"fieldManager": field_manager},
             body=patch, content_type="application/json-patch+json")
         return result
+
+    def release(self, obj: dict[str, Any],
+                manager: str = REPAIR_FIELD_MANAGER) -> dict[str, Any] | None:
+        """Give up every field `manager` holds in `obj` (as a write returned it, with its
+        managedFields); None when it holds none. See release_patch."""
+        patch = release_patch(obj, manager)
+        if not patch:
+            return None
+        meta = obj["metadata"]
+        return self.json_patch(obj["kind"], meta["namespace"], meta["name"], patch, manager)
 
     def apply_status(self, app: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Write the App's status, if the App is still the version `app` is (else 409): a
@@ -408,6 +424,30 @@ class Kube:
             except Exception:
                 log.exception("could not post event %s on %s/%s", item["reason"],
                               involved["namespace"], involved["name"])
+
+
+def release_patch(obj: dict[str, Any], manager: str) -> list[dict[str, Any]]:
+    """A JSON patch that removes the managedFields entries (Update) of `manager` from `obj`,
+    or [] when there are none. A port put back by a JSON patch is owned by that patch's
+    manager, and the apply that follows only shares it: were the App to drop the port later,
+    server-side apply would keep it for the other owner. Removed, the entry leaves the
+    fields to the apply alone (a write that changes nothing but managedFields is recorded
+    under no manager). Guarded by the resourceVersion and by each entry it removes."""
+    meta = obj.get("metadata") or {}
+    entries = meta.get("managedFields") or []
+    ours = [index for index, entry in enumerate(entries)
+            if entry.get("manager") == manager and entry.get("operation") == "Update"]
+    if not ours:
+        return []
+    patch: list[dict[str, Any]] = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}]
+    for index in reversed(ours):  # from the end: each index still points at its entry
+        patch += [
+            {"op": "test", "path": f"/metadata/managedFields/{index}/manager", "value": manager},
+            {"op": "test", "path": f"/metadata/managedFields/{index}/operation",
+             "value": "Update"},
+            {"op": "remove", "path": f"/metadata/managedFields/{index}"}]
+    return patch
 
 
 @contextmanager

@@ -253,9 +253,11 @@ class Reconciler:
                 if renumbered:
                     # Ports renumbered by another hand are put back in place first. Should
                     # the object change meanwhile, the patch fails and the reconcile is
-                    # retried on what the caches then hold.
-                    self.kube.json_patch(obj["kind"], app.namespace, obj["metadata"]["name"],
-                                         renumbered)
+                    # retried on what the caches then hold. The patch's manager then gives
+                    # the port up, so that the apply alone owns it and can drop it later.
+                    repaired = self.kube.json_patch(obj["kind"], app.namespace,
+                                                    obj["metadata"]["name"], renumbered)
+                    self.kube.release(repaired)
                 try:
                     live[key] = self.kube.apply(obj)
                     self.children.remember(live[key])
