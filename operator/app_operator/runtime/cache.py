@@ -8,11 +8,18 @@ Each kind has one informer: it lists the objects (the children: those labelled
 resourceVersion, and lists again when the watch expires. A list that no longer holds an
 object reports it deleted, so deletions missed while a watch was down still arrive.
 
-Objects the operator writes are remembered at once (`remember`), so that the next reconcile
-does not see the version from before its own write while the watch event is on its way. Two
-rules keep that from ever showing something that is not there: a newer version is never
-replaced by an older one (resourceVersions), and an object whose deletion was seen is never
-brought back by the answer of a write sent before it (tombstones).
+The store is not the informer's alone: the answer of each write the operator makes goes in
+too (`Children.remember`), so that the next reconcile does not see the version from before
+its own write while the watch event is on its way, and so does an object a reconcile looked
+up because the store lacked it. The list and watch stay the source of truth: the store
+knows how far they have brought it (`Store.position`, the resourceVersion of the last list,
+event or bookmark), and takes an object from anyone else only when it is newer than that,
+since the watch has already said what became of every older version. So a late answer of a
+write sent before a deletion, or a cached read from before it, cannot bring an object back;
+and an object that left the label selector and came back (a relabelled child) is seen again,
+because its new version is newer than the one it left with. A deletion the operator made
+itself leaves a tombstone until the watch has passed the deleted version (at most
+`Store.MAX_TOMBSTONES` of them).
 
 This module talks to the API server only through the `Source` it is given (kube.Kube in
 the operator, a fake in the unit tests), so it imports neither kopf nor the client.
@@ -20,6 +27,7 @@ the operator, a fake in the unit tests), so it imports neither kopf nor the clie
 
 from __future__ import annotations
 
+import heapq
 import logging
 import sys
 import threading
@@ -75,11 +83,15 @@ def _shared_keys(value: Any) -> Any:
     return value
 
 
-def _version(obj: Obj) -> int | None:
+def _number(version: Any) -> int | None:
     try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, TypeError, ValueError):
+        return int(version)
+    except (TypeError, ValueError):
         return None
+
+
+def _version(obj: Obj) -> int | None:
+    return _number((obj.get("metadata") or {}).get("resourceVersion"))
 
 
 def newer_or_same(candidate: Obj, stored: Obj) -> bool:
@@ -105,20 +117,40 @@ def is_news(candidate: Obj, stored: Obj | None) -> bool:
 
 class Store:
     """Objects of one kind by (namespace, name), and their names by (namespace, instance)
-    when an index label is given."""
+    when an index label is given.
+
+    Written by its informer's list and watch (`replace`, `observe`, `advance`), which move
+    `position`, and by the operator's own writes and reads (`upsert`, `remove`), which only
+    get ahead of the watch: see the module's docstring.
+    """
+
+    # Tombstones wait for the watch to pass them; while it is down, the oldest go first.
+    MAX_TOMBSTONES = 10_000
 
     def __init__(self, index_label: str | None = None) -> None:
         self._label = index_label
         self._objects: dict[Key, Obj] = {}
         self._index: dict[Key, set[str]] = {}
-        # The uid last seen deleted under each name, until another object takes the name.
-        self._tombstones: dict[Key, str] = {}
+        # The resourceVersion up to which the list and watch have brought the store.
+        self._position: int | None = None
+        # uid -> the version the operator deleted: versions up to it are not brought back.
+        self._tombstones: dict[str, int] = {}
+        self._tombstone_heap: list[tuple[int, str]] = []  # (version, uid), oldest first
         self._lock = threading.Lock()
 
     @staticmethod
     def key(obj: Obj) -> Key:
         meta = obj["metadata"]
         return meta.get("namespace", ""), meta["name"]
+
+    @property
+    def position(self) -> int | None:
+        with self._lock:
+            return self._position
+
+    def tombstones(self) -> int:
+        with self._lock:
+            return len(self._tombstones)
 
     def _instance(self, obj: Obj) -> Key | None:
         if self._label is None:
@@ -128,7 +160,6 @@ class Store:
         return (meta.get("namespace", ""), instance) if instance else None
 
     def _put(self, key: Key, obj: Obj) -> None:
-        self._tombstones.pop(key, None)
         old = self._objects.get(key)
         if old is not None:
             self._unindex(key, old)
@@ -136,6 +167,11 @@ class Store:
         instance = self._instance(obj)
         if instance is not None:
             self._index.setdefault(instance, set()).add(key[1])
+
+    def _drop(self, key: Key) -> Obj:
+        old = self._objects.pop(key)
+        self._unindex(key, old)
+        return old
 
     def _unindex(self, key: Key, obj: Obj) -> None:
         instance = self._instance(obj)
@@ -146,38 +182,105 @@ class Store:
                 if not names:
                     del self._index[instance]
 
+    def _buried(self, obj: Obj) -> bool:
+        """A version the operator has deleted, or an older one of the same object."""
+        buried = self._tombstones.get(obj["metadata"].get("uid") or "")
+        if buried is None:
+            return False
+        version = _version(obj)
+        return version is None or version <= buried
+
+    def _passed(self, obj: Obj) -> bool:
+        """A version the list and watch have gone past: they said what became of it."""
+        version = _version(obj)
+        return version is not None and self._position is not None and (
+            version <= self._position)
+
+    def _advance(self, version: int | None) -> None:
+        if version is None or (self._position is not None and version <= self._position):
+            return
+        self._position = version
+        heap = self._tombstone_heap
+        while heap and heap[0][0] <= version:
+            self._unbury(*heapq.heappop(heap))
+
+    def _unbury(self, version: int, uid: str) -> None:
+        if self._tombstones.get(uid) == version:
+            del self._tombstones[uid]
+
+    def _bury(self, obj: Obj) -> None:
+        uid = obj["metadata"].get("uid")
+        if not uid or self._passed(obj):
+            return  # the position already keeps every version up to this one out
+        version = _version(obj)
+        # Without a number to compare, every version of the object stays out (until the
+        # tombstone is among the oldest when the store holds too many).
+        version = sys.maxsize if version is None else version
+        if self._tombstones.get(uid, -1) >= version:
+            return
+        self._tombstones[uid] = version
+        heap = self._tombstone_heap
+        heapq.heappush(heap, (version, uid))
+        while len(self._tombstones) > self.MAX_TOMBSTONES:
+            self._unbury(*heapq.heappop(heap))
+        if len(heap) > 2 * self.MAX_TOMBSTONES:  # entries replaced by a newer version
+            self._tombstone_heap = [(v, u) for u, v in self._tombstones.items()]
+            heapq.heapify(self._tombstone_heap)
+
+    # Written by the operator's own writes and reads.
+
     def upsert(self, obj: Obj) -> bool:
-        """Store the object unless the same or a newer version of it is stored; True when
-        this is news (the watch event of a write of ours, remembered already, is not)."""
+        """Store an object a write of ours answered, or a read found, unless the list and
+        watch have gone past its version, it is a version we deleted, or the same or a
+        newer version is stored. True when it is stored."""
         obj = trim(obj)
         key = self.key(obj)
         with self._lock:
-            uid = obj["metadata"].get("uid")
-            if uid and self._tombstones.get(key) == uid:
-                return False  # deleted already: this is an answer or event from before
+            if self._passed(obj) or self._buried(obj):
+                return False
             if not is_news(obj, self._objects.get(key)):
                 return False
             self._put(key, obj)
             return True
 
     def remove(self, obj: Obj) -> bool:
-        """Forget the object (the same uid only, not a newer one made under its name)."""
+        """Forget an object we deleted (the same uid only, not a newer one made under its
+        name); no answer or read from before the deletion brings it back."""
         key = self.key(obj)
         with self._lock:
+            self._bury(obj)
             old = self._objects.get(key)
             uid = obj["metadata"].get("uid")
-            if uid:
-                self._tombstones[key] = uid
             if old is None or (uid and old["metadata"].get("uid") != uid):
                 return False
-            self._unindex(key, old)
-            del self._objects[key]
+            self._drop(key)
             return True
 
-    def deleted(self, namespace: str, name: str, uid: str) -> bool:
-        """Whether the object of this uid was seen deleted."""
+    # Written by the informer's list and watch.
+
+    def observe(self, obj: Obj, gone: bool) -> bool:
+        """Apply a watch event (`gone`: DELETED, also when the object stopped matching the
+        label selector) and move the position to its version. True when the store changed;
+        an event of a write of ours, remembered already, is no news."""
+        key = self.key(obj)
         with self._lock:
-            return self._tombstones.get((namespace, name)) == uid
+            changed = False
+            old = self._objects.get(key)
+            if gone:
+                if old is not None and old["metadata"].get("uid") == obj["metadata"].get(
+                        "uid") and newer_or_same(obj, old):
+                    self._drop(key)
+                    changed = True
+            elif not self._buried(obj) and is_news(obj, old):
+                self._put(key, trim(obj))
+                changed = True
+            self._advance(_version(obj))
+            return changed
+
+    def advance(self, version: str) -> None:
+        """A bookmark: the watch has sent every event up to `version`."""
+        with self._lock:
+            self._advance(_number(version))
 
     def replace(self, objects: Iterable[Obj], list_version: str) -> list[tuple[Obj, bool]]:
         """Make the store what a fresh list says, keeping objects written after the list.
@@ -185,10 +288,7 @@ class Store:
         Returns what changed, each with whether it is gone: objects deleted while nobody
         watched are reported here."""
         listed = {self.key(o): o for o in objects}
-        try:
-            at = int(list_version)
-        except ValueError:
-            at = None
+        at = _number(list_version)
         changed: list[tuple[Obj, bool]] = []
         with self._lock:
             for key, stored in list(self._objects.items()):
@@ -197,17 +297,15 @@ class Store:
                 version = _version(stored)
                 if at is not None and version is not None and version > at:
                     continue  # remembered after the list was taken
-                self._unindex(key, stored)
-                del self._objects[key]
-                uid = stored["metadata"].get("uid")
-                if uid:
-                    self._tombstones[key] = uid
-                changed.append((stored, True))
+                changed.append((self._drop(key), True))
             for key, obj in listed.items():
-                if is_news(obj, self._objects.get(key)):
+                if not self._buried(obj) and is_news(obj, self._objects.get(key)):
                     changed.append((obj, False))
                     self._put(key, obj)
+            self._advance(at)
         return changed
+
+    # Read by the reconciler.
 
     def get(self, namespace: str, name: str) -> Obj | None:
         with self._lock:
@@ -306,13 +404,13 @@ class Informer:
                 raise RuntimeError(f"watch error: {obj.get('message', obj)}")
             version = (obj.get("metadata") or {}).get("resourceVersion") or version
             if kind == "BOOKMARK":
+                self.store.advance(version)
                 continue
             obj.setdefault("kind", self.kind)
-            if kind == "DELETED":
-                self.store.remove(obj)
-            elif not self.store.upsert(obj):
+            gone = kind == "DELETED"
+            if not self.store.observe(obj, gone) and not gone:
                 continue  # a write of ours, already remembered, or older than one
-            self.on_change(obj, kind == "DELETED")
+            self.on_change(obj, gone)
             if self._stop.is_set():
                 break
         return version
@@ -369,21 +467,23 @@ class Children:
 
     def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
         """The object from the store; on a miss, from the API server (`fetch`), unless the
-        object we would get is one already seen deleted. Without `fetch`, only what the
-        store holds: enough where only our own objects matter."""
+        store has seen that version go. Without `fetch`, only what the store holds: enough
+        where only our own objects matter."""
         store = self._store(kind, namespace)
         obj = store.get(namespace, name) if store is not None else None
         if obj is not None or not fetch:
             return obj
         obj = self._fetch(kind, namespace, name)
-        if obj is not None:
-            obj.setdefault("kind", kind)
-            uid = obj["metadata"].get("uid", "")
-            if store is not None and store.deleted(namespace, name, uid):
-                return None  # a cached read from before its deletion
-            if store is not None and self._selected(obj):
-                store.upsert(obj)  # ours, and its watch event is still on the way
-        return obj
+        if obj is None:
+            return None
+        obj.setdefault("kind", kind)
+        if store is None or not self._selected(obj):
+            return obj  # someone else's is never stored: no watch would say when it goes
+        if store.upsert(obj):
+            return obj  # ours, and its watch event is still on the way
+        # The watch has gone past this version (a cached read from before a deletion, or
+        # one we made): what the store holds now is the truth.
+        return store.get(namespace, name)
 
     def of_instance(self, kind: str, namespace: str, instance: str) -> list[Obj]:
         store = self._store(kind, namespace)

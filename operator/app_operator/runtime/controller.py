@@ -1,11 +1,12 @@
 """Turns the informers' news into reconciles: a work queue of App keys and worker threads.
 
-The Apps and their children are watched by informers (cache.py), each the one writer of its
-store. Whatever changed, an App or one of its children, only the App's key is queued; a
-worker reads the App from the store when its turn comes and runs the synchronous Reconciler
-on it, so the blocking Kubernetes client never runs inside kopf's event loop. An App that is
-gone, also one whose deletion was missed while a watch was down, is forgotten in one place
-(`forget`).
+The Apps and their children are watched by informers (cache.py): each store follows its list
+and watch, and takes the answers of the operator's own writes only when they are newer than
+what the watch has shown (cache.Store). Whatever changed, an App or one of its children,
+only the App's key is queued; a worker reads the App from the store when its turn comes and
+runs the synchronous Reconciler on it, so the blocking Kubernetes client never runs inside
+kopf's event loop. An App that is gone, also one whose deletion was missed while a watch was
+down, is forgotten in one place (`forget`).
 
 Errors: a refusal the App's author must fix (an invalid spec) waits for a new generation; an
 App that cannot proceed for another reason (Stalled) is tried again with a growing delay; a
