@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -199,6 +200,26 @@ class OperatorProcess:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def freeze(self) -> None:
+        """SIGSTOP: every thread stops where it is, connections stay open (a node that
+        hangs, a long garbage-collection pause, a VM paused)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: it runs on from where it stopped, its clock jumped ahead."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Its exit status, once it has exited by itself within `timeout` seconds."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the operator did not exit within {timeout:.0f}s:\n"
+                                 f"{self.logs()[-3000:]}") from None
+
 
 # Apps
 
@@ -269,6 +290,15 @@ def scrape(port: int) -> dict[str, float]:
         if match:
             values[match.group(1) + (match.group(2) or "")] = float(match.group(3))
     return values
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
+    """The status and body of a GET, also when the status is an error (a failing probe)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode(errors="replace")
 
 
 def write_requests(metrics: dict[str, float]) -> float:

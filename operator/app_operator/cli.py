@@ -21,18 +21,28 @@ import kopf
 
 
 def _run(args: argparse.Namespace) -> int:
-    os.environ["APP_OPERATOR_WORKERS"] = str(args.workers)
-    os.environ["APP_OPERATOR_RESYNC_SECONDS"] = str(args.resync_seconds)
-    os.environ["APP_OPERATOR_NAMESPACES"] = ",".join(args.namespace)
-    os.environ["APP_OPERATOR_QPS"] = str(args.qps)
-    os.environ["APP_OPERATOR_METRICS_ADDRESS"] = args.metrics_bind_address
-    os.environ["APP_OPERATOR_BURST"] = str(args.burst)
-    if args.leader_elect:
-        os.environ["APP_OPERATOR_LEADER_ELECTION_NAMESPACE"] = (
-            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "default")
-        os.environ["APP_OPERATOR_LEADER_ELECTION_ID"] = args.leader_election_id
-    import app_operator.runtime.handlers  # noqa: F401  (registers the handlers)
+    from app_operator.runtime.handlers import RunOptions, Settings  # registers the handlers
 
+    timings = (args.leader_elect_retry_period, args.leader_elect_renew_deadline,
+               args.leader_elect_lease_duration)
+    if not 0 < timings[0] < timings[1] < timings[2]:
+        # Else a leader could still write after a standby took over.
+        print("error: leader election needs 0 < --leader-elect-retry-period < "
+              "--leader-elect-renew-deadline < --leader-elect-lease-duration (got "
+              f"{timings[0]:g}, {timings[1]:g}, {timings[2]:g})", file=sys.stderr)
+        return 2
+    # The options reach the startup handler inside kopf's settings, which kopf hands it.
+    settings = Settings(app_operator=RunOptions(
+        namespaces=list(args.namespace), workers=args.workers,
+        resync_seconds=args.resync_seconds, qps=args.qps, burst=args.burst,
+        metrics_address=args.metrics_bind_address,
+        leader_election_namespace=(
+            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or "default"
+        ) if args.leader_elect else None,
+        leader_election_id=args.leader_election_id,
+        lease_duration=args.leader_elect_lease_duration,
+        renew_deadline=args.leader_elect_renew_deadline,
+        retry_period=args.leader_elect_retry_period))
     # kopf would otherwise look the UID up in /etc/passwd, where an arbitrary non-root UID
     # (the image's 10001, or one a platform assigns) is not listed. (kopf's Identity is a
     # NewType of str.)
@@ -42,6 +52,7 @@ def _run(args: argparse.Namespace) -> int:
         # kopf reports every handled watch event; the operator's own logs say what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     kopf.run(
+        settings=settings,
         identity=identity,
         standalone=True,
         clusterwide=not args.namespace,
@@ -272,6 +283,16 @@ def parser() -> argparse.ArgumentParser:
                      help="namespace of the Lease (default: $POD_NAMESPACE)")
     run.add_argument("--leader-election-id", default="app-operator",
                      help="name of the Lease (default: app-operator)")
+    run.add_argument("--leader-elect-lease-duration", type=float, default=15.0,
+                     metavar="SECONDS", help="a standby takes the Lease over once it has not "
+                     "seen it renewed for this long (default: 15)")
+    run.add_argument("--leader-elect-renew-deadline", type=float, default=10.0,
+                     metavar="SECONDS", help="the leader stops writing, and exits, when it "
+                     "could not renew the Lease for this long; shorter than the lease "
+                     "duration (default: 10)")
+    run.add_argument("--leader-elect-retry-period", type=float, default=2.0,
+                     metavar="SECONDS", help="how often the Lease is renewed, or tried by a "
+                     "standby; shorter than the renew deadline (default: 2)")
     run.add_argument("--liveness", default=None, metavar="URL",
                      help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logs")

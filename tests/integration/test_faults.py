@@ -204,7 +204,9 @@ def test_a_deletion_missed_during_a_watch_outage_leaves_no_ghost(
 
 def test_a_standby_takes_over_when_the_leader_is_killed(kubectl: Kubectl, namespace: str,
                                                         tmp_path: Path) -> None:
-    elect = ("--leader-elect", "--leader-election-namespace", namespace)
+    elect = ("--leader-elect", "--leader-election-namespace", namespace,
+             # The 15 s lease of the defaults, shortened so the takeover stays under 15 s.
+             "--leader-elect-lease-duration", "10", "--leader-elect-renew-deadline", "7")
     replicas = [OperatorProcess(kubectl.kubeconfig, [namespace], tmp_path / f"op-{i}.log",
                                 extra_args=elect) for i in range(2)]
     for replica in replicas:

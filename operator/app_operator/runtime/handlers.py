@@ -1,11 +1,14 @@
 """The operator's start and stop, as kopf runs them (`app-operator run` starts kopf).
 
-kopf is the process's framework: it runs the startup and cleanup handlers below, handles
-signals, logging and the liveness endpoint. The watching is the operator's own informers
-(cache.py), for the Apps as for their children: a kopf watch does not report an App deleted
-while the watch was down (after a 410 it lists again, and handlers see only the Apps that
-still exist), and a deletion missed that way left the operator reconciling a ghost
+kopf is the process's framework: it runs the startup and cleanup handlers below, carries the
+operator's settings (`Settings`, kopf's own with the command line's options beside them),
+handles signals and logging, and serves the liveness endpoint, whose answer is the probe
+handler below. The watching is the operator's own informers (cache.py), for the Apps as for
+their children: a kopf watch does not report an App deleted while the watch was down (after
+a 410 it lists again, and handlers see only the Apps that still exist), and a deletion
+missed that way left the operator reconciling a ghost
 (tests/integration/test_faults.py::test_a_deletion_missed_during_a_watch_outage_leaves_no_ghost).
+docs/design.md says more.
 
 No handler here makes kopf write to an App: no finalizers (deleting an App must work while
 the operator is down), no diff-base annotations, no progress in status, no kopf events.
@@ -13,10 +16,12 @@ the operator is down), no diff-base annotations, no progress in status, no kopf 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import os
-import signal
 import socket
+import sys
 import threading
 import uuid
 from typing import Any
@@ -24,7 +29,7 @@ from typing import Any
 import kopf
 
 from app_operator.core import model, render
-from app_operator.runtime import metrics
+from app_operator.runtime import leader, metrics
 from app_operator.runtime.cache import Children, Informer
 from app_operator.runtime.controller import Controller
 from app_operator.runtime.kube import Kube, RateLimiter, load_client
@@ -36,12 +41,41 @@ log = logging.getLogger("app_operator.handlers")
 _controller: Controller | None = None
 _elector: LeaderElector | None = None
 
+# The exit status of a replica that lost the Lease (controller-runtime's manager exits
+# non-zero too): its pod restarts and waits as a standby.
+LOST_LEASE_EXIT = 1
 
-def watched_namespaces() -> list[str | None]:
-    """$APP_OPERATOR_NAMESPACES (comma-separated, set by `app-operator run -n`), else all."""
-    names: list[str | None] = [
-        n for n in os.environ.get("APP_OPERATOR_NAMESPACES", "").split(",") if n]
-    return names or [None]
+
+@dataclasses.dataclass
+class RunOptions:
+    """What `app-operator run`'s flags say, handed to the startup handler inside kopf's
+    settings (the defaults are the flags' defaults, for `kopf run -m` too)."""
+
+    namespaces: list[str] = dataclasses.field(default_factory=list)  # none: all namespaces
+    workers: int = 8
+    resync_seconds: float = 300.0
+    qps: float = 100.0
+    burst: int = 200
+    metrics_address: str = ":9090"  # "0": no metrics (and no /readyz)
+    leader_election_namespace: str | None = None  # None: no leader election
+    leader_election_id: str = "app-operator"
+    lease_duration: float = leader.LEASE_DURATION
+    renew_deadline: float = leader.RENEW_DEADLINE
+    retry_period: float = leader.RETRY_PERIOD
+
+
+@dataclasses.dataclass
+class Settings(kopf.OperatorSettings):
+    """kopf's settings with the operator's own beside them: the startup handler receives
+    this very object."""
+
+    app_operator: RunOptions = dataclasses.field(default_factory=RunOptions)
+
+
+def options_of(settings: kopf.OperatorSettings) -> RunOptions:
+    """The operator's options in kopf's settings; the defaults when kopf was started some
+    other way (`kopf run -m app_operator.runtime.handlers`)."""
+    return settings.app_operator if isinstance(settings, Settings) else RunOptions()
 
 
 def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
@@ -62,18 +96,27 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     global _controller, _elector
     settings.posting.enabled = False
     settings.scanning.disabled = True
-    workers = int(os.environ.get("APP_OPERATOR_WORKERS", "8"))
-    resync = float(os.environ.get("APP_OPERATOR_RESYNC_SECONDS", "300"))
-    qps = float(os.environ.get("APP_OPERATOR_QPS", "100"))
-    burst = int(os.environ.get("APP_OPERATOR_BURST", "200"))
-    namespaces = watched_namespaces()
+    options = options_of(settings)
+    namespaces: list[str | None] = list(options.namespaces) or [None]
     informers = (len(render.WATCHED_KINDS) + 1) * len(namespaces)
     # One connection per worker, per informer's watch, and one for events.
-    kube = Kube(load_client(pool_size=workers + informers + 2), limiter=RateLimiter(qps, burst))
-    _controller = build_controller(kube, namespaces, workers, resync)
-    controller_ = _controller
-    metrics.watch_apps(lambda: [o for i in controller_.apps for o in i.store.objects()])
-    address = os.environ.get("APP_OPERATOR_METRICS_ADDRESS", ":9090")
+    kube = Kube(load_client(pool_size=options.workers + informers + 2),
+                limiter=RateLimiter(options.qps, options.burst))
+    _controller = build_controller(kube, namespaces, options.workers, options.resync_seconds)
+    controller = _controller
+    if options.leader_election_namespace:
+        identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        try:
+            _elector = LeaderElector(
+                leader.election_kube(), options.leader_election_namespace,
+                options.leader_election_id, identity, lease_duration=options.lease_duration,
+                renew_deadline=options.renew_deadline, retry_period=options.retry_period)
+        except ValueError as error:
+            raise kopf.PermanentError(str(error)) from error
+        # Every write of the workers and of the events asks the elector first.
+        kube.may_write = _elector.is_leader
+    metrics.watch_apps(lambda: [o for i in controller.apps for o in i.store.objects()])
+    address = options.metrics_address
     if address != "0":
         try:
             metrics.serve(address)
@@ -84,30 +127,32 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     where = ("all namespaces" if namespaces == [None] else
              "namespaces " + ", ".join(n for n in namespaces if n))
     log.info("app-operator started: %d workers, resync every %.0fs, %s, at most %.0f "
-             "requests/s (burst %d)", workers, resync, where, qps, burst)
-    lease_namespace = os.environ.get("APP_OPERATOR_LEADER_ELECTION_NAMESPACE", "")
-    if not lease_namespace:
-        _controller.start()
+             "requests/s (burst %d)", options.workers, options.resync_seconds, where,
+             options.qps, options.burst)
+    if _elector is None:
+        controller.start()
         return
-    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
-    _elector = LeaderElector(kube, lease_namespace, os.environ.get(
-        "APP_OPERATOR_LEADER_ELECTION_ID", "app-operator"), identity)
-    controller = controller_
     threading.Thread(target=_elector.run, name="leader-election", daemon=True,
                      args=(controller.start, _lost)).start()
 
 
 def _lost() -> None:
-    """The Lease was lost: this replica may no longer write. Stop now; the pod restarts and
-    waits as a standby."""
-    if _controller is not None:
-        _controller.stop()
-    os.kill(os.getpid(), signal.SIGTERM)
+    """Leadership ended without our asking (the renew deadline passed, another replica holds
+    the Lease, the election failed): the write gate is closed already. Exit at once, without
+    waiting for reconciles in flight (their writes are refused anyway) and without cleanup:
+    the pod restarts and waits as a standby."""
+    log.error("leadership lost: exiting with status %d", LOST_LEASE_EXIT)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # (a closed or broken stream)
+            stream.flush()
+    os._exit(LOST_LEASE_EXIT)
 
 
 @kopf.on.cleanup()
 def stop(**_: Any) -> None:
-    if _controller is not None:
-        _controller.stop()
+    # The elector first: it closes the write gate and then releases the Lease, so a standby
+    # takes over without waiting for the reconciles in flight here to end.
     if _elector is not None:
         _elector.stop()
+    if _controller is not None:
+        _controller.stop()

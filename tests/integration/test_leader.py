@@ -1,0 +1,105 @@
+"""Two replicas with --leader-elect against a real API server: a leader that froze (SIGSTOP)
+is replaced, and when it wakes up it writes nothing and exits (issue 21, item 3).
+
+Short lease timings keep the test quick: a 6 s lease, a 4 s renew deadline, a try every
+0.5 s (the defaults are Kubernetes' 15, 10 and 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.kube_helpers import (
+    Kubectl,
+    OperatorProcess,
+    app_manifest,
+    wait_for,
+    wait_ready,
+)
+
+LEADING = "leading: Lease"
+
+
+def elect(namespace: str) -> tuple[str, ...]:
+    return ("--leader-elect", "--leader-election-namespace", namespace,
+            "--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4",
+            "--leader-elect-retry-period", "0.5")
+
+
+def image_of(kubectl: Kubectl, name: str) -> str | None:
+    deployment = kubectl.get("deployment", name)
+    if deployment is None:
+        return None
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def written(kubectl: Kubectl, name: str) -> dict[str, Any]:
+    """What changes when the operator writes for App `name`: the App's resourceVersion (its
+    status), the Deployment's generation and template (the Deployment controller writes its
+    status), the Service's resourceVersion, the operator's events, and the Lease."""
+    app = kubectl.get("app", name) or {}
+    deployment = kubectl.get("deployment", name) or {}
+    service = kubectl.get("service", name) or {}
+    lease = kubectl.get("lease", "app-operator") or {}
+    return {
+        "app": app.get("metadata", {}).get("resourceVersion"),
+        "deployment": (deployment.get("metadata", {}).get("generation"),
+                       deployment.get("spec", {}).get("template")),
+        "service": service.get("metadata", {}).get("resourceVersion"),
+        "lease": lease.get("metadata", {}).get("resourceVersion"),
+        "events": sorted(e["metadata"]["name"] for e in kubectl.items("events")
+                         if e.get("reportingComponent") == "app-operator"),
+    }
+
+
+def test_a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes(
+        kubectl: Kubectl, namespace: str, tmp_path: Path) -> None:
+    replicas = [OperatorProcess(kubectl.kubeconfig, [namespace], tmp_path / f"op-{i}.log",
+                                extra_args=elect(namespace)) for i in range(2)]
+    for replica in replicas:
+        replica.start()
+    try:
+        old = wait_for("a leader", lambda: next(
+            (r for r in replicas if LEADING in r.logs()), None))
+        new = next(r for r in replicas if r is not old)
+        kubectl.apply(app_manifest("web"))
+        wait_ready(kubectl, "web")
+
+        # The leader freezes; the standby takes the Lease over and converges the change.
+        old.freeze()
+        kubectl.apply(app_manifest("web", image="pylounge_flask_app:v2"))
+        wait_ready(kubectl, "web", timeout=20)
+        assert image_of(kubectl, "web") == "pylounge_flask_app:v2"
+        assert LEADING in new.logs()
+
+        # The new leader freezes too, and the App changes again: the old leader, when it
+        # wakes, finds work that nobody else does. It must do none of it: its Lease is gone.
+        new.freeze()
+        kubectl.apply(app_manifest("web", image="pylounge_flask_app:v3"))
+        before = written(kubectl, "web")
+        mark = len(old.logs())
+        old.thaw()
+        status = old.wait_exit(timeout=30)
+        woke = old.logs()[mark:]
+        assert status == 1, woke[-3000:]
+        assert written(kubectl, "web") == before, woke[-3000:]
+        assert image_of(kubectl, "web") == "pylounge_flask_app:v2"
+        assert "lost the Lease" in woke
+        for said in ("created", "updated", "deleted", "released the Lease"):
+            assert said not in woke, woke[-3000:]
+
+        # The frozen new leader wakes past its own renew deadline: it exits too. A replica
+        # that starts again (the pod's restart) leads once the Lease expired, and converges.
+        new.thaw()
+        assert new.wait_exit(timeout=30) == 1
+        again = OperatorProcess(kubectl.kubeconfig, [namespace], tmp_path / "op-again.log",
+                                extra_args=elect(namespace)).start()
+        replicas.append(again)
+        wait_for("the restarted replica to converge the App",
+                 lambda: image_of(kubectl, "web") == "pylounge_flask_app:v3", timeout=30)
+        wait_ready(kubectl, "web")
+    finally:
+        for replica in replicas:
+            replica.thaw()
+            replica.stop()
