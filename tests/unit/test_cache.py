@@ -359,3 +359,14 @@ def test_tombstones_of_our_deletions_are_bounded_while_the_watch_stands_still() 
     assert not store.upsert(obj("cm-999", 1009, uid="c999"))  # the newest are kept
     store.advance("2000")
     assert store.tombstones() == 0
+
+
+def test_a_late_deleted_event_does_not_drop_a_newer_version_we_wrote() -> None:
+    """The label was removed at version 6 and our apply put it back at 8; the watch's
+    DELETED of version 6, arriving after our answer, is older news."""
+    informer = Informer(FakeSource(lists=[([obj("web", 5)], "5")], watches=[[
+        {"type": "DELETED", "object": obj("web", 6, labels={})}]]), "Service", SELECTOR, LABEL)
+    informer.list_once()
+    assert informer.store.upsert(obj("web", 8))
+    informer.watch_once("5")
+    assert informer.store.get("ns", "web")["metadata"]["resourceVersion"] == "8"
