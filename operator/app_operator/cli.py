@@ -51,6 +51,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.verbose:
         # kopf reports every handled watch event; the operator's own logs say what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+        # kopf says "succeeded" at each liveness probe; a failing probe is logged as an error.
+        logging.getLogger("kopf.activities.probe").setLevel(logging.WARNING)
     kopf.run(
         settings=settings,
         identity=identity,
@@ -294,7 +296,9 @@ def parser() -> argparse.ArgumentParser:
                      metavar="SECONDS", help="how often the Lease is renewed, or tried by a "
                      "standby; shorter than the renew deadline (default: 2)")
     run.add_argument("--liveness", default=None, metavar="URL",
-                     help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+                     help="serve the liveness probe there, e.g. http://0.0.0.0:8080/healthz: "
+                     "500 when a worker, informer or the leader election is dead or stuck "
+                     "(the readiness probe is /readyz on --metrics-bind-address)")
     run.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     run.set_defaults(handler=_run)
     crd = commands.add_parser("crd", help="print the App CustomResourceDefinition")

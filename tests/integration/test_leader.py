@@ -7,6 +7,8 @@ Short lease timings keep the test quick: a 6 s lease, a 4 s renew deadline, a tr
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from tests.kube_helpers import (
     Kubectl,
     OperatorProcess,
     app_manifest,
+    free_port,
+    http_get,
     wait_for,
     wait_ready,
 )
@@ -102,4 +106,71 @@ def test_a_frozen_leader_is_replaced_and_writes_nothing_when_it_wakes(
     finally:
         for replica in replicas:
             replica.thaw()
+            replica.stop()
+
+
+Answers = dict[str, tuple[int, dict[str, Any]]]
+
+
+def probes(addresses: tuple[str, str]) -> Answers:
+    """The liveness (kopf's endpoint) and readiness (/readyz beside /metrics) answers of the
+    replica serving them at these addresses."""
+    answers = {}
+    for name, url in (("live", f"http://{addresses[0]}/healthz"),
+                      ("ready", f"http://{addresses[1]}/readyz")):
+        try:
+            status, body = http_get(url)
+        except OSError:  # not serving yet (kopf starts its endpoint after the startup handler)
+            status, body = 0, ""
+        answers[name] = (status, json.loads(body) if body.startswith("{") else {})
+    return answers
+
+
+def wait_probes(what: str, addresses: tuple[str, str], check: Callable[[Answers], bool],
+                timeout: float = 60) -> Answers:
+    def probe() -> Answers | None:
+        answers = probes(addresses)
+        return answers if check(answers) else None
+    return wait_for(what, probe, timeout)
+
+
+def test_the_probes_of_a_leader_and_a_standby(kubectl: Kubectl, namespace: str,
+                                              tmp_path: Path) -> None:
+    replicas: list[OperatorProcess] = []
+    addresses: dict[int, tuple[str, str]] = {}
+    for index in range(2):
+        live, ready = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        replicas.append(OperatorProcess(
+            kubectl.kubeconfig, [namespace], tmp_path / f"op-{index}.log",
+            extra_args=(*elect(namespace), "--liveness", f"http://{live}/healthz",
+                        "--metrics-bind-address", ready)))
+        addresses[id(replicas[-1])] = (live, ready)
+    try:
+        for replica in replicas:
+            replica.start()
+        leader = wait_for("a leader", lambda: next(
+            (r for r in replicas if LEADING in r.logs()), None))
+        standby = next(r for r in replicas if r is not leader)
+        answers = wait_probes("the leader to be ready", addresses[id(leader)],
+                              lambda a: a["ready"][0] == 200)
+        identity = answers["ready"][1]["identity"]
+        assert answers["ready"][1] == {"role": "leader", "identity": identity,
+                                       "leader": identity, "problems": []}
+        assert answers["live"] == (200, {"health": answers["ready"][1]})
+
+        answers = wait_probes("the standby to know the leader", addresses[id(standby)],
+                              lambda a: a["ready"][1].get("leader") == identity)
+        standby_body = {"role": "standby", "identity": answers["ready"][1]["identity"],
+                        "leader": identity, "problems": []}
+        assert answers["ready"] == (200, standby_body)  # a standby is ready: rollouts go on
+        assert answers["live"][0] == 200
+        assert answers["live"][1]["health"]["role"] == "standby"
+
+        leader.kill()
+        answers = wait_probes("the standby to lead and be ready", addresses[id(standby)],
+                              lambda a: a["ready"] == (200, {**a["ready"][1], "role": "leader"}),
+                              timeout=30)
+        assert answers["ready"][1]["leader"] == standby_body["identity"]
+    finally:
+        for replica in replicas:
             replica.stop()

@@ -71,6 +71,11 @@ def test_operator_pod_is_locked_down() -> None:
         "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "privileged": False,
         "capabilities": {"drop": ["ALL"]}}
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    # Readiness is served beside the metrics (kopf serves liveness only), on the port the
+    # operator is told to serve them on.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert "--metrics-bind-address" not in container["args"] and ports["metrics"] == 9090
     assert container["resources"]["limits"]["memory"]
     assert deployment["spec"]["replicas"] == 2
     assert "--leader-elect" in container["args"]

@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -32,6 +32,7 @@ from app_operator.core import model, render
 from app_operator.runtime import leader, metrics
 from app_operator.runtime.cache import Children, Informer
 from app_operator.runtime.controller import Controller
+from app_operator.runtime.health import ControllerHealth, Health
 from app_operator.runtime.kube import Kube, RateLimiter, load_client
 from app_operator.runtime.leader import LeaderElector
 from app_operator.runtime.reconcile import Reconciler
@@ -40,6 +41,7 @@ from app_operator.runtime.reconcile import Reconciler
 log = logging.getLogger("app_operator.handlers")
 _controller: Controller | None = None
 _elector: LeaderElector | None = None
+_health: Health | None = None
 
 # The exit status of a replica that lost the Lease (controller-runtime's manager exits
 # non-zero too): its pod restarts and waits as a standby.
@@ -93,7 +95,7 @@ def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
 
 @kopf.on.startup()
 def start(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _controller, _elector
+    global _controller, _elector, _health
     settings.posting.enabled = False
     settings.scanning.disabled = True
     options = options_of(settings)
@@ -115,11 +117,17 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
             raise kopf.PermanentError(str(error)) from error
         # Every write of the workers and of the events asks the elector first.
         kube.may_write = _elector.is_leader
+    # (cast: Controller.liveness_problems and readiness_problems are the controller's own.)
+    health = _health = Health(cast(ControllerHealth, controller), _elector)
+    election = None if _elector is None else threading.Thread(
+        target=_elector.run, name="leader-election", daemon=True,
+        args=(lambda: _start_controller(controller, health), _lost))
+    health.election = election
     metrics.watch_apps(lambda: [o for i in controller.apps for o in i.store.objects()])
     address = options.metrics_address
     if address != "0":
         try:
-            metrics.serve(address)
+            metrics.serve(address, readiness=health.readiness)
         except (OSError, ValueError) as error:
             # Said once and fatal: kopf would otherwise retry a failed start for ever.
             raise kopf.PermanentError(f"cannot serve metrics on {address}: {error}") from error
@@ -129,11 +137,29 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     log.info("app-operator started: %d workers, resync every %.0fs, %s, at most %.0f "
              "requests/s (burst %d)", options.workers, options.resync_seconds, where,
              options.qps, options.burst)
-    if _elector is None:
-        controller.start()
-        return
-    threading.Thread(target=_elector.run, name="leader-election", daemon=True,
-                     args=(controller.start, _lost)).start()
+    if election is None:
+        _start_controller(controller, health)
+    else:
+        election.start()
+
+
+def _start_controller(controller: Controller, health: Health) -> None:
+    controller.start()
+    health.started.set()
+
+
+@kopf.on.probe(id="health")
+def alive(**_: Any) -> dict[str, Any]:
+    """kopf's liveness endpoint (`--liveness URL`) answers with this: 200 and
+    `{"health": {role, identity, leader, problems}}` while alive. A problem raises
+    PermanentError: kopf logs it, and its endpoint answers 500 (a TemporaryError would make
+    kopf retry the probe after a backoff while the kubelet waits for its answer)."""
+    if _health is None:
+        return {"role": "starting", "problems": []}
+    ok, body = _health.liveness()
+    if not ok:
+        raise kopf.PermanentError("not alive: " + "; ".join(body["problems"]))
+    return body
 
 
 def _lost() -> None:

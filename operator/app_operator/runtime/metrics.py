@@ -14,16 +14,23 @@ alerts people already have for Kubernetes controllers work for this one too.
   app_operator_apps{condition,status}                       Apps by their conditions, now
 
 `app-operator run --metrics-bind-address HOST:PORT` serves them on /metrics (default :9090;
-0 turns them off).
+0 turns them off), and the readiness probe's answer on /readyz (runtime/health.py): kopf
+serves one endpoint, the liveness probe's, and this server is the operator's other one.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import socket
+import threading
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -90,7 +97,54 @@ def watch_apps(apps: Callable[[], Iterable[dict[str, Any]]]) -> None:
     REGISTRY.register(AppConditions(apps))
 
 
-def serve(address: str) -> None:
-    """Serve /metrics on HOST:PORT (":9090" is every address)."""
+# A probe's answer: whether it passes, and a JSON body that says why.
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
+log = logging.getLogger("app_operator.metrics")
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a slow client never holds the process up
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6  # "[::]:9090"
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """A probe every few seconds is not news."""
+
+
+def app(readiness: Probe | None = None) -> Callable[..., Iterable[bytes]]:
+    """The WSGI application: /readyz answers 200 or 503 with the probe's JSON body, anything
+    else is prometheus_client's (/metrics)."""
+    metrics_app = make_wsgi_app(REGISTRY)
+
+    def serve_request(environ: dict[str, Any],
+                      start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if readiness is None or environ.get("PATH_INFO") != "/readyz":
+            answer: Iterable[bytes] = metrics_app(environ, start_response)
+            return answer
+        try:
+            ok, body = readiness()
+        except Exception as error:  # the probe fails, the server does not
+            log.exception("the readiness probe failed")
+            ok, body = False, {"problems": [f"internal error: {type(error).__name__}: "
+                                            f"{error}"]}
+        data = json.dumps(body, sort_keys=True).encode() + b"\n"
+        start_response("200 OK" if ok else "503 Service Unavailable",
+                       [("Content-Type", "application/json"),
+                        ("Content-Length", str(len(data)))])
+        return [data]
+    return serve_request
+
+
+def serve(address: str, readiness: Probe | None = None) -> None:
+    """Serve /metrics, and /readyz when `readiness` is given, on HOST:PORT (":9090" is every
+    address), from a thread of its own."""
     host, _, port = address.rpartition(":")
-    start_http_server(int(port), addr=host or "0.0.0.0", registry=REGISTRY)
+    host = host.strip("[]") or "0.0.0.0"
+    server_class = _Server6 if ":" in host else _Server
+    server = make_server(host, int(port), app(readiness), server_class=server_class,
+                         handler_class=_Quiet)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
