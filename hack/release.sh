@@ -75,7 +75,8 @@ log "wrote $(cd "$out" && ls -- *.yaml *.tgz | tr '\n' ' ')"
 if [ "${SKIP_IMAGE:-}" = 1 ]; then
     log "SKIP_IMAGE=1: no image built"
 else
-    docker=$(hack/images/docker.sh)
+    # DOCKER: a docker client of your choice (else hack/images/docker.sh starts dockerd).
+    docker=${DOCKER:-$(hack/images/docker.sh)}
     build_args=()
     # As `make images`: on base images made here where no registry answers (BASE_IMAGES=public
     # builds on the Dockerfile's own python base).

@@ -100,3 +100,30 @@ def test_gitops_examples_keep_the_crd_apart_and_never_prune_it() -> None:
     assert "Prune=false" in spec["syncPolicy"]["syncOptions"]
     assert not argocd["app-operator-crds"]["metadata"].get("finalizers")  # no cascade
     assert argocd["app-operator"]["spec"]["source"]["path"] == "manifests"
+
+
+def test_the_image_is_built_with_its_version_and_oci_labels(tmp_path: Path, helm: str) -> None:
+    """Without SKIP_IMAGE the script builds IMAGE:VERSION from the repository's Dockerfile; a
+    stand-in docker client records the command (the real build needs dockerd, see
+    hack/images/)."""
+    calls = tmp_path / "docker-calls"
+    fake = tmp_path / "docker"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\necho ---- >> {calls}\n')
+    fake.chmod(0o755)
+    result = run_release(tmp_path / "dist", IMAGE=RELEASE_IMAGE, HELM=helm, SKIP_IMAGE="",
+                         DOCKER=str(fake), BASE_IMAGES="public",
+                         SOURCE_URL="https://github.com/example/app-operator")
+    assert result.returncode == 0, result.stderr
+    (build,) = [c.splitlines() for c in calls.read_text().split("----\n") if c]
+    version = package_version()
+    assert build[0] == "build"
+    assert build[build.index("-t") + 1] == f"{RELEASE_IMAGE}:{version}"
+    assert build[-1] == str(ROOT)  # the repository's Dockerfile
+    labels = dict(build[i + 1].split("=", 1) for i, arg in enumerate(build) if arg == "--label")
+    assert labels["org.opencontainers.image.version"] == version
+    assert labels["org.opencontainers.image.source"] == "https://github.com/example/app-operator"
+    revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    assert labels["org.opencontainers.image.revision"].startswith(revision)
+    assert {"org.opencontainers.image.title", "org.opencontainers.image.created"} <= set(labels)
+    assert f"push {RELEASE_IMAGE}:{version}" in result.stderr
