@@ -97,7 +97,8 @@ OPERATOR_ACCOUNT = f"system:serviceaccount:{OPERATOR_NAMESPACE}:app-operator"
 
 
 def install_without_deployment(cluster: Kubectl) -> None:
-    """manifests/ minus the operator Deployment: namespace, CRD, ServiceAccount, RBAC."""
+    """manifests/ minus the operator Deployment: namespace, ServiceAccount, RBAC, admission
+    policy (the CRD is not in manifests/: the `cluster` fixture applies crds/)."""
     documents = [d for d in yaml.safe_load_all(cluster("kustomize", str(ROOT / "manifests")))
                  if d and d["kind"] != "Deployment"]
     cluster("apply", "--server-side", "--force-conflicts", "-f", "-",

@@ -37,7 +37,8 @@ TENANT_ROLE = {
 
 @pytest.fixture(scope="session")
 def installed(cluster: Kubectl) -> Kubectl:
-    """manifests/ without the operator's Deployment: CRD, RBAC, the reference policy."""
+    """manifests/ without the operator's Deployment: RBAC, the reference policy (the CRD
+    comes from the `cluster` fixture)."""
     install_without_deployment(cluster)
     return cluster
 
