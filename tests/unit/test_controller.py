@@ -16,7 +16,7 @@ import pytest
 
 from app_operator.core import status
 from app_operator.core.status import Problem
-from app_operator.runtime.cache import Informer
+from app_operator.runtime.cache import Children, Informer
 from app_operator.runtime.controller import REPORT_AFTER_FAILURES, Controller
 from app_operator.runtime.kube import KubeError
 from app_operator.runtime.reconcile import Outcome
@@ -75,6 +75,9 @@ class FakeChildren:
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         return True
+
+    def holding(self, namespace: str) -> list[Informer]:
+        return []
 
 
 class FakeKube:
@@ -290,4 +293,95 @@ def test_the_periodic_resync_reconciles_every_known_app_without_an_event() -> No
             controller.queue.done(key)
         assert reconciler.seen == [("a", 1)] * 3
     finally:
+        controller.stop()
+
+
+class ChildSource:
+    """Lists and watches of children: Services in `failing` namespaces fail (their watch at
+    once, their lists until `services_back` is set); every other watch waits quietly."""
+
+    def __init__(self, failing: tuple[str, ...] = ()) -> None:
+        self.failing = failing
+        self.services_back = threading.Event()
+        self.failed_relists = threading.Semaphore(0)
+        self.quiet = threading.Event()
+        self.lists: list[tuple[str, str | None]] = []
+
+    def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                 keep: Any) -> tuple[list[dict[str, Any]], str]:
+        relist = (kind, namespace) in self.lists
+        self.lists.append((kind, namespace))
+        if relist and kind == "Service" and namespace in self.failing and (
+                not self.services_back.is_set()):
+            self.failed_relists.release()
+            raise OSError("connection refused")
+        return [], "1"
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str,
+              resource_version: str, timeout_seconds: int = 300) -> Iterator[dict[str, Any]]:
+        if kind == "Service" and namespace in self.failing:
+            raise OSError("connection reset by peer")
+        self.quiet.wait()
+        yield from ()
+
+
+def with_children(source: ChildSource, namespaces: list[str | None],
+                  workers: int = 0) -> tuple[Controller, FakeReconciler, FakeInformer]:
+    reconciler = FakeReconciler()
+    reconciler.children = Children(  # type: ignore[assignment]
+        source, ["Deployment", "Service", "Pod"], "managed=yes", "instance", namespaces,
+        fetch=lambda *_: None, optional=["Pod"])
+    for child_informer in reconciler.children.informers.values():
+        child_informer._retry = 0.01  # a failed watch is retried at once
+    informer = FakeInformer()
+    controller = Controller(reconciler, [informer], workers=workers)  # type: ignore[arg-type]
+    return controller, reconciler, informer
+
+
+def next_turn(controller: Controller) -> None:
+    key = controller.queue.get()
+    assert key is not None
+    controller._process(key)
+
+
+@pytest.mark.timeout(60)
+def test_an_app_waits_only_for_the_first_list_of_its_own_namespaces_informers() -> None:
+    """Before its stores are listed a reconcile would take every child for missing: the App
+    waits, but only for the informers that hold its objects, not for another namespace's."""
+    controller, reconciler, informer = with_children(ChildSource(), ["ns", "other"])
+    children: Children = reconciler.children  # type: ignore[assignment]
+    informer.on_change = controller.on_app_change  # not started: the test lists by hand
+    informer.listed(app("a"), app("b", namespace="other"))
+    for kind in ("Deployment", "Service"):
+        children.informers[(kind, "ns")].list_once()  # "other" has not listed its children
+    next_turn(controller)
+    next_turn(controller)
+    assert reconciler.seen == [("a", 1)]
+    assert [key for _, _, key in controller.queue._delayed] == [("other", "b")]
+    children.informers[("Deployment", "other")].list_once()
+    children.informers[("Service", "other")].list_once()  # the pods are not waited for
+    controller.queue.add(("other", "b"))
+    next_turn(controller)
+    assert reconciler.seen == [("a", 1), ("b", 1)]
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_services_informer_does_not_pause_the_reconciles() -> None:
+    """Once listed, an informer stays synced while its watch fails and it lists again: the
+    Apps are still reconciled meanwhile (one informer's trouble paused every worker)."""
+    source = ChildSource(failing=("ns",))
+    controller, reconciler, informer = with_children(source, ["ns"], workers=1)
+    controller.start()
+    try:
+        assert source.failed_relists.acquire(timeout=30)  # listed, watched, failed, relisting
+        informer.listed(app("a"))
+        deadline = time.monotonic() + 20
+        while not reconciler.seen:
+            assert time.monotonic() < deadline, "no reconcile while Services relist"
+            time.sleep(0.01)
+        assert reconciler.seen == [("a", 1)]
+        assert source.failed_relists.acquire(timeout=30)  # still relisting meanwhile
+    finally:
+        source.services_back.set()
+        source.quiet.set()
         controller.stop()

@@ -337,8 +337,9 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.store = Store(index_label)
-        # Set while the store follows the API server: cleared when a watch fails, set again
-        # once a list has brought the store up to date (reconciles wait for it).
+        # Set once the first list is in, and never cleared (client-go's HasSynced): a relist
+        # after a failed watch does not pause the reconciles, since the deletions missed
+        # meanwhile still arrive from the relist (Store.replace reports them).
         self.synced = threading.Event()
         self._listed = False
         # Called with each object that changed and whether it is gone.
@@ -366,11 +367,8 @@ class Informer:
                 while not self._stop.is_set():
                     version = self.watch_once(version)
             except Expired:
-                # Until the list is taken again, the store may lack deletions: not synced.
-                self.synced.clear()
                 log.debug("%s watch expired; listing again", self.kind)
             except Exception as error:  # an informer must outlive any error
-                self.synced.clear()
                 failures += 1
                 delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
                 log.warning("watching %s failed (%s); again in %.0fs", self.kind, error, delay)
@@ -456,6 +454,12 @@ class Children:
     def wait_synced(self, timeout: float | None = None) -> bool:
         return all(informer.synced.wait(timeout) for (kind, _), informer in
                    self.informers.items() if kind not in self.optional)
+
+    def holding(self, namespace: str) -> list[Informer]:
+        """The informers that hold the children of an App in `namespace` and that its
+        reconcile reads (the optional kinds, diagnostics only, are not among them)."""
+        return [informer for (kind, where), informer in self.informers.items()
+                if kind not in self.optional and where in (namespace, None)]
 
     def _store(self, kind: str, namespace: str) -> Store | None:
         informer = self.informers.get((kind, namespace)) or self.informers.get((kind, None))

@@ -56,6 +56,9 @@ class AppState:
 
 
 class Controller:
+    # How often an App whose informers have not listed yet is looked at again.
+    SYNC_WAIT_SECONDS = 1.0
+
     def __init__(self, reconciler: Reconciler, apps: Iterable[Informer], workers: int = 4,
                  resync_seconds: float = 300.0) -> None:
         self.reconciler = reconciler
@@ -123,9 +126,15 @@ class Controller:
             thread.join(timeout=10)
         self.reconciler.kube.flush_events()
 
-    def synced(self, timeout: float | None = None) -> bool:
-        return all(i.synced.wait(timeout) for i in self.apps) and (
-            self.reconciler.children.wait_synced(timeout))
+    def holding(self, namespace: str) -> list[Informer]:
+        """The informers that hold an App of `namespace` and its children."""
+        return [i for i in self.apps if i.namespace in (namespace, None)] + (
+            self.reconciler.children.holding(namespace))
+
+    def synced_for(self, namespace: str) -> bool:
+        """Whether every informer holding an App of `namespace` and its children has listed
+        once. Listed once is enough (client-go's HasSynced): see cache.Informer.synced."""
+        return all(informer.synced.is_set() for informer in self.holding(namespace))
 
     # News from the informers.
 
@@ -188,37 +197,37 @@ class Controller:
     # Workers.
 
     def _work(self) -> None:
-        # A reconcile before the informers have listed would take every child for missing.
-        while not self.synced(timeout=30):
-            if self._stop.is_set():
-                return
-            log.info("waiting for the first list of the Apps and their children")
         while True:
             key = self.queue.get()
             if key is None:
                 return
-            # After a watch failed, its informer lists again before anything is reconciled:
-            # a store that missed deletions would make children for an App that is gone.
-            while not self.synced(timeout=5):
-                if self._stop.is_set():
-                    self.queue.done(key)
-                    return
-            workers = metrics.active_workers.labels(metrics.CONTROLLER)
-            workers.inc()
-            started = time.monotonic()
-            try:
-                result = self._reconcile(key)
-            except Exception:  # a worker outlives anything; _reconcile logged it
-                log.exception("%s/%s: reconcile failed", *key)
-                self.queue.retry(key)
-                result = "error"
-            finally:
-                self.queue.done(key)
-                workers.dec()
-            metrics.reconcile_time.labels(metrics.CONTROLLER).observe(time.monotonic() - started)
-            metrics.reconcile_total.labels(metrics.CONTROLLER, result).inc()
-            if result == "error":
-                metrics.reconcile_errors.labels(metrics.CONTROLLER).inc()
+            self._process(key)
+
+    def _process(self, key: AppKey) -> None:
+        """One worker's turn with one App key, handed out by the queue."""
+        if not self.synced_for(key[0]):
+            # A reconcile before the first list of the stores it reads would take every child
+            # for missing. This App waits; Apps of namespaces already listed go on.
+            log.debug("%s/%s: waiting for the first list of its namespace's informers", *key)
+            self.queue.done(key)
+            self.queue.add_after(key, self.SYNC_WAIT_SECONDS)
+            return
+        workers = metrics.active_workers.labels(metrics.CONTROLLER)
+        workers.inc()
+        started = time.monotonic()
+        try:
+            result = self._reconcile(key)
+        except Exception:  # a worker outlives anything; _reconcile logged it
+            log.exception("%s/%s: reconcile failed", *key)
+            self.queue.retry(key)
+            result = "error"
+        finally:
+            self.queue.done(key)
+            workers.dec()
+        metrics.reconcile_time.labels(metrics.CONTROLLER).observe(time.monotonic() - started)
+        metrics.reconcile_total.labels(metrics.CONTROLLER, result).inc()
+        if result == "error":
+            metrics.reconcile_errors.labels(metrics.CONTROLLER).inc()
 
     def _reconcile(self, key: AppKey) -> str:
         """One reconcile of the App of `key`; says how it ended, as the metrics count it:
