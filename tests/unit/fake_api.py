@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Callable
 from typing import Any, cast
 
 from app_operator.core import render
@@ -37,6 +38,8 @@ class FakeApi:
         self.refuse: dict[str, KubeError] = {}  # kind -> error its applies get
         self.journal: list[tuple[str, ...]] = []  # every write and event, in order
         self.managers: list[tuple[str, str, str, str]] = []  # (verb, kind, name, manager)
+        # A mutating webhook: called on each object an apply stores, before it is stored.
+        self.webhook: Callable[[Obj], None] = lambda _obj: None
         self._applied: dict[tuple[str, str, str], Obj] = {}  # what the last apply sent
         self._version = itertools.count(100)
 
@@ -86,6 +89,7 @@ class FakeApi:
             new = copy.deepcopy(applied)
             new["metadata"]["uid"] = f"uid-{next(_uids)}"
         self._applied[key] = applied
+        self.webhook(new)
         new["metadata"]["resourceVersion"] = str(next(self._version))
         self.objects[key] = new
         return copy.deepcopy(new)

@@ -11,7 +11,7 @@ import pytest
 from app_operator.core import render, status
 from app_operator.core.render import AppRef
 from app_operator.runtime.kube import KubeError
-from app_operator.runtime.reconcile import Outcome, owner_of, shrink_refusal
+from app_operator.runtime.reconcile import Outcome, Reconciler, owner_of, shrink_refusal
 
 from .fake_api import FakeApi, Obj, app_body, reconciler
 
@@ -26,9 +26,10 @@ def conditions(api: FakeApi, name: str = "flask") -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in api.statuses[name]["conditions"]}
 
 
-def run(api: FakeApi, body: Obj) -> Outcome:
-    """One reconcile; the App then carries the status written (as its informer would)."""
-    outcome = reconciler(api).reconcile(body)
+def run(api: FakeApi, body: Obj, by: Reconciler | None = None) -> Outcome:
+    """One reconcile (by a new Reconciler unless one is given, as after a restart); the App
+    then carries the status written (as its informer would)."""
+    outcome = (by or reconciler(api)).reconcile(body)
     if body["metadata"]["name"] in api.statuses:
         body["status"] = api.statuses[body["metadata"]["name"]]
     return outcome
@@ -161,6 +162,109 @@ def test_a_deleted_child_is_made_again() -> None:
     del api.objects[CLAIM]
     run(api, body)
     assert claim(api)["metadata"]["uid"] != first
+
+
+# A field set back after every apply (a mutating webhook)
+
+def mirror_images(obj: Obj) -> None:
+    """A mutating webhook that pulls every image through a mirror."""
+    if obj["kind"] == "Deployment":
+        for c in obj["spec"]["template"]["spec"]["containers"]:
+            if not c["image"].startswith("mirror.local/"):
+                c["image"] = "mirror.local/" + c["image"]
+
+
+IMAGE = "spec.template.spec.containers[flask].image"
+
+
+def test_an_apply_a_webhook_undoes_is_said_once_and_not_sent_again() -> None:
+    api = FakeApi()
+    api.webhook = mirror_images
+    operator = reconciler(api)
+    body = app_body(ports=PORTS)
+    run(api, body, operator)
+    rolled_out(api)
+    api.events.clear()
+    api.writes.clear()
+    # The next reconcile applies the image again, and the answer still has the mirror's.
+    outcome = run(api, body, operator)
+    assert api.writes[0] == ("apply", "Deployment", "flask")
+    assert outcome.overridden == {("Deployment", "flask"): (IMAGE,)}
+    warnings = [e for e in api.events if e[0] == "Warning"]
+    assert warnings == [("Warning", "ApplyOverridden", (
+        f"the API server keeps other values than the App's in Deployment flask ({IMAGE}) "
+        "(a mutating webhook or another controller sets them back after each apply); not "
+        "applied again until the App or that object changes"))]
+    assert not [e for e in api.events if e[1] == "Updated"]  # nothing was updated
+    ready = conditions(api)["Ready"]
+    assert ready["status"] == "True" and ready["reason"] == "Available"
+    assert ready["message"] == ("1 of 1 replicas available at http://flask.demo.svc; "
+                                + warnings[0][2])
+    # Then: no apply, no event, no status write, however often it is reconciled.
+    api.events.clear()
+    api.writes.clear()
+    for _ in range(5):
+        outcome = run(api, body, operator)
+        assert outcome.applied == [] and outcome.overridden == {
+            ("Deployment", "flask"): (IMAGE,)}
+    assert api.writes == [] and api.events == []
+    assert conditions(api)["Ready"]["message"] == ready["message"]
+
+
+def test_an_apply_held_back_is_sent_again_when_the_app_or_the_child_changes() -> None:
+    api = FakeApi()
+    api.webhook = mirror_images
+    operator = reconciler(api)
+    body = app_body()
+    run(api, body, operator)
+    run(api, body, operator)
+    assert ("Deployment", "flask") in run(api, body, operator).overridden
+    # Another hand changes a field the operator sets: applied again (and found futile again,
+    # the webhook still being there, but only that once).
+    api.objects[("Deployment", NS, "flask")]["spec"]["replicas"] = 3
+    api.writes.clear()
+    api.events.clear()
+    run(api, body, operator)
+    assert api.writes == [("apply", "Deployment", "flask")]
+    assert api.objects[("Deployment", NS, "flask")]["spec"]["replicas"] == 1
+    assert api.events == [("Normal", "Updated", "Updated Deployment flask (spec.replicas)")]
+    run(api, body, operator)
+    assert api.writes == [("apply", "Deployment", "flask")]
+    assert "keeps other values" in conditions(api)["Ready"]["message"]
+    # A new generation is applied.
+    api.writes.clear()
+    body = {**app_body(generation=2, image="pylounge_flask_app:v2"), "status": body["status"]}
+    api.events.clear()
+    run(api, body, operator)
+    assert ("apply", "Deployment", "flask") in api.writes
+    # The new image reached the object (through the mirror); the Warning was said already.
+    assert api.events == [("Normal", "Updated", f"Updated Deployment flask ({IMAGE})")]
+    assert api.objects[("Deployment", NS, "flask")]["spec"]["template"]["spec"][
+        "containers"][0]["image"] == "mirror.local/pylounge_flask_app:v2"
+    api.writes.clear()
+    run(api, body, operator)
+    assert api.writes == []
+    # The webhook gone, the next change goes through and the note goes with the hold.
+    api.webhook = lambda _obj: None
+    body = {**app_body(generation=3, image="pylounge_flask_app:v3"), "status": body["status"]}
+    outcome = run(api, body, operator)
+    assert outcome.overridden == {}
+    assert "keeps other values" not in conditions(api)["Ready"]["message"]
+    api.writes.clear()
+    run(api, body, operator)
+    assert api.writes == []
+
+
+def test_a_forgotten_app_is_tried_afresh() -> None:
+    api = FakeApi()
+    api.webhook = mirror_images
+    operator = reconciler(api)
+    for _ in range(3):
+        run(api, app_body(), operator)
+    api.writes.clear()
+    operator.forget(NS, "flask")
+    run(api, app_body(), operator)
+    assert ("apply", "Deployment", "flask") in api.writes
 
 
 # Ownership: never take over what is not the App's own

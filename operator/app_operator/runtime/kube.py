@@ -21,8 +21,10 @@ import queue
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -169,6 +171,11 @@ class Kube:
     """Reads and writes the App's children and the App's status."""
 
     EVENT_QUEUE_SIZE = 1000
+    # Events aggregated as client-go's recorder does: the same event (object, type, reason,
+    # message) again within this many seconds of its last time is one Event whose count and
+    # lastTimestamp grow, not a new object; this many series are remembered.
+    EVENT_WINDOW = 600.0
+    EVENT_SERIES = 4096
 
     def __init__(self, api_client: client.ApiClient, timeout: float = 30.0,
                  limiter: RateLimiter | None = None) -> None:
@@ -184,6 +191,9 @@ class Kube:
         self._event_thread: threading.Thread | None = None
         self._event_lock = threading.Lock()
         self.events_dropped = 0
+        # Only the events thread reads and writes these: series key -> the Event posted.
+        self._series: OrderedDict[tuple[str, ...], _Series] = OrderedDict()
+        self.clock: Callable[[], float] = time.monotonic
         self._counts = {"reads": 0, "writes": 0}
         self._count_lock = threading.Lock()
         # The write gate: asked before every request that is not a GET, at the last moment
@@ -357,7 +367,8 @@ class Kube:
     def post_event(self, app: dict[str, Any], event_type: str, reason: str,
                    message: str) -> None:
         """An event on the App, as `kubectl describe app` shows them. Best effort and
-        asynchronous: a lost or late event must never fail or slow a reconcile."""
+        asynchronous: a lost or late event must never fail or slow a reconcile. The same
+        event again soon after is counted on the first one (see _post_event)."""
         meta = app["metadata"]
         timestamp = now()
         event = {
@@ -417,13 +428,44 @@ class Kube:
                 continue
             involved = item["involvedObject"]
             try:
-                self.request("POST", path_for("Event", involved["namespace"]), body=item)
+                self._post_event(item)
             except KubeError as error:
                 log.warning("could not post event %s on %s/%s: %s", item["reason"],
                             involved["namespace"], involved["name"], error)
             except Exception:
                 log.exception("could not post event %s on %s/%s", item["reason"],
                               involved["namespace"], involved["name"])
+
+    def _post_event(self, event: dict[str, Any]) -> None:
+        """Post one event, or count it on the Event of its series: an App that stays Stalled
+        for an hour says so in one Event of count 12, not in twelve objects."""
+        key = _series_key(event)
+        namespace = event["involvedObject"]["namespace"]
+        series = self._series.get(key)
+        now_ = self.clock()
+        if series is not None and now_ - series.last < self.EVENT_WINDOW:
+            try:
+                self.merge_patch("Event", namespace, series.name,
+                                 {"count": series.count + 1,
+                                  "lastTimestamp": event["lastTimestamp"]},
+                                 field_manager=FIELD_MANAGER)
+            except KubeError as error:
+                if error.status != 404:
+                    raise
+                # The Event expired (the API server keeps them an hour): a new one.
+            else:
+                series.count += 1
+                series.last = now_
+                self._series.move_to_end(key)
+                return
+        answer = self.request("POST", path_for("Event", namespace), body=event)
+        name = str(((answer or {}).get("metadata") or {}).get("name") or "")
+        if not name:
+            return
+        self._series[key] = _Series(name=name, count=1, last=now_)
+        self._series.move_to_end(key)
+        while len(self._series) > self.EVENT_SERIES:
+            self._series.popitem(last=False)
 
 
 def release_patch(obj: dict[str, Any], manager: str) -> list[dict[str, Any]]:
@@ -448,6 +490,21 @@ def release_patch(obj: dict[str, Any], manager: str) -> list[dict[str, Any]]:
              "value": "Update"},
             {"op": "remove", "path": f"/metadata/managedFields/{index}"}]
     return patch
+
+
+@dataclass
+class _Series:
+    """An Event posted, and how often it happened since."""
+
+    name: str
+    count: int
+    last: float  # the clock's time of the last occurrence
+
+
+def _series_key(event: dict[str, Any]) -> tuple[str, ...]:
+    involved = event["involvedObject"]
+    return (involved["namespace"], involved["kind"], involved["name"], involved["uid"],
+            event["type"], event["reason"], event["message"])
 
 
 @contextmanager

@@ -12,7 +12,10 @@ server's answer goes back into the App's store at once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -48,6 +51,9 @@ class Outcome:
     # changed in the cluster: a verdict that depends on time (a crash loop that ages out)
     # changes then. None: no such verdict.
     requeue_after: float | None = None
+    # Children whose apply the API server's answer undoes (a mutating webhook): what differs,
+    # said in the status and not applied again for now. (kind, name) -> the fields.
+    overridden: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -121,6 +127,54 @@ def shrink_refusal(desired: dict[str, Any], live: dict[str, Any] | None) -> str 
             f"volume's size back to {has} or more, or use a new volume to hold less")
 
 
+def _fingerprint(desired: dict[str, Any], live: dict[str, Any]) -> str:
+    """What the live object holds where the desired one says something (lists whole): it
+    changes when another hand changes a field the operator sets, not when a controller
+    writes the status or an annotation of its own."""
+    def project(wanted: Any, found: Any) -> Any:
+        if isinstance(wanted, dict) and isinstance(found, dict):
+            return {key: project(value, found.get(key)) for key, value in wanted.items()}
+        return found
+
+    text = json.dumps(project(desired, live), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Overridden:
+    """A child whose apply changed nothing: the API server's answer differed from the
+    desired object in the same fields as the object before it (a mutating webhook, or
+    another controller, puts its own values back). Applying it again is futile while the
+    App (its uid and generation), the desired object and the child's fields stay as
+    they were."""
+
+    uid: str
+    generation: int
+    desired_hash: str
+    fingerprint: str
+    fields: tuple[str, ...]
+
+    def holds(self, app: AppRef, generation: int, desired: dict[str, Any],
+              live: dict[str, Any]) -> bool:
+        return (self.uid, self.generation, self.desired_hash, self.fingerprint) == (
+            app.uid, generation, _desired_hash(desired), _fingerprint(desired, live))
+
+
+def _desired_hash(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["annotations"][render.HASH_ANNOTATION])
+
+
+def overridden_note(overridden: dict[tuple[str, str], tuple[str, ...]]) -> str:
+    """The sentence the status carries while applies are held back."""
+    parts = []
+    for (kind, name), fields in sorted(overridden.items()):
+        shown = ", ".join(fields[:5]) + (" ..." if len(fields) > 5 else "")
+        parts.append(f"{kind} {name} ({shown})")
+    return ("the API server keeps other values than the App's in " + "; ".join(parts)
+            + " (a mutating webhook or another controller sets them back after each apply); "
+            "not applied again until the App or that object changes")
+
+
 class Reconciler:
     def __init__(self, kube: Kube, children: Children,
                  remember_app: Callable[[dict[str, Any]], None] = lambda _app: None) -> None:
@@ -129,6 +183,29 @@ class Reconciler:
         # answers back into the informers' stores.
         self.children = children
         self.remember_app = remember_app
+        # Per App (namespace, name): its children whose apply was found futile. Kept here,
+        # the one memory the reconciler has of an App; `forget` clears it when the App goes.
+        self._overridden: dict[tuple[str, str], dict[tuple[str, str], _Overridden]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The App is gone: what the reconciler remembered of it goes too."""
+        with self._lock:
+            self._overridden.pop((namespace, name), None)
+
+    def _held(self, app: AppRef) -> dict[tuple[str, str], _Overridden]:
+        with self._lock:
+            return dict(self._overridden.get((app.namespace, app.name), {}))
+
+    def _hold(self, app: AppRef, key: tuple[str, str], record: _Overridden | None) -> None:
+        with self._lock:
+            records = self._overridden.setdefault((app.namespace, app.name), {})
+            if record is None:
+                records.pop(key, None)
+            else:
+                records[key] = record
+            if not records:
+                del self._overridden[(app.namespace, app.name)]
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         outcome = Outcome()
@@ -238,13 +315,24 @@ class Reconciler:
         created: list[str] = []
         updated: list[str] = []
         refused: list[str] = []
+        generation = int(body["metadata"].get("generation") or 0)
+        held = self._held(app)
+        wanted = {_key(obj) for obj in desired.objects()}
+        for key in held.keys() - wanted:
+            self._hold(app, key, None)  # no longer a child the App wants
         try:
             for obj in desired.objects():
                 key = _key(obj)
                 before = live.get(key)
                 if not drift.needs_apply(obj, before):
+                    self._hold(app, key, None)
                     continue
                 what = f"{obj['kind']} {obj['metadata']['name']}"
+                record = held.get(key)
+                if record is not None and before is not None and record.holds(
+                        app, generation, obj, before):
+                    outcome.overridden[key] = record.fields
+                    continue
                 shrink = shrink_refusal(obj, before)
                 if shrink is not None:
                     refused.append(f"{what} {shrink}")
@@ -272,9 +360,16 @@ class Reconciler:
                 if before is None:
                     created.append(what)
                     log.info("%s/%s: created %s", app.namespace, app.name, what)
-                else:
-                    # The fields a person changed, not the operator's own bookkeeping.
-                    changes = drift.differences(obj, before)
+                    continue
+                differed = drift.differences(obj, before)
+                still = self._overridden_after(app, generation, obj, live[key], differed,
+                                               record, outcome)
+                # The fields a person changed, not the operator's own bookkeeping. Those the
+                # answer still holds otherwise did not change, unless the App did.
+                renewed = (before["metadata"].get("annotations") or {}).get(
+                    render.HASH_ANNOTATION) != _desired_hash(obj)
+                changes = differed if renewed else [c for c in differed if c not in still]
+                if changes:
                     changes = [c for c in changes if not c.startswith(INTERNAL)] or changes
                     summary = ", ".join(changes[:5]) + (" ..." if len(changes) > 5 else "")
                     updated.append(f"{what} ({summary})")
@@ -287,6 +382,30 @@ class Reconciler:
             if updated:
                 outcome.events.append(("Normal", "Updated", "Updated " + "; ".join(updated)))
         return refused
+
+    def _overridden_after(self, app: AppRef, generation: int, obj: dict[str, Any],
+                          answer: dict[str, Any], differed: list[str],
+                          record: _Overridden | None, outcome: Outcome) -> list[str]:
+        """The fields the API server's answer to an apply still holds other values in, when
+        that apply was futile for them: they differed in the same way before it (a mutating
+        webhook, or another controller, sets its own values back), or they are those found
+        so before. The child is then not applied again until the App or the child changes
+        (each apply would be a write, and an event, at every reconcile), and the App says
+        so: in the status for as long as it lasts, and once in a Warning event."""
+        key = _key(obj)
+        fields = drift.differences(obj, answer)
+        known = record is not None and record.uid == app.uid and record.fields == tuple(fields)
+        if not fields or (not known and fields != differed):
+            self._hold(app, key, None)
+            return []
+        self._hold(app, key, _Overridden(app.uid, generation, _desired_hash(obj),
+                                         _fingerprint(obj, answer), tuple(fields)))
+        outcome.overridden[key] = tuple(fields)
+        if not known:
+            note = overridden_note({key: tuple(fields)})
+            log.warning("%s/%s: %s", app.namespace, app.name, note)
+            outcome.events.append(("Warning", "ApplyOverridden", note))
+        return fields
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
@@ -340,6 +459,13 @@ class Reconciler:
         generation = int(body["metadata"].get("generation") or 0)
         new = status.compute_status(app, generation, spec, observed, outcome.problem,
                                      previous, now())
+        if outcome.overridden:
+            # Said in the Ready condition, whatever it says otherwise: the App stays Ready
+            # if it is, and the note stays as long as the applies are held back.
+            for condition in new["conditions"]:
+                if condition["type"] == status.READY:
+                    condition["message"] = status.shorten(
+                        f"{condition['message']}; {overridden_note(outcome.overridden)}")
         if new == previous:
             return
         self._write_status(body, new)
