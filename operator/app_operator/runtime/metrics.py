@@ -11,6 +11,7 @@ alerts people already have for Kubernetes controllers work for this one too.
   workqueue_work_duration_seconds{name}                     histogram: handed out → done
   rest_client_requests_total{code,method}                   every request to the API server
   leader_election_master_status{name}                       1 while this replica leads
+  app_operator_informer_restarts_total{kind,reason}         lists again: expired | silent | error
   app_operator_apps{condition,status}                       Apps by their conditions, now
 
 `app-operator run --metrics-bind-address HOST:PORT` serves them on /metrics (default :9090;
@@ -72,6 +73,12 @@ requests_total = Counter("rest_client_requests_total",
 leader = Gauge("leader_election_master_status",
                "Gauge of if the reporting system is master of the relevant lease, 0 "
                "indicates backup, 1 indicates master", ["name"], registry=REGISTRY)
+
+informer_restarts = Counter("app_operator_informer_restarts_total",
+                            "Watches that ended in a failure, after which the informer lists "
+                            "again: expired (410 Gone), silent (no word past the watch's "
+                            "timeout), error (any other)", ["kind", "reason"],
+                            registry=REGISTRY)
 
 
 class AppConditions(Collector):
