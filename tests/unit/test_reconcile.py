@@ -4,6 +4,7 @@ are in tests/integration/test_operator.py; here each is one reconcile, in millis
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -265,6 +266,29 @@ def test_a_forgotten_app_is_tried_afresh() -> None:
     operator.forget(NS, "flask")
     run(api, app_body(), operator)
     assert ("apply", "Deployment", "flask") in api.writes
+
+
+# Time-based verdicts
+
+def test_a_crash_loop_that_ages_out_asks_to_be_reconciled_when_it_does() -> None:
+    """A container that restarted a few times and is not ready is crash-looping for ten
+    minutes after its last exit; no event comes when that time is over, so the outcome says
+    when to look again."""
+    api = FakeApi()
+    run(api, app_body())
+    rolled_out(api)
+    assert run(api, app_body()).requeue_after is None
+    finished = datetime.now(UTC) - timedelta(minutes=4)
+    api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "flask-1", "namespace": NS, "labels": {render.INSTANCE_LABEL: "flask"}},
+        "status": {"containerStatuses": [{
+            "name": "flask", "ready": False, "restartCount": 3,
+            "state": {"running": {}},
+            "lastState": {"terminated": {"exitCode": 1,
+                                         "finishedAt": finished.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+        }]}})
+    after = run(api, app_body()).requeue_after
+    assert after is not None and 5 * 60 < after <= 6 * 60 + 1
 
 
 # Ownership: never take over what is not the App's own

@@ -259,7 +259,11 @@ class Reconciler:
             claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))
             for claim in desired.claims
         }
-        self._finish(body, app, spec, observed, outcome)
+        moment = now()
+        # A verdict that changes with time alone (a crash loop that ages out) is looked at
+        # again then: no event would say so.
+        outcome.requeue_after = status.recheck_after(observed, moment)
+        self._finish(body, app, spec, observed, outcome, moment)
 
     def _read(self, app: AppRef, spec: AppSpec) -> dict[tuple[str, str], Any]:
         """The live children: the Deployment, the Service (also when it should go), and every
@@ -454,11 +458,11 @@ class Reconciler:
             outcome.events.append(("Normal", "Deleted", f"Deleted {what}"))
 
     def _finish(self, body: dict[str, Any], app: AppRef, spec: AppSpec | None,
-                observed: Observed, outcome: Outcome) -> None:
+                observed: Observed, outcome: Outcome, moment: str | None = None) -> None:
         previous = body.get("status") or {}
         generation = int(body["metadata"].get("generation") or 0)
         new = status.compute_status(app, generation, spec, observed, outcome.problem,
-                                     previous, now())
+                                     previous, moment or now())
         if outcome.overridden:
             # Said in the Ready condition, whatever it says otherwise: the App stays Ready
             # if it is, and the note stays as long as the applies are held back.
