@@ -258,9 +258,9 @@ class ShortWatches:
         return self.kube.list_all(kind, namespace, label_selector, keep=keep)
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
-              resource_version: str) -> Iterator[dict[str, Any]]:
+              resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
         return self.kube.watch(kind, namespace, label_selector, resource_version,
-                               timeout_seconds=15)
+                               timeout_seconds=min(timeout_seconds, 15))
 
 
 class Progress:

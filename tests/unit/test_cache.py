@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from app_operator.core import status
+from app_operator.runtime import metrics
 from app_operator.runtime.cache import Children, Expired, Informer, Store, trim
 
 LABEL = "app.kubernetes.io/instance"
@@ -33,6 +35,7 @@ class FakeSource:
         self.lists = lists
         self.watches = watches
         self.calls: list[tuple[str, ...]] = []
+        self.timeouts: list[int] = []
 
     def list_all(self, kind: str, namespace: str | None, label_selector: str,
                  keep: Callable[[dict[str, Any]], dict[str, Any]]
@@ -42,8 +45,9 @@ class FakeSource:
         return [keep(item) for item in items], version
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
-              resource_version: str) -> Iterator[dict[str, Any]]:
+              resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
         self.calls.append(("watch", kind, str(namespace), resource_version))
+        self.timeouts.append(timeout_seconds)
         yield from self.watches.pop(0)
 
 
@@ -370,3 +374,76 @@ def test_a_late_deleted_event_does_not_drop_a_newer_version_we_wrote() -> None:
     assert informer.store.upsert(obj("web", 8))
     informer.watch_once("5")
     assert informer.store.get("ns", "web")["metadata"]["resourceVersion"] == "8"
+
+
+def test_each_watch_asks_for_a_timeout_of_its_own_between_five_and_ten_minutes() -> None:
+    """Informers started together must not all watch again at the same moment."""
+    source = FakeSource(lists=[], watches=[[] for _ in range(30)])
+    informer = Informer(source, "Service", SELECTOR, LABEL)
+    for _ in range(30):
+        informer.watch_once("1")
+    assert all(300 <= timeout <= 600 for timeout in source.timeouts), source.timeouts
+    assert len(set(source.timeouts)) > 1
+
+
+def restarts(kind: str, reason: str) -> float:
+    return metrics.REGISTRY.get_sample_value(
+        "app_operator_informer_restarts_total", {"kind": kind, "reason": reason}) or 0.0
+
+
+class Scripted(FakeSource):
+    """Each watch is a list of events, or an exception raised where the stream breaks; the
+    informer is stopped at the last list."""
+
+    def __init__(self, informer_box: list[Informer], lists: int,
+                 watches: list[list[dict[str, Any]] | Exception]) -> None:
+        super().__init__([([], "1")] * lists, [])
+        self.box = informer_box
+        self.script = watches
+
+    def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                 keep: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], str]:
+        if len(self.lists) == 1:
+            self.box[0].stop()
+        return super().list_all(kind, namespace, label_selector, keep)
+
+    def watch(self, kind: str, namespace: str | None, label_selector: str,
+              resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
+        self.timeouts.append(timeout_seconds)
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        yield from step
+
+
+def test_restarts_are_counted_and_logged_by_reason(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="app_operator.cache")
+    box: list[Informer] = []
+    source = Scripted(box, lists=3, watches=[
+        [{"type": "ERROR", "object": {"code": 410, "message": "too old"}}],
+        OSError("connection reset by peer")])
+    box.append(Informer(source, "ConfigMap", SELECTOR, namespace="ns", retry_seconds=0.01))
+    before = {reason: restarts("ConfigMap", reason) for reason in ("expired", "error")}
+    box[0].run()
+    assert restarts("ConfigMap", "expired") == before["expired"] + 1
+    assert restarts("ConfigMap", "error") == before["error"] + 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert "ConfigMap informer (ns): watch expired (too old); listing again" in messages
+    assert any(m.startswith("ConfigMap informer (ns): watch failed (connection reset by peer)")
+               for m in messages), messages
+
+
+def test_a_watch_that_breaks_after_its_timeout_is_counted_as_silent() -> None:
+    """The source's read timeout is a little above the watch's: a watch that fails once it
+    has said nothing for its whole timeout was a dead connection, not a refusal."""
+    box: list[Informer] = []
+
+    class Instant(Informer):
+        WATCH_TIMEOUT_SECONDS = (0, 0)
+
+    source = Scripted(box, lists=2, watches=[OSError("read timed out")])
+    box.append(Instant(source, "Deployment", SELECTOR, retry_seconds=0.01))
+    before = restarts("Deployment", "silent")
+    box[0].run()
+    assert restarts("Deployment", "silent") == before + 1

@@ -29,10 +29,14 @@ from __future__ import annotations
 
 import heapq
 import logging
+import random
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
+
+from app_operator.runtime import metrics
 
 # Named as users read it in the log (kopf shows 20 characters of a logger's name).
 log = logging.getLogger("app_operator.cache")
@@ -49,7 +53,10 @@ class Source(Protocol):
                  keep: Callable[[Obj], Obj]) -> tuple[list[Obj], str]: ...
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
-              resource_version: str) -> Iterator[Obj]: ...
+              resource_version: str, timeout_seconds: int) -> Iterator[Obj]:
+        """The events of one watch request (bookmarks asked for), which the server ends
+        after `timeout_seconds`; a watch silent well past that raises (a read timeout)."""
+        ...
 
 
 def trim(obj: Obj) -> Obj:
@@ -328,6 +335,12 @@ class Store:
 class Informer:
     """One kind, one label selector, all namespaces (None) or one: list, then watch, again."""
 
+    # Each watch request asks the server to end it after a time drawn from this range, as
+    # client-go's reflector does: informers started together do not all watch again at the
+    # same moment, and a connection that died without a word is found by the read timeout
+    # the source sets a little above it (a watch that is silent that long is broken).
+    WATCH_TIMEOUT_SECONDS = (300, 600)
+
     def __init__(self, source: Source, kind: str, label_selector: str,
                  index_label: str | None = None, namespace: str | None = None,
                  on_change: Callable[[Obj, bool], None] | None = None,
@@ -347,6 +360,14 @@ class Informer:
         self._retry = retry_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The current watch: the timeout it asked for, and when it last said anything.
+        self._watch_timeout: float | None = None
+        self._heard = time.monotonic()
+
+    @property
+    def name(self) -> str:
+        """As the log and the health checks name it."""
+        return f"{self.kind} informer ({self.namespace or 'all namespaces'})"
 
     def start(self) -> None:
         where = self.namespace or "all"
@@ -366,13 +387,24 @@ class Informer:
                 failures = 0
                 while not self._stop.is_set():
                     version = self.watch_once(version)
-            except Expired:
-                log.debug("%s watch expired; listing again", self.kind)
+            except Expired as error:
+                self._restarted("expired")
+                log.info("%s: watch expired (%s); listing again", self.name, error)
             except Exception as error:  # an informer must outlive any error
                 failures += 1
                 delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
-                log.warning("watching %s failed (%s); again in %.0fs", self.kind, error, delay)
+                silent = self._watch_timeout is not None and (
+                    time.monotonic() - self._heard >= self._watch_timeout)
+                self._restarted("silent" if silent else "error")
+                log.warning("%s: %s (%s); listing again in %.0fs", self.name,
+                            "watch silent past its timeout" if silent else "watch failed",
+                            error, delay)
                 self._stop.wait(delay)
+            finally:
+                self._watch_timeout = None
+
+    def _restarted(self, reason: str) -> None:
+        metrics.informer_restarts.labels(self.kind, reason).inc()
 
     def list_once(self) -> str:
         items, version = self.source.list_all(self.kind, self.namespace, self.label_selector,
@@ -392,8 +424,12 @@ class Informer:
 
     def watch_once(self, version: str) -> str:
         """Follow one watch request to its end; returns the resourceVersion to go on from."""
+        timeout = random.randint(*self.WATCH_TIMEOUT_SECONDS)
+        self._watch_timeout = timeout
+        self._heard = time.monotonic()
         for event in self.source.watch(self.kind, self.namespace, self.label_selector,
-                                       version):
+                                       version, timeout_seconds=timeout):
+            self._heard = time.monotonic()
             kind = event.get("type")
             obj = event.get("object") or {}
             if kind == "ERROR":
