@@ -73,11 +73,11 @@ def test_issue_example() -> None:
                      "service": {"type": "NodePort"}}),
     ("-p 80", {"ports": [{"containerPort": 80}]}),
     ("-p 53:53/udp", {"ports": [{"containerPort": 53, "protocol": "UDP"}]}),
-    ("--publish=443:443", {"ports": [{"name": "https", "containerPort": 443}]}),
+    ("--publish=443:443", {"ports": [{"containerPort": 443}]}),
     ("-p8080:8080", {"ports": [{"containerPort": 8080}]}),
-    ("--expose 9000", {"ports": [{"containerPort": 9000}]}),
+    ("--expose 9000", {"ports": [{"name": "http", "containerPort": 9000}]}),
     ("-p 5432:5432", {"ports": [{"name": "postgres", "containerPort": 5432}]}),
-    ("-p 8000:8000 -p 9000:9000", {"ports": [{"name": "http", "containerPort": 8000},
+    ("-p 8000:8000 -p 9000:9000", {"ports": [{"containerPort": 8000},
                                              {"containerPort": 9000}]}),
     ("-v data:/data:ro", {"volumes": [{"name": "data", "mountPath": "/data",
                                        "readOnly": True}]}),
@@ -338,7 +338,7 @@ def test_port_ranges_become_one_port_each(flags: str, ports: list[int]) -> None:
 
 def test_a_published_range_maps_each_host_port_to_its_container_port() -> None:
     result = spec("docker run -p 30080-30081:80-81 busybox")
-    assert result["ports"] == [{"name": "http", "containerPort": 80, "nodePort": 30080},
+    assert result["ports"] == [{"containerPort": 80, "nodePort": 30080},
                                {"containerPort": 81, "nodePort": 30081}]
     assert result["service"] == {"type": "NodePort"}
 

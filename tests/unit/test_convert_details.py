@@ -128,7 +128,7 @@ def run(command: str, **kwargs: Any) -> tuple[dict[str, Any], list[str]]:
      ["-p 30081:80: 80/tcp is already published on nodePort 30080; nodePort 30081 is left "
       "out"]),
     ("-p 80 -p 80 -p 53/udp -p 8080",
-     {"ports": [{"name": "http", "containerPort": 80}, {"containerPort": 53, "protocol": "UDP"},
+     {"ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"},
                 {"containerPort": 8080}]}, []),
 ])
 def test_run_flags(flags: str, spec: dict[str, Any], warnings: list[str]) -> None:
@@ -460,8 +460,7 @@ x-custom: 1
     spec, warnings = apps["a"]
     assert spec == {
         "image": "nginx",
-        "ports": [{"name": "http", "containerPort": 80},
-                  {"name": "https", "containerPort": 443, "nodePort": 30443},
+        "ports": [{"containerPort": 80}, {"containerPort": 443, "nodePort": 30443},
                   {"containerPort": 53, "protocol": "UDP"}, {"containerPort": 9000},
                   {"containerPort": 9100}, {"containerPort": 9101}],
         "service": {"type": "NodePort"}, "podLabels": {"team": "web"},

@@ -88,7 +88,7 @@ def test_compose_same_port_tcp_and_udp_and_twice_published(tmp_path: Path) -> No
     assert apps(conversions)["dns"]["ports"] == [
         {"name": "dns", "containerPort": 53},
         {"containerPort": 53, "protocol": "UDP", "nodePort": 30053},
-        {"name": "http", "containerPort": 80}]
+        {"containerPort": 80}]
     assert apps(conversions)["dns"]["service"] == {"type": "NodePort"}
 
 
@@ -111,8 +111,8 @@ def test_a_given_port_name_never_takes_another_ports_derived_name(tmp_path: Path
               - "8081"
     """)
     assert apps(conversions)["api"]["ports"] == [
-        {"containerPort": 9000}, {"name": "web", "containerPort": 8080},
-        {"name": "http", "containerPort": 8081}]
+        {"name": "tcp-8080", "containerPort": 9000}, {"name": "web", "containerPort": 8080},
+        {"containerPort": 8081}]
 
 
 # ----------------------------------------------------------------- empty values

@@ -201,6 +201,48 @@ def test_a_renumbered_port_of_our_name_is_put_back_in_place_before_the_apply() -
     assert drift.renumbered_ports(desired, None) == []
 
 
+def _port_list(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    if obj["kind"] == "Service":
+        ports: list[dict[str, Any]] = obj["spec"]["ports"]
+    else:
+        ports = obj["spec"]["template"]["spec"]["containers"][0]["ports"]
+    return ports
+
+
+def _server_side_apply_ports(live: list[dict[str, Any]],
+                             desired: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """How server-side apply merges a ports list, as far as a rename needs: an entry of the
+    same key (port or containerPort, and protocol) takes the applied fields, others are
+    added; the one merged list is then validated as a whole."""
+    number = "port" if "port" in desired[0] else "containerPort"
+    merged = {(p[number], p["protocol"]): dict(p) for p in live}
+    for entry in desired:
+        merged.setdefault((entry[number], entry["protocol"]), {}).update(entry)
+    return list(merged.values())
+
+
+@pytest.mark.parametrize("ports", [
+    [{"containerPort": 5432}],  # the name alone changes
+    [{"containerPort": 5432}, {"containerPort": 8080}],  # and another port takes the old one
+])
+def test_a_port_renamed_by_the_operator_is_renamed_in_place_by_the_apply(
+        app: AppRef, ports: list[dict[str, Any]]) -> None:
+    """Before issue 21 a lone port 5432 was named http; now it is tcp-5432, and a new 8080
+    may be http. Server-side apply keys ports by number and protocol, so the applied entry
+    renames the live one in place: no port is taken out first (the renumbering patch is for
+    a number the App no longer wants), and the list applied has one entry per name."""
+    old = make_spec(ports=[{"name": "http", "containerPort": 5432}])
+    new = make_spec(ports=ports)
+    for render_child in (render.render_service, render.render_deployment):
+        before, desired = live_copy(render_child(app, old)), render_child(app, new)
+        assert drift.needs_apply(desired, before)
+        assert drift.renumbered_ports(desired, before) == []
+        merged = _server_side_apply_ports(_port_list(before), _port_list(desired))
+        names = [entry["name"] for entry in merged]
+        assert sorted(names) == sorted(new.port_names()) and len(set(names)) == len(names)
+        assert all(entry in merged for entry in _port_list(desired))
+
+
 def test_a_renumbered_container_port_is_put_back_in_its_container_only() -> None:
     def deployment(*containers: tuple[str, list[dict[str, Any]]]) -> dict[str, Any]:
         return {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [

@@ -130,18 +130,71 @@ def test_parse_quantity_refuses_garbage() -> None:
 
 
 def test_ports_without_names_get_names_like_docker_users_expect() -> None:
-    assert make_ports([{"containerPort": 5000}]) == ["http"]
+    assert make_ports([{"containerPort": 5000}]) == ["http"]  # the tutorial's Flask app
     assert make_ports([{"containerPort": 53, "protocol": "UDP"}]) == ["udp-53"]
     assert make_ports([{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"},
-                       {"name": "admin", "containerPort": 9000}]) == ["tcp-80", "udp-53", "admin"]
+                       {"name": "admin", "containerPort": 9000}]) == ["http", "udp-53", "admin"]
     # The same number over TCP and UDP (`-p 53:53 -p 53:53/udp`) is two ports.
     assert make_ports([{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP"}]) == [
         "tcp-53", "udp-53"]
 
 
+@pytest.mark.parametrize(("number", "name"), [
+    (80, "http"), (3000, "http"), (5000, "http"), (8000, "http"), (8080, "http"),
+    (8888, "http"), (443, "https"), (8443, "https"),
+])
+def test_a_well_known_web_port_is_named_for_its_protocol(number: int, name: str) -> None:
+    assert make_ports([{"containerPort": number}]) == [name]
+    assert make_ports([{"containerPort": 5432}, {"containerPort": number}]) == [
+        "tcp-5432", name]
+    assert make_ports([{"containerPort": number, "protocol": "UDP"}]) == [f"udp-{number}"]
+
+
+@pytest.mark.parametrize("number", [5432, 6379, 3306, 9000, 8081, 1234])
+def test_any_other_lone_port_is_not_guessed_to_be_http(number: int) -> None:
+    """Istio and Linkerd pick the protocol from the port's name: a Postgres or Redis port
+    named `http` has its traffic parsed as HTTP."""
+    assert make_ports([{"containerPort": number}]) == [f"tcp-{number}"]
+
+
+@pytest.mark.parametrize(("app_protocol", "name"), [
+    ("http", "http"), ("HTTP", "http"), ("https", "https"), ("grpc", "grpc"),
+    ("postgresql", "postgresql"), ("kubernetes.io/h2c", "http2"), ("kubernetes.io/ws", "http"),
+    ("kubernetes.io/wss", "https"),
+    # No port-name form: the App said what it serves, so no guess from the number either.
+    ("example.com/custom", "tcp-8080"), ("a-protocol-named-at-length", "tcp-8080"),
+    ("my_proto", "tcp-8080"),
+])
+def test_the_app_protocol_names_a_port_without_a_name(app_protocol: str, name: str) -> None:
+    assert make_ports([{"containerPort": 8080, "appProtocol": app_protocol}]) == [name]
+    assert make_ports([{"containerPort": 9000, "appProtocol": app_protocol,
+                        "name": "given"}]) == ["given"]
+
+
+def test_the_app_protocol_is_read_as_kubernetes_writes_it() -> None:
+    port = spec(ports=[{"containerPort": 8080, "appProtocol": "kubernetes.io/h2c"}]).ports
+    assert port is not None and port[0].app_protocol == "kubernetes.io/h2c"
+    assert port[0].to_dict() == {"containerPort": 8080, "protocol": "TCP",
+                                 "appProtocol": "kubernetes.io/h2c"}
+    for refused in ("not valid", "a/b/c", "-http", "", "x" * 64):
+        with pytest.raises(ValidationError, match=r"app_protocol|appProtocol"):
+            spec(ports=[{"containerPort": 8080, "appProtocol": refused}])
+
+
 def test_a_derived_name_never_takes_an_explicit_one() -> None:
-    assert make_ports([{"name": "tcp-80", "containerPort": 81}, {"containerPort": 80}]) == [
-        "tcp-80", "tcp-80-2"]
+    assert make_ports([{"name": "tcp-5432", "containerPort": 5433}, {"containerPort": 5432}]) == [
+        "tcp-5432", "tcp-5432-2"]
+    # A second web port keeps its protocol for a service mesh: `http-<port>`.
+    assert make_ports([{"name": "http", "containerPort": 9000}, {"containerPort": 8080}]) == [
+        "http", "http-8080"]
+    assert make_ports([{"containerPort": 8080}, {"containerPort": 8000}]) == ["http", "http-8000"]
+    assert make_ports([{"name": "http", "containerPort": 1}, {"name": "http-8080",
+                       "containerPort": 2}, {"containerPort": 8080}]) == [
+        "http", "http-8080", "tcp-8080"]
+    # No room for `-<port>` in 15 characters: `<protocol>-<port>`.
+    long = "abcdefghijklmno"
+    assert make_ports([{"containerPort": 1, "appProtocol": long},
+                       {"containerPort": 65535, "appProtocol": long}]) == [long, "tcp-65535"]
 
 
 def test_probes_refer_to_named_ports_only() -> None:

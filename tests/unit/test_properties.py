@@ -119,8 +119,8 @@ def test_every_port_gets_a_unique_valid_name_and_given_names_are_kept(
         assert re.search("[a-z]", name)
         if given_name is not None:
             assert name == given_name
-        elif len(entries) == 1 and protocol == "TCP":
-            assert name == "http"
+        elif protocol == "TCP" and number in model.WEB_PORTS:
+            assert name.startswith((model.WEB_PORTS[number], f"tcp-{number}"))
         else:
             assert name.startswith(f"{protocol.lower()}-{number}")
 

@@ -141,6 +141,42 @@ def test_service_from_ports(app: AppRef) -> None:
     assert service["metadata"]["annotations"]["team"] == "web"
 
 
+def test_a_service_port_carries_the_app_protocol_only_when_the_app_gives_it(
+        app: AppRef) -> None:
+    """Meshes and gateways read appProtocol before the name: a guess there would override
+    their own detection, so only what the App says is set."""
+    spec = make_spec(ports=[{"containerPort": 8080, "appProtocol": "kubernetes.io/h2c"},
+                            {"containerPort": 5432}, {"containerPort": 5000},
+                            {"name": "db", "containerPort": 3306, "appProtocol": "mysql"}])
+    service = render.render_service(app, spec)
+    assert service is not None
+    assert service["spec"]["ports"] == [
+        {"name": "http2", "port": 8080, "targetPort": "http2", "protocol": "TCP",
+         "appProtocol": "kubernetes.io/h2c"},
+        {"name": "tcp-5432", "port": 5432, "targetPort": "tcp-5432", "protocol": "TCP"},
+        {"name": "http", "port": 5000, "targetPort": "http", "protocol": "TCP"},
+        {"name": "db", "port": 3306, "targetPort": "db", "protocol": "TCP",
+         "appProtocol": "mysql"}]
+    # A container port has no appProtocol field; its name is the Service's target.
+    assert container(render.render_deployment(app, spec))["ports"] == [
+        {"name": "http2", "containerPort": 8080, "protocol": "TCP"},
+        {"name": "tcp-5432", "containerPort": 5432, "protocol": "TCP"},
+        {"name": "http", "containerPort": 5000, "protocol": "TCP"},
+        {"name": "db", "containerPort": 3306, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("name", [{"name": "http"}, {}])
+def test_the_tutorials_flask_app_keeps_http(app: AppRef, name: dict[str, str]) -> None:
+    """`docker run -p 5000:5000`, published on the Service's port 80, named or not."""
+    spec = make_spec(ports=[{**name, "containerPort": 5000, "servicePort": 80}])
+    service = render.render_service(app, spec)
+    assert service is not None
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+    assert container(render.render_deployment(app, spec))["ports"] == [
+        {"name": "http", "containerPort": 5000, "protocol": "TCP"}]
+
+
 def test_no_ports_no_service(app: AppRef) -> None:
     assert render.render_service(app, make_spec()) is None
     assert render.render_all(app, make_spec()).objects()[-1]["kind"] == "Deployment"

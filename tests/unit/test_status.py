@@ -183,32 +183,57 @@ def test_https_on_443_is_a_url_without_a_port(app: AppRef) -> None:
 
 @pytest.mark.parametrize(("name", "protocol", "url"), [
     ("web", "TCP", "http://flask.demo.svc:8000"), ("www", "TCP", "http://flask.demo.svc:8000"),
-    ("HTTP-alt", "TCP", "http://flask.demo.svc:8000"), ("dns", "UDP", "udp://flask.demo.svc:8000"),
-    ("metrics", "TCP", "tcp://flask.demo.svc:8000"), ("sctp-8000", "SCTP",
-                                                      "sctp://flask.demo.svc:8000"),
+    ("HTTP-alt", "TCP", "http://flask.demo.svc:8000"), ("http2", "TCP",
+                                                        "http://flask.demo.svc:8000"),
+    ("https-admin", "TCP", "https://flask.demo.svc:8000"),
+    # Not the web: an address like tcp://... or http://db:5432 would mislead.
+    ("dns", "UDP", None), ("metrics", "TCP", None), ("sctp-8000", "SCTP", None),
+    ("postgres", "TCP", None), ("httpd", "TCP", None), ("grpc", "TCP", None),
 ])
-def test_url_scheme_is_guessed_from_the_name_else_the_protocol(
-        app: AppRef, name: str, protocol: str, url: str) -> None:
+def test_a_url_only_for_a_port_whose_name_says_it_serves_the_web(
+        app: AppRef, name: str, protocol: str, url: str | None) -> None:
     spec = make_spec(ports=[{"containerPort": 8000, "protocol": protocol}])
     assert spec.ports is not None
     assert status.url_for(app, spec.ports[0], name) == url
 
 
-def test_url_scheme_follows_port_name(app: AppRef) -> None:
-    spec = make_spec(ports=[{"name": "postgres", "containerPort": 5432},
-                            {"name": "https", "containerPort": 8443}])
+@pytest.mark.parametrize(("app_protocol", "url"), [
+    ("http", "http://flask.demo.svc:9000"), ("HTTPS", "https://flask.demo.svc:9000"),
+    ("kubernetes.io/h2c", "http://flask.demo.svc:9000"),
+    ("kubernetes.io/wss", "https://flask.demo.svc:9000"),
+    ("postgresql", None), ("example.com/http", None),
+])
+def test_the_app_protocol_decides_the_url_over_the_name(
+        app: AppRef, app_protocol: str, url: str | None) -> None:
+    spec = make_spec(ports=[{"name": "http", "containerPort": 9000,
+                             "appProtocol": app_protocol}])
     assert spec.ports is not None
-    assert status.url_for(app, spec.ports[0], "postgres") == "tcp://flask.demo.svc:5432"
-    assert status.url_for(app, spec.ports[1], "https") == "https://flask.demo.svc:8443"
+    assert status.url_for(app, spec.ports[0], "http") == url
 
 
-def test_a_lone_port_without_a_name_is_http(app: AppRef) -> None:
-    """`docker run -p 5000:5000`: one TCP port, no name."""
+def test_a_lone_port_without_a_name_is_http_on_a_web_port_only(app: AppRef) -> None:
+    """`docker run -p 5000:5000`: one TCP port, no name, where Flask listens."""
     spec = make_spec(ports=[{"containerPort": 5000}])
     assert spec.port_names() == ["http"]
     result = status.compute_status(app, 1, spec, Observed(service={"spec": {"ports": [{}]}}),
                                    None, None, NOW)
     assert result["url"] == "http://flask.demo.svc:5000"
+    # `docker run -p 5432:5432 postgres`: no http://flask.demo.svc:5432.
+    database = make_spec(ports=[{"containerPort": 5432}])
+    result = status.compute_status(app, 1, database, Observed(
+        deployment=deployment(), service={"spec": {"ports": [{}]}}), None, None, NOW)
+    assert "url" not in result
+    assert conditions(result)["Ready"]["message"] == "1 of 1 replicas available"
+
+
+def test_the_url_is_the_first_port_that_serves_the_web(app: AppRef) -> None:
+    spec = make_spec(ports=[{"containerPort": 5432}, {"containerPort": 9000},
+                            {"containerPort": 8080, "servicePort": 80}, {"containerPort": 443}])
+    result = status.compute_status(app, 1, spec, Observed(
+        deployment=deployment(), service={"spec": {"ports": [{}]}}), None, None, NOW)
+    assert result["url"] == "http://flask.demo.svc"
+    assert conditions(result)["Ready"]["message"] == (
+        "1 of 1 replicas available at http://flask.demo.svc")
 
 
 def pod(name: str = "flask-1", **status: Any) -> dict[str, Any]:

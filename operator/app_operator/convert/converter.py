@@ -364,12 +364,8 @@ class Builder:
     def _port_dicts(self) -> list[dict[str, Any]]:
         """Ports with a name only where it says more than the derived one, and never a name
         that another port gets by derivation or that is taken."""
-        lone = len(self.ports) == 1
-
         def derived(entry: PortEntry) -> str:
-            if lone and entry.protocol == "TCP":
-                return "http"
-            return f"{entry.protocol.lower()}-{entry.container}"
+            return model.derive_port_name(entry.container, entry.protocol)
 
         taken: set[str] = set()
         result = []

@@ -150,9 +150,12 @@ def renumbered_ports(desired: dict[str, Any], live: dict[str, Any] | None) -> li
     patch: list[Any] = []
     for pointer, owner, entries in _port_lists(live):
         ours = wanted.get(owner, {})
+        keys = {_entry_key(port) for port in ours.values()}
         for position, entry in enumerate(entries):
             if not isinstance(entry, dict) or entry.get("name") not in ours:
                 continue
+            if _entry_key(entry) in keys:
+                continue  # a number still wanted: the apply renames its entry in place
             if _entry_key(entry) != _entry_key(ours[entry["name"]]):
                 path = f"{pointer}/{position}"
                 number = "port" if "port" in entry else "containerPort"

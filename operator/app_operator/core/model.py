@@ -382,17 +382,66 @@ class EnvFromSource(Model, json_schema_extra=_cel(
         return self
 
 
+# The port numbers taken for HTTP when an App neither names a port nor gives its
+# appProtocol: the defaults of common web servers and frameworks (80 and 8080: web servers;
+# 3000: Node.js, Rails, Grafana; 5000: Flask; 8000: Django, Uvicorn; 8888: Jupyter) and of
+# HTTPS (443, 8443). Service meshes (Istio among them) pick a port's protocol from its
+# appProtocol or name, so a guess of `http` on a database port makes them parse its traffic
+# as HTTP: any other port is named `tcp-<port>` and carried as plain TCP.
+WEB_PORTS = {80: "http", 3000: "http", 5000: "http", 8000: "http", 8080: "http", 8888: "http",
+             443: "https", 8443: "https"}
+# The appProtocol values Kubernetes defines itself, with the port-name protocol meshes know.
+KUBERNETES_APP_PROTOCOLS = {"kubernetes.io/h2c": "http2", "kubernetes.io/ws": "http",
+                            "kubernetes.io/wss": "https"}
+PORT_NAME_MAX_LENGTH = 15
+
+
+def is_port_name(text: str) -> bool:
+    """An IANA service name, as Kubernetes requires of a port name."""
+    return (len(text) <= PORT_NAME_MAX_LENGTH and re.fullmatch(DNS_LABEL_PATTERN, text) is not None
+            and re.search("[a-z]", text) is not None and "--" not in text)
+
+
+def app_protocol_name(app_protocol: str) -> str | None:
+    """The protocol an appProtocol says, in the form of a port name (`HTTP` gives `http`,
+    `kubernetes.io/h2c` gives `http2`), or None when it has no such form (a protocol of
+    another domain, `example.com/custom`, or a name no port may have)."""
+    if app_protocol in KUBERNETES_APP_PROTOCOLS:
+        return KUBERNETES_APP_PROTOCOLS[app_protocol]
+    lowered = app_protocol.lower()
+    return lowered if is_port_name(lowered) else None
+
+
+def derive_port_name(container_port: int, protocol: str = "TCP",
+                     app_protocol: str | None = None) -> str:
+    """The name of a port that has none: what its appProtocol says; else, for an App that
+    says nothing, `http`/`https` on a TCP port of WEB_PORTS; else `<protocol>-<port>`.
+    The converter calls this too, so that it leaves out exactly the names this derives."""
+    if app_protocol is not None:
+        said = app_protocol_name(app_protocol)
+        if said is not None:
+            return said
+    elif protocol == "TCP" and container_port in WEB_PORTS:
+        return WEB_PORTS[container_port]
+    return f"{protocol.lower()}-{container_port}"
+
+
 class Port(Model, json_schema_extra=_cel(
     ("!has(self.name) || (self.name.matches('[a-z]') && !self.name.contains('--'))",
      "a port name needs at least one letter and no '--' (IANA service name)", ".name"),
 )):
     """A port the container listens on (Dockerfile `EXPOSE`), published like `docker run -p`."""
 
-    name: Annotated[str, Field(max_length=15, pattern=DNS_LABEL_PATTERN)] | None = None
+    name: Annotated[str, Field(max_length=PORT_NAME_MAX_LENGTH,
+                               pattern=DNS_LABEL_PATTERN)] | None = None
     """Port name (lowercase letters, digits, '-'; at most 15 characters), e.g. `http`.
-    Probes may refer to the port by this name. When omitted, the port is named `http` if it
-    is the App's only port and uses TCP, else `<protocol>-<containerPort>` (`tcp-8080`),
-    with a number added if another port has that name already."""
+    Probes may refer to the port by this name, and service meshes such as Istio read the
+    protocol from it (`http`, `http-admin`, `https`, `grpc`; others are plain TCP). When
+    omitted, the name is what appProtocol says (`http`, `grpc`; `kubernetes.io/h2c` gives
+    `http2`); else `http` for TCP ports 80, 3000, 5000, 8000, 8080 and 8888 and `https` for
+    443 and 8443, the defaults of web servers; else `<protocol>-<containerPort>` (`tcp-5432`,
+    `udp-53`). A name another port has already gets the port number added (`http-8000`), or
+    a count (`tcp-80-2`)."""
     container_port: PortNumber
     """Port the process listens on inside the container: the right side of `-p 8080:80`."""
     service_port: PortNumber | None = None
@@ -400,6 +449,14 @@ class Port(Model, json_schema_extra=_cel(
     other pods use is `<app>.<namespace>:<servicePort>`."""
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
     """TCP, UDP or SCTP, like `-p 53:53/udp`."""
+    app_protocol: Annotated[str, Field(max_length=QUALIFIED_NAME_MAX_LENGTH,
+                                       pattern=QUALIFIED_NAME_PATTERN)] | None = None
+    """What the port serves, set as the Service port's `appProtocol`, which service meshes
+    and gateways read: an IANA service name (`http`, `https`, `grpc`, `postgresql`,
+    `redis`), `kubernetes.io/h2c` (HTTP/2 without TLS), `kubernetes.io/ws` or
+    `kubernetes.io/wss` (WebSocket), or `<domain>/<name>`. It also names a port without a
+    name. `status.url` shows the first port serving HTTP or HTTPS: by this field (`http`,
+    `https`, `http2`, the kubernetes.io ones) when it is set, else by the name."""
     node_port: Annotated[int, Field(ge=30000, le=32767)] | None = None
     """Fixed port on every node (30000-32767), the closest thing to the left side of
     `-p 8080:80`; needs service.type NodePort or LoadBalancer."""
@@ -411,12 +468,9 @@ class Port(Model, json_schema_extra=_cel(
             raise ValueError(f"port name {self.name!r} needs at least one letter and no '--'")
         return self
 
-    def derived_name(self, lone: bool) -> str:
-        """The name the port is given when it has none: `http` for the only port of an App
-        when it uses TCP, else `<protocol>-<containerPort>`."""
-        if lone and self.protocol == "TCP":
-            return "http"
-        return f"{self.protocol.lower()}-{self.container_port}"
+    def derived_name(self) -> str:
+        """The name the port is given when it has none (derive_port_name)."""
+        return derive_port_name(self.container_port, self.protocol, self.app_protocol)
 
 
 class ServiceSpec(Model):
@@ -807,18 +861,24 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
 
     def port_names(self) -> list[str]:
         """Each port's name, given or derived, in the order of spec.ports. A derived name
-        that another port has already gets a number (`tcp-80-2`)."""
+        that another port has already gets the port number (`http-8000`: still `http` to a
+        service mesh), else becomes `<protocol>-<port>`, which gets a count if need be
+        (`tcp-80-2`)."""
         ports = self.ports or []
         taken = {p.name for p in ports if p.name}
         names = []
         for port in ports:
             name = port.name
             if name is None:
-                base = name = port.derived_name(len(ports) == 1)
+                plain = f"{port.protocol.lower()}-{port.container_port}"
+                base = port.derived_name()
+                tries = [base, f"{base}-{port.container_port}", plain] if base != plain else [
+                    plain]
+                name = next((n for n in tries if n not in taken and is_port_name(n)), None)
                 number = 1
-                while name in taken:
+                while name is None or name in taken:
                     number += 1
-                    name = f"{base}-{number}"
+                    name = f"{plain}-{number}"
                 taken.add(name)
             names.append(name)
         return names
@@ -881,7 +941,8 @@ class AppStatus(Model):
     selector: str | None = None
     """Label selector of the App's pods (used by `kubectl scale` and autoscalers)."""
     url: str | None = None
-    """In-cluster address of the first port."""
+    """In-cluster address of the first port that serves HTTP or HTTPS (by its appProtocol
+    or name), e.g. `http://<app>.<namespace>.svc:8080`; none when no port does."""
     node_port: int | None = None
     """Node port of the first port, when the Service has one."""
     volumes: list[VolumeStatus] | None = None

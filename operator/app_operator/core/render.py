@@ -301,6 +301,9 @@ def render_service(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
             "targetPort": name,
             "protocol": port.protocol,
         }
+        if port.app_protocol is not None:
+            # Only what the App says: a guess here would override a mesh's own detection.
+            entry["appProtocol"] = port.app_protocol
         if port.node_port is not None:
             entry["nodePort"] = port.node_port
         ports.append(entry)

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app_operator.core.model import AppSpec, AppStatus, Condition, Port, VolumeStatus
+from app_operator.core.model import (
+    AppSpec,
+    AppStatus,
+    Condition,
+    Port,
+    VolumeStatus,
+    app_protocol_name,
+)
 from app_operator.core.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
@@ -78,20 +85,40 @@ class Progress:
     stalled: bool = False
 
 
-def url_for(app: AppRef, port: Port, name: str) -> str:
-    """In-cluster address of a port; the scheme is guessed from the port's name."""
-    number = port.service_port or port.container_port
-    name = name.lower()
-    if name.startswith("https"):
-        scheme = "https"
-    elif name.startswith("http") or name in ("web", "www"):
-        scheme = "http"
+def web_scheme(port: Port, name: str) -> str | None:
+    """`http` or `https` when the port serves the web, as its appProtocol says, else its name
+    (given or derived) in the service-mesh convention `<protocol>[-<suffix>]` (`http`,
+    `http2`, `https-admin`; `web` and `www` too); None for any other port (a database, a
+    queue): an address like `http://db:5432` would be wrong."""
+    if port.app_protocol is not None:
+        said = app_protocol_name(port.app_protocol) or ""
     else:
-        scheme = port.protocol.lower()
+        name = name.lower()
+        said = "http" if name in ("web", "www") else name.split("-", 1)[0]
+    if said in ("http", "http2"):
+        return "http"
+    return "https" if said == "https" else None
+
+
+def url_for(app: AppRef, port: Port, name: str) -> str | None:
+    """In-cluster address of a port that serves HTTP or HTTPS (web_scheme), else None."""
+    scheme = web_scheme(port, name)
+    if scheme is None:
+        return None
+    number = port.service_port or port.container_port
     host = f"{app.name}.{app.namespace}.svc"
     if (scheme, number) in (("http", 80), ("https", 443)):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{number}"
+
+
+def app_url(app: AppRef, spec: AppSpec) -> str | None:
+    """The address of the App's first port that serves HTTP or HTTPS, if it has one."""
+    for port, name in zip(spec.ports or [], spec.port_names(), strict=True):
+        url = url_for(app, port, name)
+        if url is not None:
+            return url
+    return None
 
 
 def _int(obj: dict[str, Any] | None, *path: str) -> int:
@@ -313,7 +340,8 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
         return Progress(True, SUSPENDED, "suspended: scaled to 0, Service and volumes kept")
     if desired == 0:
         return Progress(True, SCALED_TO_ZERO, "scaled to 0 replicas")
-    where = f" at {url_for(app, spec.ports[0], spec.port_names()[0])}" if spec.ports else ""
+    url = app_url(app, spec)
+    where = f" at {url}" if url else ""
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
 
@@ -372,7 +400,7 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
             problem, progress = Problem(progress.reason, progress.message), None
     url = node_port = None
     if spec is not None and spec.ports and observed.service is not None:
-        url = url_for(app, spec.ports[0], spec.port_names()[0])
+        url = app_url(app, spec)
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
     result = AppStatus(
         observed_generation=generation,
