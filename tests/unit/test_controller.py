@@ -385,3 +385,23 @@ def test_a_failing_services_informer_does_not_pause_the_reconciles() -> None:
         source.services_back.set()
         source.quiet.set()
         controller.stop()
+
+
+def test_an_app_asks_to_be_reconciled_again_at_a_given_time(
+        parts: tuple[Controller, FakeReconciler, FakeInformer]) -> None:
+    """A verdict that changes with time alone (a crash loop that ages out) comes with
+    Outcome.requeue_after; the App is otherwise done (no backoff), and asking again at every
+    reconcile keeps one turn waiting, not one per reconcile."""
+    controller, reconciler, informer = parts
+    reconciler.answers = [Outcome(requeue_after=120.0) for _ in range(3)]
+    informer.listed(app("a"))
+    asked = time.monotonic()
+    for _ in range(3):
+        run_queue(controller)
+        controller.queue.add(("ns", "a"))  # a child changed meanwhile
+    run_queue(controller)
+    due = controller.queue._waiting[("ns", "a")]
+    assert asked + 119 < due <= time.monotonic() + 120
+    assert len(controller.queue) == 1
+    assert controller.queue._failures == {}
+    assert reconciler.seen == [("a", 1)] * 4

@@ -67,3 +67,16 @@ def test_a_waiting_worker_gets_a_key_added_later() -> None:
     queue.add("a")
     worker.join(timeout=10)
     assert results == ["a"]
+
+
+def test_a_key_waits_for_one_delayed_turn_the_earliest_asked_for() -> None:
+    """A reconcile that asks to run again later, each time it runs, must not start a new
+    chain of turns each time (client-go's delaying queue keeps one, the earliest)."""
+    queue: WorkQueue[str] = WorkQueue()
+    queue.add_after("a", 600)
+    queue.add_after("a", 0.05)
+    queue.add_after("a", 300)
+    assert len(queue) == 1
+    assert queue.get() == "a"
+    queue.done("a")
+    assert len(queue) == 0  # the later turns were the same one

@@ -231,7 +231,8 @@ class Controller:
 
     def _reconcile(self, key: AppKey) -> str:
         """One reconcile of the App of `key`; says how it ended, as the metrics count it:
-        success, error, or requeue (Stalled: tried again later)."""
+        success (also when it asked to be reconciled again at a given time), error, or
+        requeue (Stalled: tried again later)."""
         body = self.app(key)
         if body is None:
             self.forget(key)
@@ -252,15 +253,19 @@ class Controller:
             log.info("%s/%s: reconciled again after %d failed attempts", *key, state.failures)
         if outcome.namespace_terminating:
             self.queue.forget(key)
-        elif outcome.problem is None or outcome.problem.reason == status.INVALID_SPEC:
+            return "success"
+        if outcome.requeue_after is not None:
+            # A verdict that changes with time alone (a crash loop that ages out): the App
+            # is reconciled again then, although nothing in the cluster may say so.
+            self.queue.add_after(key, outcome.requeue_after)
+        if outcome.problem is None or outcome.problem.reason == status.INVALID_SPEC:
             # Done; or a spec only its author can fix: tried again when the App changes.
             self.queue.forget(key)
-        else:
-            # Stalled: tried again later, in case what blocked it (a conflicting object, a
-            # quota) went away without an event that concerns this App.
-            self.queue.retry(key)
-            return "requeue"
-        return "success"
+            return "success"
+        # Stalled: tried again later, in case what blocked it (a conflicting object, a
+        # quota) went away without an event that concerns this App.
+        self.queue.retry(key)
+        return "requeue"
 
     def _failed(self, key: AppKey, body: dict[str, Any], error: KubeError | None,
                 message: str) -> None:

@@ -3,7 +3,9 @@
 Many events about one App (its own, and its Deployment's status as pods start) collapse
 into one pending reconcile; a key being reconciled is never handed to a second worker at
 the same time, and is queued again afterwards if an event came in meanwhile; failed keys
-come back after an exponential backoff.
+come back after an exponential backoff. A key waits for its delayed turn once, at the
+earliest time asked for (as client-go's delaying queue): a reconcile that asks to be run
+again later, each time it runs, does not start a new chain of turns every time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class WorkQueue(Generic[K]):
         self._processing: set[K] = set()
         self._dirty: set[K] = set()
         self._delayed: list[tuple[float, int, K]] = []
+        self._waiting: dict[K, float] = {}  # key -> when it is due; older heap entries stale
         self._sequence = 0
         self._failures: dict[K, int] = {}
         self._base_delay = base_delay
@@ -56,9 +59,16 @@ class WorkQueue(Generic[K]):
         self._cond.notify()
 
     def add_after(self, key: K, delay: float) -> None:
+        """Queue the key once `delay` seconds have passed, unless it waits already for a
+        turn that comes sooner."""
         with self._cond:
+            due = time.monotonic() + delay
+            waiting = self._waiting.get(key)
+            if self._shutdown or (waiting is not None and waiting <= due):
+                return
+            self._waiting[key] = due
             self._sequence += 1
-            heapq.heappush(self._delayed, (time.monotonic() + delay, self._sequence, key))
+            heapq.heappush(self._delayed, (due, self._sequence, key))
             self._cond.notify()
 
     def retry(self, key: K, at_least: float | None = None) -> float:
@@ -86,7 +96,10 @@ class WorkQueue(Generic[K]):
                     return None
                 now = time.monotonic()
                 while self._delayed and self._delayed[0][0] <= now:
-                    self._add_locked(heapq.heappop(self._delayed)[2])
+                    due, _, key = heapq.heappop(self._delayed)
+                    if self._waiting.get(key) == due:
+                        del self._waiting[key]
+                        self._add_locked(key)
                 if self._queue:
                     key = self._queue.popleft()
                     self._queued.discard(key)
@@ -116,4 +129,4 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._queue) + len(self._delayed)
+            return len(self._queue) + len(self._waiting)
