@@ -27,6 +27,12 @@ bin=$("$here/build.sh" | tail -n 1)
 export PATH="$bin:$PATH"
 kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
+# One cluster is created at a time on this machine: kwokctl takes the first ports it finds
+# free, and two clusters created at once (two checkouts, the demo's and the tests') took the
+# same ones. The lock is held until the new cluster serves, so the next one sees them in use.
+exec 8>"$APP_OPERATOR_CACHE/cluster-create.lock"
+flock 8
+
 if [ -f "$kubeconfig" ] && kubectl get --raw /readyz >/dev/null 2>&1; then
     log "cluster '$name' is already running ($(kubectl get nodes --no-headers 2>/dev/null | wc -l) node(s))"
     echo "export KUBECONFIG=$kubeconfig"
@@ -68,7 +74,7 @@ KWOK_CONTROLLER_BINARY="$bin/kwok" \
         --kubeconfig "$kubeconfig" \
         --config "$config" \
         --wait 2m \
-        --quiet-pull >"$state/kwokctl.log" 2>&1 || {
+        --quiet-pull >"$state/kwokctl.log" 2>&1 8>&- || {
     cat "$state/kwokctl.log" >&2
     log "kwokctl could not create the cluster (log above, also in $state/kwokctl.log)"
     exit 1
