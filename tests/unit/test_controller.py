@@ -66,6 +66,8 @@ class FakeInformer(Informer):
 class FakeChildren:
     def __init__(self) -> None:
         self.on_change: Any = None
+        self.informers: dict[Any, Informer] = {}
+        self.optional: set[str] = set()
 
     def start(self, on_change: Any) -> None:
         self.on_change = on_change
@@ -405,3 +407,110 @@ def test_an_app_asks_to_be_reconciled_again_at_a_given_time(
     assert len(controller.queue) == 1
     assert controller.queue._failures == {}
     assert reconciler.seen == [("a", 1)] * 4
+
+
+class Fatal(BaseException):
+    """What no `except Exception` catches: a thread that meets it dies."""
+
+
+def wait_until(what: str, condition: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_readiness_names_the_caches_not_listed_yet() -> None:
+    controller, reconciler, informer = with_children(ChildSource(), ["ns"])
+    children: Children = reconciler.children  # type: ignore[assignment]
+    assert controller.readiness_problems() == [
+        "the App informer (all namespaces) has not listed yet",
+        "the Deployment informer (ns) has not listed yet",
+        "the Service informer (ns) has not listed yet"]  # the pods are not waited for
+    informer.listed()
+    children.informers[("Deployment", "ns")].list_once()
+    assert controller.readiness_problems() == [
+        "the Service informer (ns) has not listed yet"]
+    children.informers[("Service", "ns")].list_once()
+    assert controller.readiness_problems() == []
+    assert controller.liveness_problems() == []  # not started: nothing to judge
+
+
+@pytest.mark.timeout(60)
+def test_liveness_reports_a_dead_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threading, "excepthook", lambda _args: None)  # expected death
+
+    class Deadly(FakeReconciler):
+        def reconcile(self, body: dict[str, Any]) -> Outcome:
+            raise Fatal()
+
+    informer = FakeInformer()
+    controller = Controller(Deadly(), [informer], workers=2)  # type: ignore[arg-type]
+    controller.start()
+    try:
+        assert controller.liveness_problems() == []
+        informer.listed(app("a"))
+        wait_until("the dead worker reported", controller.liveness_problems)
+        dead = controller.liveness_problems()
+        assert len(dead) == 1 and dead[0] in (
+            "the reconcile-0 thread is dead", "the reconcile-1 thread is dead"), dead
+    finally:
+        controller.stop()
+    assert controller.liveness_problems() == []  # stopping is not dying
+
+
+@pytest.mark.timeout(60)
+def test_liveness_reports_a_reconcile_that_runs_too_long() -> None:
+    release = threading.Event()
+
+    class Stuck(FakeReconciler):
+        def reconcile(self, body: dict[str, Any]) -> Outcome:
+            release.wait()
+            return super().reconcile(body)
+
+    informer = FakeInformer()
+    controller = Controller(Stuck(), [informer], workers=1)  # type: ignore[arg-type]
+    controller.RECONCILE_LIMIT_SECONDS = 0.05
+    controller.start()
+    try:
+        informer.listed(app("a"))
+        wait_until("the stuck reconcile reported", controller.liveness_problems)
+        [problem] = controller.liveness_problems()
+        assert problem.startswith("the reconcile of ns/a has run for "), problem
+        assert problem.endswith("(reconcile-0)"), problem
+        release.set()
+        wait_until("the reconcile done", lambda: not controller.liveness_problems())
+    finally:
+        release.set()
+        controller.stop()
+
+
+@pytest.mark.timeout(60)
+def test_liveness_reports_an_informer_that_stopped_moving_or_died(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A watch that says nothing for longer than it may (no event, no end) and an informer
+    whose thread died are both reported by name."""
+    monkeypatch.setattr(threading, "excepthook", lambda _args: None)  # expected death
+
+    class Dying(ChildSource):
+        def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                     keep: Any) -> tuple[list[dict[str, Any]], str]:
+            if kind == "Deployment":
+                raise Fatal()
+            return super().list_all(kind, namespace, label_selector, keep)
+
+    source = Dying()
+    controller, reconciler, _ = with_children(source, ["ns"])
+    service = reconciler.children.informers[("Service", "ns")]
+    service.WATCH_TIMEOUT_SECONDS = (0, 0)
+    service.PROGRESS_GRACE_SECONDS = 0.05
+    controller.start()
+    try:
+        wait_until("both reported", lambda: len(controller.liveness_problems()) == 2)
+        dead, quiet = controller.liveness_problems()
+        assert dead == "the Deployment informer (ns) thread is dead"
+        assert quiet.startswith("the Service informer (ns) has not moved for "), quiet
+        assert quiet.endswith("(its watch)"), quiet
+    finally:
+        source.quiet.set()
+        controller.stop()

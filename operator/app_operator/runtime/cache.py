@@ -340,6 +340,11 @@ class Informer:
     # same moment, and a connection that died without a word is found by the read timeout
     # the source sets a little above it (a watch that is silent that long is broken).
     WATCH_TIMEOUT_SECONDS = (300, 600)
+    # An informer that has not moved for this long past its watch's timeout (or, between
+    # watches, for this long) is stuck: the liveness check says so. A list moves with each
+    # object it brings, a retry's wait is at most 15 s, a request without an answer times
+    # out after 30 s.
+    PROGRESS_GRACE_SECONDS = 120.0
 
     def __init__(self, source: Source, kind: str, label_selector: str,
                  index_label: str | None = None, namespace: str | None = None,
@@ -363,6 +368,9 @@ class Informer:
         # The current watch: the timeout it asked for, and when it last said anything.
         self._watch_timeout: float | None = None
         self._heard = time.monotonic()
+        # When the informer last moved (an object listed, an event, a failure), for health.
+        self._moved = time.monotonic()
+        self.last_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -379,6 +387,28 @@ class Informer:
         """Stops at the next event or watch timeout (the thread is a daemon)."""
         self._stop.set()
 
+    def liveness_problem(self) -> str | None:
+        """Why this informer cannot go on by itself, if it cannot: its thread died (it
+        should not: a bug, a MemoryError), or it has not moved for longer than a watch
+        can stay quiet."""
+        if self._thread is None or self._stop.is_set():
+            return None
+        if not self._thread.is_alive():
+            return f"the {self.name} thread is dead"
+        quiet = time.monotonic() - self._moved
+        timeout = self._watch_timeout or 0.0
+        if quiet > timeout + self.PROGRESS_GRACE_SECONDS:
+            doing = "its watch" if self._watch_timeout is not None else "listing"
+            return f"the {self.name} has not moved for {quiet:.0f}s ({doing})"
+        return None
+
+    def readiness_problem(self) -> str | None:
+        """Why reconciles cannot read this informer's store yet, if they cannot."""
+        if self.synced.is_set():
+            return None
+        why = f": {self.last_error}" if self.last_error else ""
+        return f"the {self.name} has not listed yet{why}"
+
     def run(self) -> None:
         failures = 0
         while not self._stop.is_set():
@@ -388,9 +418,12 @@ class Informer:
                 while not self._stop.is_set():
                     version = self.watch_once(version)
             except Expired as error:
+                self._moved = time.monotonic()
                 self._restarted("expired")
                 log.info("%s: watch expired (%s); listing again", self.name, error)
             except Exception as error:  # an informer must outlive any error
+                self._moved = time.monotonic()
+                self.last_error = str(error)
                 failures += 1
                 delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
                 silent = self._watch_timeout is not None and (
@@ -400,15 +433,23 @@ class Informer:
                             "watch silent past its timeout" if silent else "watch failed",
                             error, delay)
                 self._stop.wait(delay)
+                self._moved = time.monotonic()
             finally:
                 self._watch_timeout = None
 
     def _restarted(self, reason: str) -> None:
         metrics.informer_restarts.labels(self.kind, reason).inc()
 
+    def _keep(self, obj: Obj) -> Obj:
+        self._moved = time.monotonic()
+        return trim(obj)
+
     def list_once(self) -> str:
+        self._moved = time.monotonic()
         items, version = self.source.list_all(self.kind, self.namespace, self.label_selector,
-                                              keep=trim)
+                                              keep=self._keep)
+        self._moved = time.monotonic()
+        self.last_error = None
         changed = self.store.replace(items, version)
         first = not self._listed
         self._listed = True
@@ -426,10 +467,10 @@ class Informer:
         """Follow one watch request to its end; returns the resourceVersion to go on from."""
         timeout = random.randint(*self.WATCH_TIMEOUT_SECONDS)
         self._watch_timeout = timeout
-        self._heard = time.monotonic()
+        self._heard = self._moved = time.monotonic()
         for event in self.source.watch(self.kind, self.namespace, self.label_selector,
                                        version, timeout_seconds=timeout):
-            self._heard = time.monotonic()
+            self._heard = self._moved = time.monotonic()
             kind = event.get("type")
             obj = event.get("object") or {}
             if kind == "ERROR":

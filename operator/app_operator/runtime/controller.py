@@ -58,6 +58,9 @@ class AppState:
 class Controller:
     # How often an App whose informers have not listed yet is looked at again.
     SYNC_WAIT_SECONDS = 1.0
+    # A reconcile running longer than this is stuck (every request it sends is bounded by
+    # the client's timeout): the liveness check says so, and the kubelet restarts us.
+    RECONCILE_LIMIT_SECONDS = 300.0
 
     def __init__(self, reconciler: Reconciler, apps: Iterable[Informer], workers: int = 4,
                  resync_seconds: float = 300.0) -> None:
@@ -70,6 +73,10 @@ class Controller:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The threads that run as long as the controller does (the first pass's ends).
+        self._lasting: list[threading.Thread] = []
+        # Worker thread name -> the App it reconciles and since when.
+        self._running: dict[str, tuple[AppKey, float]] = {}
         # The first pass over every App after a start: the Apps it still has to check (None
         # until the Apps are listed), and those it checked already (None once reported).
         self._startup_pending: set[AppKey] | None = None
@@ -107,14 +114,15 @@ class Controller:
             informer.start()
         self.reconciler.children.start(self.on_child_change)
         for index in range(self.workers):
-            self._thread(self._work, f"reconcile-{index}")
-        self._thread(self._resync, "resync")
+            self._lasting.append(self._thread(self._work, f"reconcile-{index}"))
+        self._lasting.append(self._thread(self._resync, "resync"))
         self._thread(self._first_pass_keys, "first-pass")
 
-    def _thread(self, target: Any, name: str) -> None:
+    def _thread(self, target: Any, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def stop(self) -> None:
         self._stop.set()
@@ -135,6 +143,38 @@ class Controller:
         """Whether every informer holding an App of `namespace` and its children has listed
         once. Listed once is enough (client-go's HasSynced): see cache.Informer.synced."""
         return all(informer.synced.is_set() for informer in self.holding(namespace))
+
+    def _informers(self) -> list[Informer]:
+        return self.apps + list(self.reconciler.children.informers.values())
+
+    # Health, as the probes ask for it (handlers.py): an empty list is healthy.
+
+    def liveness_problems(self) -> list[str]:
+        """What keeps the controller from going on by itself, which a restart would cure:
+        a worker, the resync or an informer whose thread died (they should not: a bug, a
+        MemoryError), a reconcile running for longer than RECONCILE_LIMIT_SECONDS, an
+        informer that has not moved for longer than its watch can stay quiet. Nothing
+        before the start (a standby) or once stopping."""
+        if self._stop.is_set():
+            return []
+        problems = [f"the {thread.name} thread is dead" for thread in self._lasting
+                    if not thread.is_alive()]
+        now = time.monotonic()
+        with self._lock:
+            running = sorted(self._running.items())
+        problems += [f"the reconcile of {key[0]}/{key[1]} has run for {now - since:.0f}s "
+                     f"({worker})" for worker, (key, since) in running
+                     if now - since > self.RECONCILE_LIMIT_SECONDS]
+        problems += [problem for informer in self._informers()
+                     if (problem := informer.liveness_problem()) is not None]
+        return problems
+
+    def readiness_problems(self) -> list[str]:
+        """The caches the reconciles read that have not listed yet, by name (the pods,
+        only read for diagnostics, are not waited for)."""
+        optional = self.reconciler.children.optional
+        return [problem for informer in self._informers() if informer.kind not in optional
+                and (problem := informer.readiness_problem()) is not None]
 
     # News from the informers.
 
@@ -215,6 +255,9 @@ class Controller:
         workers = metrics.active_workers.labels(metrics.CONTROLLER)
         workers.inc()
         started = time.monotonic()
+        worker = threading.current_thread().name
+        with self._lock:
+            self._running[worker] = (key, started)
         try:
             result = self._reconcile(key)
         except Exception:  # a worker outlives anything; _reconcile logged it
@@ -222,6 +265,8 @@ class Controller:
             self.queue.retry(key)
             result = "error"
         finally:
+            with self._lock:
+                self._running.pop(worker, None)
             self.queue.done(key)
             workers.dec()
         metrics.reconcile_time.labels(metrics.CONTROLLER).observe(time.monotonic() - started)
