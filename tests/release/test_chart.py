@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from tests.gitops.test_install_examples import (
 )
 from tests.kube_helpers import ROOT, Kubectl
 from tests.release.conftest import CHART, package_version
+from tests.static.test_checkov import checkov
 
 Object = dict[str, Any]
 
@@ -236,3 +238,26 @@ def test_rendered_objects_pass_a_server_dry_run(helm: str, kubectl: Kubectl,
                        release="dry-run", namespace=namespace)
     assert_accepted(kubectl, objects)
     assert json.dumps(objects).count(namespace) >= 1
+
+
+def test_checkov_finds_nothing_in_the_rendered_chart(helm: str, tmp_path: Path) -> None:
+    """The chart's defaults pass the same checkov policy as manifests/ (.checkov/manifests.yaml)."""
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text(subprocess.run(
+        [helm, "template", "app-operator", str(CHART), "--namespace", "app-operator-system"],
+        capture_output=True, text=True, check=True).stdout)
+    checkov("manifests.yaml", manifest)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("replica=3", "additional properties 'replica' not allowed"),
+    ("metrics.serviceMonitor.enable=true", "additional properties 'enable' not allowed"),
+    ("watchNamespaces=team-a", "want array"),
+    ("watchNamespaces={Team_A}", "/watchNamespaces/0"),
+    ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+    ("metrics.port=8080", "/metrics/port"),
+])
+def test_a_misspelt_or_wrong_value_is_refused(helm: str, value: str, message: str) -> None:
+    """values.schema.json: a typo in --set or a values file fails the install instead of
+    being silently ignored (a `replica: 3` that leaves two replicas)."""
+    assert message in render_error(helm, value)
