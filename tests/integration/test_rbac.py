@@ -24,7 +24,7 @@ NEEDED = [
     *[(verb, resource) for resource in ("deployments.apps", "services", "persistentvolumeclaims",
                                         "configmaps")
       for verb in ("get", "list", "watch", "create", "patch", "delete")],
-    ("create", "events"), ("get", "pods"), ("list", "pods"), ("watch", "pods"),
+    ("create", "events"), ("patch", "events"), ("get", "pods"), ("list", "pods"), ("watch", "pods"),
 ]
 DENIED = [
     ("get", "secrets"), ("list", "secrets"), ("watch", "secrets"),

@@ -20,6 +20,7 @@ class Recorder(Kube):
         super().__init__(api_client=None)  # type: ignore[arg-type]
         self.sent: list[tuple[str, str, Any]] = []
         self.expired: set[str] = set()
+        self.forbidden = False
         self.time = 1000.0
         self.clock = lambda: self.time
 
@@ -28,6 +29,8 @@ class Recorder(Kube):
         self.sent.append((method, path, body))
         if method == "PATCH" and path.rsplit("/", 1)[-1] in self.expired:
             raise KubeError(404, "NotFound", "events not found")
+        if method == "PATCH" and self.forbidden:
+            raise KubeError(403, "Forbidden", "cannot patch resource events")
         if method == "POST":
             return {**body, "metadata": {**body["metadata"], "name": f"flask.{len(self.sent)}"}}
         return {}
@@ -74,3 +77,13 @@ def test_after_the_window_or_once_the_event_expired_a_new_one_is_posted() -> Non
     assert [m for m, _, _ in kube.sent][4:] == ["PATCH", "POST"]
     kube.post()  # counted on the new one
     assert kube.sent[-1][0] == "PATCH" and kube.sent[-1][1] == f"{EVENTS}/flask.6"
+
+
+def test_an_operator_that_may_not_patch_events_posts_each_one() -> None:
+    """Installed with an older ClusterRole (events: create only), no event is lost."""
+    kube = Recorder()
+    kube.forbidden = True
+    kube.post()
+    kube.post()
+    assert [m for m, _, _ in kube.sent] == ["POST", "PATCH", "POST"]
+    assert kube.events_dropped == 0

@@ -19,7 +19,7 @@ EXPECTED_RULES = [
     {"apiGroups": [""], "resources": ["services", "persistentvolumeclaims", "configmaps"],
      "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
 NEVER_RESOURCES = {"secrets", "pods/exec", "pods/attach", "pods/portforward",
                    "pods/ephemeralcontainers", "persistentvolumes", "nodes",

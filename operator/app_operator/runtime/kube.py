@@ -450,9 +450,11 @@ class Kube:
                                   "lastTimestamp": event["lastTimestamp"]},
                                  field_manager=FIELD_MANAGER)
             except KubeError as error:
-                if error.status != 404:
+                if not error.refused:
                     raise
-                # The Event expired (the API server keeps them an hour): a new one.
+                # The Event expired (the API server keeps them an hour), or may not be
+                # patched (an older ClusterRole): a new one says it.
+                log.debug("event %s not counted (%s): posted anew", series.name, error)
             else:
                 series.count += 1
                 series.last = now_
