@@ -266,6 +266,15 @@ def test_a_forgotten_app_is_tried_afresh() -> None:
     operator.forget(NS, "flask")
     run(api, app_body(), operator)
     assert ("apply", "Deployment", "flask") in api.writes
+    # An App being deleted is forgotten too.
+    for _ in range(2):
+        run(api, app_body(), operator)
+    deleting = app_body()
+    deleting["metadata"]["deletionTimestamp"] = "2026-12-06T08:00:00Z"
+    run(api, deleting, operator)
+    api.writes.clear()
+    run(api, app_body(), operator)
+    assert ("apply", "Deployment", "flask") in api.writes
 
 
 # Time-based verdicts

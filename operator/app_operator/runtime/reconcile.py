@@ -212,6 +212,7 @@ class Reconciler:
         if body["metadata"].get("deletionTimestamp"):
             # Being deleted: the garbage collector removes the children, or leaves them on
             # purpose (`kubectl delete --cascade=orphan`); re-attaching them would defeat that.
+            self.forget(body["metadata"]["namespace"], body["metadata"]["name"])
             return outcome
         try:
             self._reconcile(body, outcome)
