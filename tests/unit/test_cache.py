@@ -447,3 +447,27 @@ def test_a_watch_that_breaks_after_its_timeout_is_counted_as_silent() -> None:
     before = restarts("Deployment", "silent")
     box[0].run()
     assert restarts("Deployment", "silent") == before + 1
+
+
+def test_an_informer_is_followed_from_each_list_to_the_next_failure() -> None:
+    box: list[Informer] = []
+    following: list[bool] = []
+
+    class Watching(Scripted):
+        def list_all(self, kind: str, namespace: str | None, label_selector: str,
+                     keep: Callable[[dict[str, Any]], dict[str, Any]]
+                     ) -> tuple[list[dict[str, Any]], str]:
+            following.append(box[0].following)
+            return super().list_all(kind, namespace, label_selector, keep)
+
+        def watch(self, kind: str, namespace: str | None, label_selector: str,
+                  resource_version: str, timeout_seconds: int) -> Iterator[dict[str, Any]]:
+            following.append(box[0].following)
+            return super().watch(kind, namespace, label_selector, resource_version,
+                                 timeout_seconds)
+
+    source = Watching(box, lists=2, watches=[OSError("connection reset by peer")])
+    box.append(Informer(source, "App", "", retry_seconds=0.01))
+    box[0].run()
+    assert following == [False, True, False]  # listing, watching, listing again
+    assert box[0].following and box[0].synced.is_set()

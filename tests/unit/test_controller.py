@@ -52,6 +52,7 @@ class FakeInformer(Informer):
         for body in bodies:
             self.store.upsert(body)
         self.synced.set()
+        self.following = True
         for body in bodies:
             self.on_change(body, False)
 
@@ -514,3 +515,29 @@ def test_liveness_reports_an_informer_that_stopped_moving_or_died(
     finally:
         source.quiet.set()
         controller.stop()
+
+
+@pytest.mark.timeout(60)
+def test_an_app_waits_while_its_own_app_informer_lists_again_after_a_failure() -> None:
+    """Children informers relisting never hold an App back; the Apps' informer does, for
+    its own Apps: an App deleted while its watch was down must not be reconciled back into
+    children before the relist says it is gone (Apps of other namespaces go on)."""
+    controller, reconciler, informer = with_children(ChildSource(), [None])
+    other = FakeInformer()
+    other.namespace = "other"
+    informer.namespace = "ns"
+    controller.apps.append(other)
+    children: Children = reconciler.children  # type: ignore[assignment]
+    informer.on_change = other.on_change = controller.on_app_change
+    for child_informer in children.informers.values():
+        child_informer.list_once()
+    informer.listed(app("a"))
+    other.listed(app("b", namespace="other"))
+    informer.following = False  # its watch failed: listing again
+    next_turn(controller)
+    next_turn(controller)
+    assert reconciler.seen == [("b", 1)]
+    informer.following = True  # the relist is in, and "a" is still there
+    controller.queue.add(("ns", "a"))
+    next_turn(controller)
+    assert reconciler.seen == [("b", 1), ("a", 1)]

@@ -359,6 +359,10 @@ class Informer:
         # after a failed watch does not pause the reconciles, since the deletions missed
         # meanwhile still arrive from the relist (Store.replace reports them).
         self.synced = threading.Event()
+        # True while the store follows the API server: false from a failed watch until the
+        # next list is in. Only the Apps' own informer is waited for on this (Controller):
+        # an App deleted while nobody watched must not be reconciled back into children.
+        self.following = False
         self._listed = False
         # Called with each object that changed and whether it is gone.
         self.on_change = on_change or (lambda _obj, _gone: None)
@@ -418,10 +422,12 @@ class Informer:
                 while not self._stop.is_set():
                     version = self.watch_once(version)
             except Expired as error:
+                self.following = False
                 self._moved = time.monotonic()
                 self._restarted("expired")
                 log.info("%s: watch expired (%s); listing again", self.name, error)
             except Exception as error:  # an informer must outlive any error
+                self.following = False
                 self._moved = time.monotonic()
                 self.last_error = str(error)
                 failures += 1
@@ -454,6 +460,7 @@ class Informer:
         first = not self._listed
         self._listed = True
         self.synced.set()
+        self.following = True
         if first:
             log.debug("%s: %d objects listed", self.kind, len(items))
             for obj in items:

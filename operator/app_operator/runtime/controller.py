@@ -144,6 +144,13 @@ class Controller:
         once. Listed once is enough (client-go's HasSynced): see cache.Informer.synced."""
         return all(informer.synced.is_set() for informer in self.holding(namespace))
 
+    def apps_followed(self, namespace: str) -> bool:
+        """Whether the Apps of `namespace` are as the API server has them: their informer is
+        not relisting after a failed watch. A child's store that missed something costs at
+        most a write the apply makes harmless; an App store that missed the App's deletion
+        would make children for an App that is gone."""
+        return all(i.following for i in self.apps if i.namespace in (namespace, None))
+
     def _informers(self) -> list[Informer]:
         return self.apps + list(self.reconciler.children.informers.values())
 
@@ -245,10 +252,11 @@ class Controller:
 
     def _process(self, key: AppKey) -> None:
         """One worker's turn with one App key, handed out by the queue."""
-        if not self.synced_for(key[0]):
+        if not (self.synced_for(key[0]) and self.apps_followed(key[0])):
             # A reconcile before the first list of the stores it reads would take every child
-            # for missing. This App waits; Apps of namespaces already listed go on.
-            log.debug("%s/%s: waiting for the first list of its namespace's informers", *key)
+            # for missing; one while its App's store relists might act on an App that is
+            # gone. This App waits; Apps of other namespaces go on.
+            log.debug("%s/%s: waiting for a list of its namespace's informers", *key)
             self.queue.done(key)
             self.queue.add_after(key, self.SYNC_WAIT_SECONDS)
             return
