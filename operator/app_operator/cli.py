@@ -20,6 +20,14 @@ from typing import Any
 import kopf
 
 
+def quiet_probe_failures(record: logging.LogRecord) -> bool:
+    """kopf answers a failing liveness probe with 500 by letting its ActivityError reach its
+    web server, which logs 30 lines of traceback at each probe; kopf has said why in one line
+    before ("Activity 'health' failed permanently: not alive: ...")."""
+    error = record.exc_info[1] if record.exc_info else None
+    return type(error).__name__ != "ActivityError"
+
+
 def _run(args: argparse.Namespace) -> int:
     from app_operator.runtime.handlers import RunOptions, Settings  # registers the handlers
 
@@ -51,8 +59,11 @@ def _run(args: argparse.Namespace) -> int:
     if not args.verbose:
         # kopf reports every handled watch event; the operator's own logs say what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-        # kopf says "succeeded" at each liveness probe; a failing probe is logged as an error.
+        # kopf says "succeeded" at each liveness probe, and its web server logs each request;
+        # a failing probe is logged as an error.
         logging.getLogger("kopf.activities.probe").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+        logging.getLogger("aiohttp.server").addFilter(quiet_probe_failures)
     kopf.run(
         settings=settings,
         identity=identity,

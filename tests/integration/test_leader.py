@@ -18,6 +18,7 @@ from tests.kube_helpers import (
     app_manifest,
     free_port,
     http_get,
+    service_account_kubeconfig,
     wait_for,
     wait_ready,
 )
@@ -173,3 +174,51 @@ def test_the_probes_of_a_leader_and_a_standby(kubectl: Kubectl, namespace: str,
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def operator_role(services: list[str]) -> dict[str, Any]:
+    """manifests/clusterrole.yaml's rules as a Role, with these verbs on Services."""
+    everything = ["get", "list", "watch", "create", "patch", "delete"]
+    rules = [
+        {"apiGroups": ["appoperator.dev"], "resources": ["apps"],
+         "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"],
+         "verbs": ["get", "patch"]},
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": everything},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims", "configmaps"],
+         "verbs": everything},
+        {"apiGroups": [""], "resources": ["services"], "verbs": services},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    ]
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": "operator"}, "rules": rules}
+
+
+def test_not_ready_while_a_cache_cannot_list_then_ready(kubectl: Kubectl, namespace: str,
+                                                        tmp_path: Path) -> None:
+    """An operator that may not list Services (a Role one verb short) is alive but not
+    ready, and its readiness answer says which cache and why; given the verb, it lists and is
+    ready without a restart."""
+    kubectl("create", "serviceaccount", "operator")
+    kubectl.apply(operator_role(["get", "watch", "create", "patch", "delete"]))
+    kubectl("create", "rolebinding", "operator", "--role", "operator",
+            f"--serviceaccount={namespace}:operator")
+    config = service_account_kubeconfig(kubectl, "operator", tmp_path)
+    live, ready = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    operator = OperatorProcess(str(config), [namespace], tmp_path / "operator.log", extra_args=(
+        "--liveness", f"http://{live}/healthz", "--metrics-bind-address", ready)).start()
+    try:
+        answers = wait_probes("a readiness answer naming the Services' cache", (live, ready),
+                              lambda a: a["ready"][0] == 503 and any(
+                                  "Service" in p for p in a["ready"][1]["problems"]))
+        [problem] = answers["ready"][1]["problems"]
+        assert "has not listed yet" in problem and "403" in problem, problem
+        assert answers["live"] == (200, {"health": {"role": "single", "problems": []}})
+
+        kubectl.apply(operator_role(["get", "list", "watch", "create", "patch", "delete"]))
+        answers = wait_probes("the operator to be ready", (live, ready),
+                              lambda a: a["ready"][0] == 200, timeout=60)
+        assert answers["ready"][1] == {"role": "single", "problems": []}
+    finally:
+        operator.stop()

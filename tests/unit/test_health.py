@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ from kopf._cogs.structs import ephemera
 from kopf._core.engines import indexing, probing
 
 from app_operator.runtime import handlers, metrics
+from app_operator.runtime.controller import Controller as RealController
 from app_operator.runtime.health import Health
 from app_operator.runtime.kube import Kube
 from app_operator.runtime.leader import LeaderElector
+from app_operator.runtime.reconcile import Outcome
 from tests.kube_helpers import free_port, http_get
+from tests.unit.test_controller import FakeInformer, FakeReconciler, Fatal, app
 from tests.unit.test_leader import LeaseApi, wait_until
 
 
@@ -177,6 +181,33 @@ def test_kopfs_liveness_endpoint_answers_500_once_a_worker_is_dead(
     assert http_get(kopf_liveness)[0] == 200
 
 
+@pytest.mark.timeout(60)
+def test_a_worker_of_the_real_controller_dies_and_kopfs_endpoint_answers_500(
+        kopf_liveness: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole way: a reconcile meets what no `except Exception` catches, its worker
+    thread dies, the controller reports it, the probe handler fails, kopf answers 500."""
+    monkeypatch.setattr(threading, "excepthook", lambda _args: None)  # an expected death
+
+    class Deadly(FakeReconciler):
+        def reconcile(self, body: dict[str, Any]) -> Outcome:
+            raise Fatal()
+
+    informer = FakeInformer()
+    controller = RealController(Deadly(), [informer], workers=1)  # type: ignore[arg-type]
+    health = Health(controller)
+    monkeypatch.setattr(handlers, "_health", health, raising=False)
+    controller.start()
+    health.started.set()
+    try:
+        informer.listed(app("a"))
+        wait_until(lambda: bool(controller.liveness_problems()))
+        status, _ = http_get(kopf_liveness)
+        assert status == 500
+        assert health.liveness()[1]["problems"] == ["the reconcile-0 thread is dead"]
+    finally:
+        controller.stop()
+
+
 def wsgi_get(app: Any, path: str) -> tuple[str, bytes]:
     answer: list[str] = []
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
@@ -223,3 +254,23 @@ def test_the_options_of_an_operator_started_by_kopf_run_are_the_defaults() -> No
     options = handlers.options_of(kopf.OperatorSettings())
     assert options == handlers.RunOptions()
     assert options.leader_election_namespace is None and options.namespaces == []
+
+
+def test_a_failing_probe_is_said_once_not_with_aiohttps_traceback(
+        kopf_liveness: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from app_operator.cli import quiet_probe_failures
+
+    controller = Controller()
+    controller.dead.append("reconcile-0")
+    monkeypatch.setattr(handlers, "_health", running_health(controller), raising=False)
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.addFilter(quiet_probe_failures)
+    try:
+        with caplog.at_level(logging.INFO):
+            assert http_get(kopf_liveness)[0] == 500
+    finally:
+        server_log.removeFilter(quiet_probe_failures)
+    errors = [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [("kopf.activities.probe", "Activity 'health' failed permanently: not "
+                       "alive: worker thread reconcile-0 is dead")]

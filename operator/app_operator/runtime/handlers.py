@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -32,7 +32,7 @@ from app_operator.core import model, render
 from app_operator.runtime import leader, metrics
 from app_operator.runtime.cache import Children, Informer
 from app_operator.runtime.controller import Controller
-from app_operator.runtime.health import ControllerHealth, Health
+from app_operator.runtime.health import Health
 from app_operator.runtime.kube import Kube, RateLimiter, load_client
 from app_operator.runtime.leader import LeaderElector
 from app_operator.runtime.reconcile import Reconciler
@@ -117,8 +117,7 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
             raise kopf.PermanentError(str(error)) from error
         # Every write of the workers and of the events asks the elector first.
         kube.may_write = _elector.is_leader
-    # (cast: Controller.liveness_problems and readiness_problems are the controller's own.)
-    health = _health = Health(cast(ControllerHealth, controller), _elector)
+    health = _health = Health(controller, _elector)
     election = None if _elector is None else threading.Thread(
         target=_elector.run, name="leader-election", daemon=True,
         args=(lambda: _start_controller(controller, health), _lost))

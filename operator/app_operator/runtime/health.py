@@ -63,7 +63,7 @@ class Health:
                     problems.append(f"the leader election thread is stuck: no attempt on "
                                     f"the Lease for {quiet:.0f}s")
         if self.started.is_set():
-            problems += self._controller_problems("liveness_problems")
+            problems += self.controller.liveness_problems()
         return problems
 
     def readiness_problems(self) -> list[str]:
@@ -71,12 +71,7 @@ class Health:
             return []  # a standby: ready to take over, and says who leads
         if not self.started.is_set():
             return ["the controller is starting"]
-        return self._controller_problems("readiness_problems")
-
-    def _controller_problems(self, name: str) -> list[str]:
-        # TEMPORARY: a controller from before issue 21 item 7 has neither method yet.
-        method = getattr(self.controller, name, None)
-        return list(method()) if method is not None else []
+        return self.controller.readiness_problems()
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         problems = self.liveness_problems()
