@@ -21,7 +21,13 @@ from typing import Any
 
 import pytest
 
-from tests.kube_helpers import Kubectl, OperatorProcess, app_manifest, wait_for
+from tests.kube_helpers import (
+    Kubectl,
+    OperatorProcess,
+    app_manifest,
+    service_account_kubeconfig,
+    wait_for,
+)
 from tests.release.conftest import CHART, documents
 
 CRD = "apps.appoperator.dev"
@@ -53,14 +59,17 @@ def relocated_bundle(install: list[Object], namespace: str, suffix: str) -> list
     return moved
 
 
-def an_app_and_its_deployment(kubectl: Kubectl, cluster: Kubectl, namespace: str,
+def an_app_and_its_deployment(kubectl: Kubectl, kubeconfig: str, namespace: str,
                               log: Path) -> None:
-    """An App reconciled by the operator (a process, as in the integration tier): its
-    Deployment exists, owned by the App."""
+    """An App reconciled by the operator (a process, as in the integration tier, with the
+    credentials of `kubeconfig`): its Deployment exists, owned by the App."""
     kubectl.apply(app_manifest("kept"))
-    operator = OperatorProcess(cluster.kubeconfig, [namespace], log).start()
+    operator = OperatorProcess(kubeconfig, [namespace], log).start()
     try:
-        wait_for("the App's Deployment", lambda: kubectl.get("deployment", "kept"))
+        wait_for("the App's Deployment", lambda: kubectl.get("deployment", "kept"), timeout=90)
+    except AssertionError:
+        raise AssertionError(f"no Deployment; the operator's log:\n{operator.logs()[-4000:]}"
+                             ) from None
     finally:
         operator.stop()
 
@@ -89,13 +98,18 @@ def test_deleting_the_install_bundle_keeps_the_crd_and_the_apps(
     bundle = tmp_path / "install.yaml"
     bundle.write_text("\n---\n".join(json.dumps(o) for o in relocated_bundle(
         install, namespace, suffix)))
-    cluster("apply", "--server-side", "-f", str(bundle))
-    an_app_and_its_deployment(kubectl, cluster, namespace, tmp_path / "operator.log")
+    try:
+        cluster("apply", "--server-side", "-f", str(bundle))
+        an_app_and_its_deployment(kubectl, cluster.kubeconfig, namespace,
+                                  tmp_path / "operator.log")
 
-    cluster("delete", "-f", str(bundle), "--wait=true")
-    assert cluster.get("clusterrole", f"app-operator-{suffix}") is None  # the operator is gone
-    assert kubectl.get("deployment", "app-operator") is None
-    assert_everything_kept(cluster, kubectl)
+        cluster("delete", "-f", str(bundle), "--wait=true")
+        assert cluster.get("clusterrole", f"app-operator-{suffix}") is None  # operator gone
+        assert kubectl.get("deployment", "app-operator") is None
+        assert_everything_kept(cluster, kubectl)
+    finally:  # nothing cluster-wide left behind when the test fails halfway (no CRD in it)
+        cluster.run("delete", "-f", str(bundle), "--ignore-not-found", "--wait=false",
+                    check=False)
 
 
 def helm_run(helm: str, cluster: Kubectl, *args: str) -> str:
@@ -110,6 +124,21 @@ def test_helm_uninstall_keeps_the_crd_and_the_apps(helm: str, cluster: Kubectl,
                                                    kubectl: Kubectl, namespace: str,
                                                    tmp_path: Path) -> None:
     release = f"rel-{uuid.uuid4().hex[:6]}"
+    try:
+        helm_install_and_uninstall(helm, cluster, kubectl, namespace, release, tmp_path)
+    finally:  # the release's cluster-wide objects, when the test failed before uninstall
+        cluster.run("delete", ",".join(RELEASE_CLUSTER_KINDS), "-l",
+                    f"app.kubernetes.io/instance={release}", "--ignore-not-found",
+                    "--wait=false", check=False, namespaced=False)
+
+
+# What the chart makes outside the release's namespace (the CRD is never one of them).
+RELEASE_CLUSTER_KINDS = ("clusterroles", "clusterrolebindings", "validatingadmissionpolicies",
+                         "validatingadmissionpolicybindings")
+
+
+def helm_install_and_uninstall(helm: str, cluster: Kubectl, kubectl: Kubectl, namespace: str,
+                               release: str, tmp_path: Path) -> None:
     helm_run(helm, cluster, "install", release, str(CHART), "--namespace", namespace,
              "--set", f"watchNamespaces={{{namespace}}}")
     manifest = helm_run(helm, cluster, "get", "manifest", release, "--namespace", namespace)
@@ -118,7 +147,10 @@ def test_helm_uninstall_keeps_the_crd_and_the_apps(helm: str, cluster: Kubectl,
     fullname = f"{release}-app-operator"
     assert kubectl.get("deployment", fullname) is not None
     assert kubectl.get("rolebinding", fullname) is not None
-    an_app_and_its_deployment(kubectl, cluster, namespace, tmp_path / "operator.log")
+    # The operator runs as the release's ServiceAccount: what watchNamespaces grants (its
+    # ClusterRole bound in this namespace only) is enough to reconcile an App here.
+    account = service_account_kubeconfig(kubectl, fullname, tmp_path)
+    an_app_and_its_deployment(kubectl, str(account), namespace, tmp_path / "operator.log")
 
     helm_run(helm, cluster, "uninstall", release, "--namespace", namespace, "--wait")
     assert kubectl.get("deployment", fullname) is None
