@@ -420,18 +420,28 @@ class Scripted(FakeSource):
 def test_restarts_are_counted_and_logged_by_reason(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="app_operator.cache")
     box: list[Informer] = []
-    source = Scripted(box, lists=3, watches=[
+    source = Scripted(box, lists=4, watches=[
         [{"type": "ERROR", "object": {"code": 410, "message": "too old"}}],
         OSError("connection reset by peer")])
+    refused = source.list_all
+
+    def list_all(*args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
+        if len(source.lists) == 2:  # the relist after the failed watch fails once too
+            source.lists.pop()
+            raise OSError("connection refused")
+        return refused(*args, **kwargs)
+
+    source.list_all = list_all  # type: ignore[method-assign]
     box.append(Informer(source, "ConfigMap", SELECTOR, namespace="ns", retry_seconds=0.01))
     before = {reason: restarts("ConfigMap", reason) for reason in ("expired", "error")}
     box[0].run()
     assert restarts("ConfigMap", "expired") == before["expired"] + 1
-    assert restarts("ConfigMap", "error") == before["error"] + 1
+    assert restarts("ConfigMap", "error") == before["error"] + 2
     messages = [r.getMessage() for r in caplog.records]
     assert "ConfigMap informer (ns): watch expired (too old); listing again" in messages
-    assert any(m.startswith("ConfigMap informer (ns): watch failed (connection reset by peer)")
-               for m in messages), messages
+    assert [m.split(";")[0] for m in messages if "failed" in m] == [
+        "ConfigMap informer (ns): watch failed (connection reset by peer)",
+        "ConfigMap informer (ns): list failed (connection refused)"]
 
 
 def test_a_watch_that_breaks_after_its_timeout_is_counted_as_silent() -> None:

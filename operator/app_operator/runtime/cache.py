@@ -5,8 +5,8 @@ A reconcile reads an App and its Deployment, Service, claims and ConfigMap from 
 of asking the API server each time: a reconcile of a converged App sends no request at all.
 Each kind has one informer: it lists the objects (the children: those labelled
 `app.kubernetes.io/managed-by=app-operator`), then watches them from the list's
-resourceVersion, and lists again when the watch expires. A list that no longer holds an
-object reports it deleted, so deletions missed while a watch was down still arrive.
+resourceVersion, and lists again when the watch expires or fails. A list that no longer
+holds an object reports it deleted, so deletions missed while a watch was down still arrive.
 
 The store is not the informer's alone: the answer of each write the operator makes goes in
 too (`Children.remember`), so that the next reconcile does not see the version from before
@@ -432,12 +432,14 @@ class Informer:
                 self.last_error = str(error)
                 failures += 1
                 delay = min(self._retry * 2 ** min(failures - 1, 4), 15.0)
-                silent = self._watch_timeout is not None and (
-                    time.monotonic() - self._heard >= self._watch_timeout)
+                watching = self._watch_timeout is not None
+                silent = watching and time.monotonic() - self._heard >= (
+                    self._watch_timeout or 0.0)
                 self._restarted("silent" if silent else "error")
-                log.warning("%s: %s (%s); listing again in %.0fs", self.name,
-                            "watch silent past its timeout" if silent else "watch failed",
-                            error, delay)
+                what = ("watch silent past its timeout" if silent else
+                        "watch failed" if watching else "list failed")
+                log.warning("%s: %s (%s); listing again in %.0fs", self.name, what, error,
+                            delay)
                 self._stop.wait(delay)
                 self._moved = time.monotonic()
             finally:
