@@ -277,7 +277,11 @@ class Kube:
 
     def watch(self, kind: str, namespace: str | None, label_selector: str,
               resource_version: str, timeout_seconds: int = 300) -> Iterator[dict[str, Any]]:
-        """The events of one watch request, as they come, until the server ends it."""
+        """The events of one watch request, as they come, until the server ends it after
+        `timeout_seconds` (the informer draws it from a range, so that watches do not all
+        end together). Bookmarks are asked for, so a quiet watch still moves on. A watch
+        silent 30 s past its timeout is broken (a connection that died without a word, a
+        proxy that dropped it): the read times out and raises KubeError."""
         query = {"watch": "true", "labelSelector": label_selector,
                  "resourceVersion": resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": str(timeout_seconds)}
