@@ -10,11 +10,16 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.gitops.test_install_examples import kustomize
 from tests.kube_helpers import ROOT
 from tests.release.conftest import RELEASE_IMAGE, documents, package_version, run_release
+
+# The first test of a session may build helm from its Go module (hack/helm/build.sh): about
+# four minutes on a busy 2-core machine, cached afterwards.
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_dist_holds_the_crds_and_the_operator_apart(dist: Path) -> None:

@@ -22,6 +22,10 @@ from tests.kube_helpers import ROOT, Kubectl
 from tests.release.conftest import CHART, package_version
 from tests.static.test_checkov import checkov
 
+# The first test of a session may build helm from its Go module (hack/helm/build.sh): about
+# four minutes on a busy 2-core machine, cached afterwards.
+pytestmark = pytest.mark.timeout(900)
+
 Object = dict[str, Any]
 
 

@@ -30,6 +30,10 @@ from tests.kube_helpers import (
 )
 from tests.release.conftest import CHART, documents
 
+# The first test of a session may build helm from its Go module (hack/helm/build.sh): about
+# four minutes on a busy 2-core machine, cached afterwards.
+pytestmark = pytest.mark.timeout(900)
+
 CRD = "apps.appoperator.dev"
 Object = dict[str, Any]
 
@@ -119,7 +123,6 @@ def helm_run(helm: str, cluster: Kubectl, *args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.timeout(300)
 def test_helm_uninstall_keeps_the_crd_and_the_apps(helm: str, cluster: Kubectl,
                                                    kubectl: Kubectl, namespace: str,
                                                    tmp_path: Path) -> None:
