@@ -98,6 +98,7 @@ class FakeReconciler:
         self.seen: list[tuple[str, int]] = []
         self.answers: list[Outcome | Exception] = []
         self.reported: list[str] = []
+        self.forgotten: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
@@ -111,6 +112,9 @@ class FakeReconciler:
     def report_error(self, body: dict[str, Any], message: str) -> bool:
         self.reported.append(message)
         return True
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.forgotten.append((namespace, name))
 
 
 @pytest.fixture
@@ -182,6 +186,9 @@ def test_a_deletion_missed_while_the_watch_was_down_forgets_the_app(
     informer.on_change(body, True)
     assert ("ns", "a") not in controller._state
     assert controller.queue._failures == {}
+    # The reconciler's own memory of the App (children held back after an overridden
+    # apply) goes in the same place.
+    assert reconciler.forgotten == [("ns", "a")]
     # The retry that was due finds nothing to do: no ghost reconcile.
     controller.queue.add(("ns", "a"))
     run_queue(controller)

@@ -208,6 +208,7 @@ class Controller:
             self._state.pop(key, None)
             self._checked_at_start(key)
         self.queue.forget(key)
+        self.reconciler.forget(*key)
 
     # The first pass after a start.
 
