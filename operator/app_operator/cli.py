@@ -267,12 +267,25 @@ def _read_text(name: str) -> str:
         return handle.read()
 
 
+def version() -> str:
+    """The installed package's version (pyproject.toml is its one source; release bundles,
+    the chart and the image's labels carry the same)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("app-operator")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="app-operator",
         description="Keeps a Deployment, a Service and PersistentVolumeClaims in step with "
         "each App resource.",
     )
+    top.add_argument("--version", action="version", version=f"app-operator {version()}")
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the operator")
     run.add_argument("-n", "--namespace", action="append", default=[],
