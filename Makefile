@@ -100,17 +100,20 @@ kind-down: ## delete the kind cluster
 kind-test: venv images ## the kind tier: kind cluster, operator deployed, pytest tests/kind (real pods)
 	@PYTEST=$(VENV)/bin/pytest hack/kind.sh test
 
-.PHONY: install-crd run demo stop
+.PHONY: install-crd run demo demo-sim stop
 install-crd: cluster-up venv ## apply the CRD to the local cluster
 	KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl apply --server-side -f crds/
 	@# kubectl wait fails at once while the new CRD has no conditions yet: ask again.
 	@for i in $$(seq 60); do KUBECONFIG=$(KUBECONFIG_LOCAL) kubectl wait --for=condition=Established crd/apps.appoperator.dev --timeout=60s 2>/dev/null && exit 0; sleep 1; done; echo "the App CRD is not Established after 60 s" >&2; exit 1
-run: install-crd ## run the operator in the foreground against the local cluster
-	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/app-operator run
-demo: install-crd ## local cluster + CRD + operator + the Flask example App, shown Ready
-	@KUBECONFIG=$(KUBECONFIG_LOCAL) hack/demo.sh
-stop: ## stop the operator that `make demo` left running
+run: install-crd ## run the operator in the foreground against the local cluster (stops demo-sim's first)
 	@hack/stop-operator.sh
+	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/app-operator run
+demo: ## the Flask example App with real pods in kind: images, cluster, operator, curl localhost:8080 (needs Docker)
+	@hack/demo.sh
+demo-sim: install-crd ## without Docker: the local cluster (simulated pods), the operator as a process, the Flask App Ready
+	@KUBECONFIG=$(KUBECONFIG_LOCAL) hack/demo-sim.sh
+stop: ## end the demos: stop demo-sim's operator, delete demo's kind cluster
+	@hack/demo-stop.sh
 
 # Releases (docs/install.md): the bundle in dist/ and the Helm chart in charts/app-operator.
 .PHONY: release helm helm-lint

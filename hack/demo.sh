@@ -1,44 +1,92 @@
 #!/usr/bin/env bash
-# `make demo`: the operator running against the local cluster, the example Flask App
-# deployed and shown Ready. The operator keeps running in the background afterwards
-# (logs: .cluster/operator.log; stop it with `make stop`).
+# `make demo`: the tutorial's Flask App on Kubernetes with real pods, in one command.
+#   1. the images app-operator:dev and pylounge_flask_app:v1 (hack/images/build.sh)
+#   2. the kind cluster of kind-config.yaml, `app-operator` (hack/kind.sh up: kind's public node
+#      image where Docker Hub answers, else the one built here from Go modules, once)
+#   3. the images loaded, the CRD and manifests/ applied: the operator runs as a pod
+#   4. examples/apps/flask.yaml applied, waited for, and its greeting fetched from localhost:8080
+# Each step is built on hack/kind.sh (the same steps as `make kind-e2e`) and skips what is done
+# already, so a second run takes seconds. Without Docker: `make demo-sim` (simulated pods).
+# The cluster is kind's usual one: its kubeconfig in ~/.kube/config (KIND_KUBECONFIG elsewhere),
+# context kind-app-operator made current. `make stop` deletes it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-: "${KUBECONFIG:=$root/.cluster/kubeconfig}"
-export KUBECONFIG
-step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=hack/kind/lib.sh
+source hack/kind/lib.sh # log/die with the seconds since the start (KIND_T0, shared with children)
+cluster=$KIND_CLUSTER_NAME
+context="kind-$cluster"
+export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
+host_port=8080 # kind-config.yaml's hostPort for the example's nodePort 30080
+greeting="Hello from PyLounge and Docker!"
+steps=4
+step() { printf '\n==> [%d/%d %4ds] %s\n' "$1" "$steps" "$(( $(date +%s) - KIND_T0 ))" "$2" >&2; }
 
-hack/stop-operator.sh >/dev/null
-step "starting the operator (logs: .cluster/operator.log)"
-nohup .venv/bin/app-operator run >"$root/.cluster/operator.log" 2>&1 &
-echo $! >"$root/.cluster/operator.pid"
+# the kubectl built with the node's Kubernetes (hack/kind/build-binaries.sh), else the one on PATH
+kubectl_bin() {
+    if [ -x "$KIND_CACHE/bin/kubectl" ]; then echo "$KIND_CACHE/bin/kubectl"; else command -v kubectl; fi
+}
+kube() { "$(kubectl_bin)" --kubeconfig "$KIND_KUBECONFIG" --context "$context" "$@"; }
+
+if ! docker_bin=$(hack/images/docker.sh); then
+    die "no Docker engine here, and none could be installed or started: \`make demo-sim\` runs \
+the same demo with simulated pods (no Docker needed)"
+fi
+# kind maps localhost:8080 to the cluster; another program holding it would fail the creation.
+if ! "$docker_bin" inspect "$cluster-control-plane" >/dev/null 2>&1 &&
+    (exec 3<>"/dev/tcp/127.0.0.1/$host_port") 2>/dev/null; then
+    die "something listens on localhost:$host_port already, which kind-config.yaml maps to the \
+Flask App's nodePort 30080: stop it, or change hostPort in kind-config.yaml"
+fi
+
+step 1 "images app-operator:dev and pylounge_flask_app:v1 (built once, then Docker's cache)"
+hack/images/build.sh
+
+step 2 "kind cluster $cluster (the first time: kind and maybe its node image are built, minutes)"
+hack/kind.sh up
+
+step 3 "the operator in the cluster: images loaded, kubectl apply crds/ and -k manifests"
+hack/kind.sh load
+hack/kind.sh deploy
+
+step 4 "the Flask App: kubectl apply -f examples/apps/flask.yaml"
+kube apply -f examples/apps/flask.yaml
+kube wait --for=condition=Ready app/flask --timeout=300s
+kube get apps
+log "curl http://localhost:$host_port"
+reply=""
 for _ in $(seq 1 60); do
-    grep -q "app-operator started" "$root/.cluster/operator.log" 2>/dev/null && break
-    kill -0 "$(cat "$root/.cluster/operator.pid")" 2>/dev/null || {
-        cat "$root/.cluster/operator.log"; echo "the operator exited" >&2; exit 1; }
-    sleep 0.5
+    reply=$(curl -fsS --max-time 5 "http://localhost:$host_port" 2>/dev/null) && break
+    sleep 1
 done
+grep -qF "$greeting" <<<"$reply" ||
+    die "the Flask App did not answer on localhost:$host_port (last reply: ${reply:-none})"
+printf '\n%s\n' "$reply"
 
-step "kubectl apply -f examples/apps/flask.yaml"
-kubectl apply -f examples/apps/flask.yaml
+hints=()
+if [ "$("$(kubectl_bin)" --kubeconfig "$KIND_KUBECONFIG" config current-context 2>/dev/null)" != "$context" ]; then
+    hints+=("kubectl config use-context $context   # kubectl talks to another cluster now")
+fi
+if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$KIND_KUBECONFIG" ]; then
+    hints+=("export KUBECONFIG=$KIND_KUBECONFIG   # the kind cluster's kubeconfig")
+fi
+if ! command -v kubectl >/dev/null 2>&1; then
+    hints+=("export PATH=$KIND_CACHE/bin:\$PATH   # kubectl")
+fi
+cat >&2 <<MSG
 
-step "kubectl wait --for=condition=Ready app/flask"
-kubectl wait --for=condition=Ready app/flask --timeout=120s
+Done in $(( $(date +%s) - KIND_T0 ))s: that greeting came from a real pod of the App flask, through
+its Service's nodePort 30080, which kind-config.yaml maps to http://localhost:$host_port.
+The operator runs in the cluster (kubectl -n app-operator-system logs deploy/app-operator).
+MSG
+if [ ${#hints[@]} -gt 0 ]; then
+    printf '\nFirst:\n' >&2
+    printf '  %s\n' "${hints[@]}" >&2
+fi
+cat >&2 <<MSG
 
-step "kubectl get apps"
-kubectl get apps
-step "what the operator made of it"
-kubectl get deployments,services,pods -l app.kubernetes.io/instance=flask
-step "events on the App"
-kubectl get events --field-selector involvedObject.kind=App,involvedObject.name=flask \
-    --sort-by=.lastTimestamp -o custom-columns=REASON:.reason,MESSAGE:.message
-cat <<MSG
-
-The operator keeps running in the background. Try:
-  export KUBECONFIG=$KUBECONFIG
-  kubectl scale app/flask --replicas=3 && kubectl get apps -w
-  kubectl explain app.spec.ports
-  make stop          # stop the operator
-  make cluster-down  # delete the local cluster
+Next: the tour in README.md ("A tour"), starting with
+  kubectl get apps
+  kubectl scale app/flask --replicas=2
+When done: make stop   (deletes this kind cluster)
 MSG
