@@ -302,21 +302,30 @@ def test_a_crash_loop_that_ages_out_asks_to_be_reconciled_when_it_does() -> None
 
 # Ownership: never take over what is not the App's own
 
+LABELS = {render.MANAGED_BY_LABEL: render.MANAGED_BY, render.NAME_LABEL: "flask",
+          render.INSTANCE_LABEL: "flask"}
+NOBODY = "nobody (it was not made by app-operator for this App)"
+
+
 @pytest.mark.parametrize(("existing", "owner"), [
-    (foreign("Deployment", "flask"), "nobody (it was not created by app-operator)"),
+    (foreign("Deployment", "flask"), NOBODY),
     # Controlled by an earlier App of the same name (another uid), e.g. orphaned from it.
     (foreign("Deployment", "flask", ownerReferences=[
         {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "flask",
-         "uid": "an-earlier-app", "controller": True}]), "App flask"),
+         "uid": "an-earlier-app", "controller": True}]),
+     "another App (an earlier one of this name, or another)"),
     (foreign("Deployment", "flask", ownerReferences=[
         {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "rs",
-         "controller": True}]), "ReplicaSet x"),
+         "controller": True}]), "another object"),
     (foreign("Service", "flask", labels={"app.kubernetes.io/managed-by": "app-operator",
-                                         "app.kubernetes.io/instance": "web"}),
-     "App web (made by app-operator for that App)"),
-    (foreign("PersistentVolumeClaim", "flask-data"),
-     "nobody (it was not created by app-operator)"),
-    (foreign("ConfigMap", "flask-files"), "nobody (it was not created by app-operator)"),
+                                         "app.kubernetes.io/instance": "web"}), NOBODY),
+    (foreign("PersistentVolumeClaim", "flask-data"), NOBODY),
+    (foreign("ConfigMap", "flask-files"), NOBODY),
+    # Our labels, set by anyone who may write in the namespace, make nothing the App's.
+    (foreign("Deployment", "flask", labels=LABELS), NOBODY),
+    (foreign("Service", "flask", labels=LABELS), NOBODY),
+    (foreign("ConfigMap", "flask-files", labels=LABELS), NOBODY),
+    (foreign("PersistentVolumeClaim", "flask-data", labels=LABELS), NOBODY),
 ])
 def test_an_object_of_a_childs_name_that_is_not_the_apps_is_a_conflict_left_alone(
         existing: Obj, owner: str) -> None:
@@ -334,31 +343,102 @@ def test_an_object_of_a_childs_name_that_is_not_the_apps_is_a_conflict_left_alon
     assert ("Warning", "NameConflict", outcome.problem.message) in api.events
 
 
+def test_a_conflict_message_names_no_object_the_author_did_not_name() -> None:
+    """An App's author who may not list ReplicaSets, ConfigMaps or other Apps' children
+    learns from the message that a name is taken, not by what (issue 23 item 5)."""
+    api = FakeApi()
+    api.create(foreign("Deployment", "flask", ownerReferences=[
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "secret-rs", "uid": "rs",
+         "controller": True}]))
+    api.create(foreign("Service", "flask", labels={**LABELS, render.INSTANCE_LABEL: "hidden"}))
+    outcome = run(api, app_body(ports=PORTS))
+    assert outcome.problem is not None
+    for hidden in ("secret-rs", "ReplicaSet", "hidden"):
+        assert hidden not in outcome.problem.message
+
+
 def test_a_controller_reference_is_the_apps_only_by_uid() -> None:
     app = AppRef(name="flask", namespace=NS, uid="u-1")
     ref = {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "flask",
            "controller": True}
     assert owner_of({"metadata": {"ownerReferences": [{**ref, "uid": "u-1"}]}}, app) is None
     assert owner_of({"metadata": {"ownerReferences": [{**ref, "uid": "u-2"}]}}, app) == (
-        "App flask")
+        "another App (an earlier one of this name, or another)")
     # A reference that is not the controller does not make an object the App's.
     loose = {"metadata": {"ownerReferences": [{**ref, "uid": "u-1", "controller": False}]}}
-    assert owner_of(loose, app) == "nobody (it was not created by app-operator)"
+    assert owner_of(loose, app) == NOBODY
+    # Nor do labels alone, on any kind.
+    for kind in ("Deployment", "Service", "ConfigMap", "PersistentVolumeClaim"):
+        assert owner_of({"kind": kind, "metadata": {"labels": LABELS}}, app) == NOBODY
 
 
-def test_an_orphaned_child_of_the_same_app_is_adopted() -> None:
-    """`kubectl delete app --cascade=orphan`, then the App made again: its children carry its
-    labels and no owner; the new App owns them again instead of stalling."""
+def test_a_claim_is_the_operators_by_the_annotations_it_writes_on_claims() -> None:
+    """Under Retain a claim has no owner by design: the uid annotation the operator writes
+    on each claim, or the mark of a kept claim, is what makes it one of the operator's
+    (for this App to own, or only to mount again: render.is_kept_claim)."""
+    app = AppRef(name="flask", namespace=NS, uid="u-1")
+
+    def pvc(labels: dict[str, str], **annotations: str) -> Obj:
+        return {"kind": "PersistentVolumeClaim",
+                "metadata": {"labels": labels, "annotations": annotations}}
+
+    assert owner_of(pvc(LABELS, **{render.APP_UID_ANNOTATION: "u-1"}), app) is None
+    assert owner_of(pvc(LABELS, **{render.APP_UID_ANNOTATION: "an-earlier-app"}), app) is None
+    assert owner_of(pvc(LABELS, **{render.KEPT_ANNOTATION: "true"}), app) is None
+    # Labelled for another App, or not labelled at all: not a claim of this name's.
+    other = {**LABELS, render.INSTANCE_LABEL: "web"}
+    assert owner_of(pvc(other, **{render.APP_UID_ANNOTATION: "u-1"}), app) == NOBODY
+    assert owner_of(pvc({}, **{render.APP_UID_ANNOTATION: "u-1"}), app) == NOBODY
+    # The annotations make only a claim the operator's, no other kind.
+    deployment = {**pvc(LABELS, **{render.APP_UID_ANNOTATION: "u-1"}), "kind": "Deployment"}
+    assert owner_of(deployment, app) == NOBODY
+
+
+def test_a_planted_deployment_with_our_labels_is_never_adopted() -> None:
+    """Made before the App by someone who may write in the namespace, with an extra
+    container: the App stalls, the Deployment keeps only what its maker gave it."""
     api = FakeApi()
-    run(api, app_body(uid="old", ports=PORTS))
+    planted = api.create({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "flask", "namespace": NS, "labels": LABELS},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "flask", "image": "flask:1"}, {"name": "miner", "image": "miner:1"}]}}}})
+    outcome = run(api, app_body())
+    assert outcome.problem is not None and outcome.problem.reason == status.NAME_CONFLICT
+    assert api.find("Deployment", NS, "flask") == planted
+    assert conditions(api)["Ready"]["status"] == "False"
+
+
+def test_a_labelled_files_config_map_the_app_did_not_make_is_never_deleted() -> None:
+    """An App without inline files prunes its `<app>-files` ConfigMap only when it owns it."""
+    api = FakeApi()
+    planted = api.create(foreign("ConfigMap", "flask-files", labels=LABELS))
+    outcome = run(api, app_body())
+    assert api.find("ConfigMap", NS, "flask-files") == planted
+    assert outcome.deleted == []
+
+
+def test_an_orphaned_child_of_an_earlier_app_of_the_same_name_is_a_conflict() -> None:
+    """`kubectl delete app --cascade=orphan` keeps the children; an App made again under
+    that name does not take them over (nothing tells them from objects planted with the
+    same labels): it stalls, naming them, until they are deleted. Claims, which carry the
+    uid annotation the operator wrote, are mounted again as kept claims."""
+    api = FakeApi()
+    run(api, app_body(uid="old", ports=PORTS, volumes=VOLUMES))
+    for kind, name in (("Deployment", "flask"), ("Service", "flask")):
+        api.objects[(kind, NS, name)]["metadata"].pop("ownerReferences")
+    outcome = run(api, app_body(uid="new", ports=PORTS, volumes=VOLUMES))
+    assert outcome.problem is not None and outcome.problem.reason == status.NAME_CONFLICT
+    assert "Deployment flask (owned by nobody" in outcome.problem.message
+    assert "Service flask (owned by nobody" in outcome.problem.message
+    assert "PersistentVolumeClaim" not in outcome.problem.message
     for kind in ("Deployment", "Service"):
-        api.objects[(kind, NS, "flask")]["metadata"].pop("ownerReferences")
-    outcome = run(api, app_body(uid="new", ports=PORTS))
+        del api.objects[(kind, NS, "flask")]
+    outcome = run(api, app_body(uid="new", ports=PORTS, volumes=VOLUMES))
     assert outcome.problem is None
-    for kind in ("Deployment", "Service"):
-        child = api.find(kind, NS, "flask")
-        assert child is not None
-        assert [r["uid"] for r in child["metadata"]["ownerReferences"]] == ["new"]
+    kept = claim(api)
+    assert kept["metadata"]["annotations"][render.KEPT_ANNOTATION] == "true"
+    assert not kept["metadata"].get("ownerReferences")
 
 
 # Pruning what the spec no longer asks for

@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app_operator.core import drift, render, status
-from app_operator.core.model import AppSpec, parse_quantity
+from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
 from app_operator.runtime.cache import Children
@@ -65,21 +65,41 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def owner_of(obj: dict[str, Any], app: AppRef) -> str | None:
-    """None when the object belongs to this App; otherwise who it belongs to, for a message."""
+    """None when the object belongs to this App; otherwise who it belongs to, for a message.
+
+    Only the controller ownerReference's uid makes an object the App's: anyone who may write
+    in the namespace can set our labels, and an object planted under a child's name with
+    them (a Deployment with a container of its own) must never be adopted, nor deleted as
+    ours. The one exception is a claim, which under Retain has no owner by design: it is the
+    operator's when it carries the annotations the operator writes on claims (the uid of
+    the App that made it, or the mark of a kept claim); whether this App may own it or only
+    mount it is `render.is_kept_claim`'s to say.
+
+    The answer names no other object: a person who may only manage Apps learns that the
+    name is taken, not by what (issue 23)."""
     meta = obj.get("metadata", {})
     controllers = [r for r in meta.get("ownerReferences") or [] if r.get("controller")]
     if controllers:
         ref = controllers[0]
         if ref.get("uid") == app.uid:
             return None
-        return f"{ref.get('kind')} {ref.get('name')}"
+        if ref.get("kind") == KIND and str(ref.get("apiVersion", "")).startswith(f"{GROUP}/"):
+            return "another App (an earlier one of this name, or another)"
+        return "another object"
+    if obj.get("kind") == "PersistentVolumeClaim" and _claim_of_this_name(meta, app):
+        return None
+    return "nobody (it was not made by app-operator for this App)"
+
+
+def _claim_of_this_name(meta: dict[str, Any], app: AppRef) -> bool:
+    """A claim the operator made for an App of this name: labelled for it, and carrying the
+    uid annotation the operator writes on every claim or the mark of a kept one."""
     labels = meta.get("labels") or {}
-    if labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY:
-        instance = labels.get(render.INSTANCE_LABEL)
-        if instance == app.name:
-            return None  # ours, e.g. a claim kept under Retain, or orphaned by --cascade=orphan
-        return f"App {instance} (made by app-operator for that App)"
-    return "nobody (it was not created by app-operator)"
+    annotations = meta.get("annotations") or {}
+    return (labels.get(render.MANAGED_BY_LABEL) == render.MANAGED_BY
+            and labels.get(render.INSTANCE_LABEL) == app.name
+            and (bool(annotations.get(render.APP_UID_ANNOTATION))
+                 or annotations.get(render.KEPT_ANNOTATION) == "true"))
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
