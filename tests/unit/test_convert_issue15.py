@@ -571,10 +571,14 @@ def test_current_compose_specification_keys_are_accepted(tmp_path: Path) -> None
     assert apps(conversions)["web"]["ports"] == [{"containerPort": 80}]
 
 
-def test_schema_comes_from_a_pinned_package_outside_the_checkout() -> None:
-    path = compose_schema.cache_path()
-    assert compose_schema.VERSION in path.name
-    assert Path(__file__).resolve().parents[2] not in path.resolve().parents
+def test_schema_comes_from_a_pinned_package_outside_the_checkout(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_OPERATOR_COMPOSE_SCHEMA", raising=False)
+    from importlib import metadata
+
+    assert metadata.version(compose_schema.PACKAGE) == compose_schema.VERSION
+    path = compose_schema.packaged_path()
+    assert "site-packages" in path.parts  # installed by pip, not a file of this repository
     schema = compose_schema.load()
     assert {"name", "include", "services"} <= set(schema["properties"])
     assert "develop" in schema["definitions"]["service"]["properties"]
@@ -643,46 +647,47 @@ def test_render_a_converted_app_with_files(tmp_path: Path,
     assert sorted(kinds) == ["ConfigMap", "Deployment", "Service"]
 
 
-def fake_npm(tmp_path: Path, schema: bytes) -> Path:
-    """A stand-in `npm` whose `npm pack` writes a package holding `schema`."""
-    import io
-    import tarfile
-
-    package = io.BytesIO()
-    with tarfile.open(fileobj=package, mode="w:gz") as archive:
-        info = tarfile.TarInfo(compose_schema.MEMBER)
-        info.size = len(schema)
-        archive.addfile(info, io.BytesIO(schema))
-    (tmp_path / "package.tgz").write_bytes(package.getvalue())
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    npm = bin_dir / "npm"
-    npm.write_text(f'#!/bin/sh\n# npm pack NAME --silent --pack-destination DIR\n'
-                   f'/bin/cp {tmp_path}/package.tgz "$5/{compose_schema.PACKAGE}.tgz"\n')
-    npm.chmod(0o755)
-    return bin_dir
-
-
-def test_schema_fetch_refuses_a_package_whose_schema_is_not_the_pinned_one(
+def test_schema_refuses_a_packaged_copy_that_is_not_the_pinned_one(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(fake_npm(tmp_path, b'{"tampered": true}')))
-    target = tmp_path / "cache" / "schema.json"
-    with pytest.raises(compose_schema.SchemaUnavailable, match="not the pinned"):
-        compose_schema.fetch(target)
-    assert not target.exists()
+    """Another version of the dependency, or a file changed on disk, is not taken silently."""
+    monkeypatch.delenv("APP_OPERATOR_COMPOSE_SCHEMA", raising=False)
+    info = tmp_path / f"{compose_schema.MODULE}-9.9.9.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Name: {compose_schema.PACKAGE}\nVersion: 9.9.9\n")
+    schema = tmp_path / compose_schema.MODULE / compose_schema.RESOURCE
+    schema.parent.mkdir(parents=True)
+    schema.write_text('{"tampered": true}')
+    monkeypatch.syspath_prepend(str(tmp_path))  # found before the installed one
+    assert compose_schema.packaged_path() == schema
+    with pytest.raises(compose_schema.SchemaUnavailable, match=r"9\.9\.9.*not the pinned"):
+        compose_schema.load()
 
 
-def test_schema_fetch_keeps_the_pinned_schema(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    pinned = compose_schema.cache_path().read_bytes()  # the copy `make venv` fetched
-    monkeypatch.setenv("PATH", str(fake_npm(tmp_path, pinned)))
-    target = tmp_path / "cache" / "schema.json"
-    compose_schema.fetch(target)
-    assert target.read_bytes() == pinned
+def test_schema_override_is_taken_as_it_is(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "schema.json"
+    copy.write_text('{"type": "object", "required": ["services"]}')
+    monkeypatch.setenv("APP_OPERATOR_COMPOSE_SCHEMA", str(copy))
+    assert compose_schema.load() == {"type": "object", "required": ["services"]}
+    monkeypatch.setenv("APP_OPERATOR_COMPOSE_SCHEMA", str(tmp_path / "missing.json"))
+    with pytest.raises(compose_schema.SchemaUnavailable, match=r"missing\.json"):
+        compose_schema.load()
 
 
-def test_schema_fetch_without_npm_says_what_to_do(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(compose_schema.SchemaUnavailable, match="npm is not installed"):
-        compose_schema.fetch(tmp_path / "schema.json")
+def test_schema_needs_no_node_and_no_network(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """No npm, no node on PATH, every socket refused and empty caches (as on a machine that
+    has just installed app-operator): the schema still loads."""
+    import socket
+
+    monkeypatch.delenv("APP_OPERATOR_COMPOSE_SCHEMA", raising=False)
+    monkeypatch.setenv("APP_OPERATOR_CACHE", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    def no_network(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the schema must not be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    assert "services" in compose_schema.load()["properties"]

@@ -1,12 +1,15 @@
 """The Compose specification's JSON schema, used to validate compose files before converting.
 
-The schema is not copied into this project: it is taken from a package in the npm registry
-that ships the current specification's schema (the linter `dclint` carries it as
-`schemas/compose.schema.json`, with `name`, `include`, `develop`, `models`, `provider`, ...),
-fetched with `npm pack` (which checks the registry's integrity hash), checked against the
-SHA-256 pinned below and cached outside the checkout.
-`python -m app_operator.convert.compose_schema` fetches it ahead of time (`make venv` does);
-`$APP_OPERATOR_COMPOSE_SCHEMA` points at another copy.
+The schema is not copied into this project: it comes with a dependency from PyPI that ships
+the current specification's schema, the JSON-schema checker `check-jsonschema`, as its data
+file `check_jsonschema/builtin_schemas/vendor/compose-spec.json` (draft-07, with `name`,
+`include`, `develop`, `models`, `provider`, ...). pip installs it with app-operator, so
+`convert compose` needs neither Node.js nor the network when it runs. The dependency is pinned
+to one version in pyproject.toml, and the file's SHA-256 is pinned below: a different copy
+(another version installed by hand, a file changed on disk) is refused, not silently used,
+since the converter's messages are written against this schema's shape.
+`python -m app_operator.convert.compose_schema` checks the installed copy (`make venv` does);
+`$APP_OPERATOR_COMPOSE_SCHEMA` points at another copy, taken as it is (no pin).
 """
 
 from __future__ import annotations
@@ -14,72 +17,66 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "dclint"
-VERSION = "3.1.0"
-MEMBER = "package/schemas/compose.schema.json"
-SHA256 = "46b7d35f19dd93a05f8fea530291bf84d881c1791ec167ecf0e6fb94e639d496"
-SOURCE = f"{PACKAGE}@{VERSION} (npm), {MEMBER.removeprefix('package/')}"
+PACKAGE = "check-jsonschema"
+VERSION = "0.37.4"
+MODULE = "check_jsonschema"
+RESOURCE = "builtin_schemas/vendor/compose-spec.json"
+SHA256 = "1f91e091f16b2dd50ab8860e02bb391d22df553d91c145eacedb1b6eff9c3f0e"
+SOURCE = f"{PACKAGE} {VERSION} (PyPI), {MODULE}/{RESOURCE}"
 
 
 class SchemaUnavailable(Exception):
     pass
 
 
-def cache_path() -> Path:
+def override_path() -> Path | None:
+    """The copy the user chose with $APP_OPERATOR_COMPOSE_SCHEMA, if any."""
     override = os.environ.get("APP_OPERATOR_COMPOSE_SCHEMA")
-    if override:
-        return Path(override)
-    base = os.environ.get("APP_OPERATOR_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "app-operator")
-    # The version is in the name: a cache of an older schema is never taken for this one.
-    return Path(base) / "compose-spec" / f"compose-spec-{PACKAGE}-{VERSION}.json"
+    return Path(override) if override else None
 
 
-def fetch(target: Path) -> None:
-    """Download the package that ships the schema and keep just the schema."""
-    npm = shutil.which("npm")
-    if npm is None:
+def packaged_path() -> Path:
+    """Where the pinned dependency installed the schema. Found through the distribution's
+    metadata, not by importing the package: its CLI is not needed, only its data file."""
+    try:
+        distribution = metadata.distribution(PACKAGE)
+    except metadata.PackageNotFoundError as error:
         raise SchemaUnavailable(
-            f"npm is not installed; it fetches the Compose schema ({SOURCE}). Install Node.js "
-            "and npm, or set APP_OPERATOR_COMPOSE_SCHEMA to a copy of the schema")
-    with tempfile.TemporaryDirectory() as scratch:
-        result = subprocess.run(
-            [npm, "pack", f"{PACKAGE}@{VERSION}", "--silent", "--pack-destination", scratch],
-            capture_output=True, text=True, check=False, cwd=scratch, timeout=300)
-        tarballs = list(Path(scratch).glob("*.tgz"))
-        if result.returncode != 0 or not tarballs:
-            raise SchemaUnavailable(
-                f"could not download {PACKAGE}@{VERSION} from the npm registry to get the "
-                f"Compose schema: {result.stderr.strip()[-500:]}")
-        with tarfile.open(tarballs[0]) as archive:
-            member = archive.extractfile(MEMBER)
-            if member is None:
-                raise SchemaUnavailable(f"{PACKAGE}@{VERSION} has no {MEMBER}")
-            data = member.read()
+            f"the Compose schema comes from the Python package {PACKAGE}=={VERSION}, which "
+            f"is not installed; reinstall app-operator, or `pip install "
+            f"'{PACKAGE}=={VERSION}'`") from error
+    return Path(str(distribution.locate_file(f"{MODULE}/{RESOURCE}")))
+
+
+def packaged() -> bytes:
+    """The schema file as the pinned dependency installed it, checked against the pin."""
+    path = packaged_path()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SchemaUnavailable(f"cannot read the Compose schema {path}: {error}") from error
     digest = hashlib.sha256(data).hexdigest()
     if digest != SHA256:
-        raise SchemaUnavailable(f"{SOURCE} has SHA-256 {digest}, not the pinned {SHA256}")
-    json.loads(data)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(data)
-    partial.replace(target)
+        installed = metadata.version(PACKAGE)
+        raise SchemaUnavailable(
+            f"{path} ({PACKAGE} {installed}) has SHA-256 {digest}, not the pinned {SHA256} "
+            f"of {PACKAGE} {VERSION}; `pip install '{PACKAGE}=={VERSION}'`, or set "
+            "APP_OPERATOR_COMPOSE_SCHEMA to a copy of the schema")
+    return data
 
 
 def load() -> dict[str, Any]:
-    path = cache_path()
-    if not path.exists():
-        fetch(path)
+    """The schema: the user's copy if $APP_OPERATOR_COMPOSE_SCHEMA names one, else the pinned
+    packaged one. Read at each call (about a millisecond): nothing on disk goes stale."""
+    path = override_path()
     try:
-        schema: dict[str, Any] = json.loads(path.read_text())
+        data = path.read_bytes() if path is not None else packaged()
+        schema: dict[str, Any] = json.loads(data)
     except (OSError, ValueError) as error:
         raise SchemaUnavailable(f"cannot read the Compose schema {path}: {error}") from error
     return schema
@@ -91,7 +88,8 @@ def main() -> int:
     except SchemaUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Compose schema: {cache_path()} ({SOURCE}, {len(json.dumps(schema))} bytes)")
+    origin = override_path() or SOURCE
+    print(f"Compose schema: {origin} ({len(json.dumps(schema))} bytes)")
     return 0
 
 
