@@ -5,6 +5,7 @@ tests/security/ runs the same attacks against a real API server."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -78,10 +79,59 @@ def test_pod_annotations_that_change_security_are_refused(key: str) -> None:
         make_spec(podAnnotations={key: "unconfined"})
 
 
+# Issue 23 item 4: each family of annotations that a cluster component reads to change what
+# a pod can reach or who it is, refused with the family's reason.
+POD_ANNOTATION_FAMILIES = {
+    "CNI": ["k8s.v1.cni.cncf.io/networks", "v1.multus-cni.io/default-network",
+            "cni.projectcalico.org/ipAddrs", "cni.projectcalico.org/ipv4pools",
+            "policy.cilium.io/proxy-visibility"],
+    "service mesh": ["sidecar.istio.io/inject", "traffic.sidecar.istio.io/excludeOutboundPorts",
+                     "proxy.istio.io/config", "linkerd.io/inject",
+                     "config.linkerd.io/skip-outbound-ports",
+                     "consul.hashicorp.com/connect-inject"],
+    "cloud or secrets identity": [
+        "iam.amazonaws.com/role", "eks.amazonaws.com/role-arn",
+        "azure.workload.identity/client-id", "iam.gke.io/gcp-service-account",
+        "vault.hashicorp.com/role"],
+    "runtime": ["io.kubernetes.cri-o.userns-mode", "dev.gvisor.spec.mount.x.share"],
+}
+FAMILY_REASONS = {"CNI": "network attachments or addresses (CNI)",
+                  "service mesh": "sidecar or traffic interception",
+                  "cloud or secrets identity": "a cloud or secrets identity",
+                  "runtime": "container runtime options"}
+
+
+@pytest.mark.parametrize(("family", "key"), [
+    (family, key) for family, keys in POD_ANNOTATION_FAMILIES.items() for key in keys])
+def test_pod_annotations_of_each_refused_family_are_refused_with_its_reason(
+        family: str, key: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        make_spec(podAnnotations={key: "x"})
+    assert f"podAnnotations: {key} would" in str(error.value)
+    assert FAMILY_REASONS[family] in str(error.value)
+
+
+@pytest.mark.parametrize("family", [f for f in POD_ANNOTATION_FAMILIES if f != "runtime"])
+def test_the_crd_refuses_each_family_at_admission_with_its_reason(family: str) -> None:
+    """The CRD's CEL rule for a family carries a pattern that matches each of its keys (the
+    same pattern the model uses) and a message with the reason; tests/security sends them
+    to a real API server."""
+    rules = spec_schema()["properties"]["podAnnotations"]["x-kubernetes-validations"]
+    ours = [r for r in rules if FAMILY_REASONS[family] in r.get("messageExpression", "")]
+    assert len(ours) == 1, rules
+    pattern = next(p for p, reason in model.REFUSED_POD_ANNOTATION_FAMILIES
+                   if FAMILY_REASONS[family] in reason)
+    assert model.cel_matches("k", pattern) in ours[0]["rule"]
+    for key in POD_ANNOTATION_FAMILIES[family]:
+        assert re.match(pattern, key), key
+
+
 @pytest.mark.parametrize("key", [
     "prometheus.io/scrape", "app.kubernetes.io/version", "team", "example.com/owner",
     "kubectl.kubernetes.io/default-container",
     "cluster-autoscaler.kubernetes.io/safe-to-evict",
+    # Near the refused families, yet not in them.
+    "istio-version", "example.com/linkerd", "amazonaws-note", "team.example.com/iam",
 ])
 def test_ordinary_pod_annotations_are_kept(key: str) -> None:
     assert make_spec(podAnnotations={key: "true"}).pod_annotations == {key: "true"}
@@ -270,7 +320,7 @@ def test_an_app_being_deleted_is_left_alone() -> None:
     assert api.writes == [] and outcome.applied == []
 
 
-def test_a_claim_of_another_app_is_named_in_the_conflict() -> None:
+def test_a_claim_of_another_app_is_a_conflict_that_names_no_other_app() -> None:
     api = FakeApi()
     # App "db" with volume "data-x" made claim "db-data-x"; App "db-data" wants volume "x".
     reconciler(api).reconcile(app_body(name="db", uid="db-uid",
@@ -278,7 +328,8 @@ def test_a_claim_of_another_app_is_named_in_the_conflict() -> None:
     outcome = reconciler(api).reconcile(app_body(name="db-data", uid="other",
                                                  volumes=[{"name": "x", "mountPath": "/x"}]))
     assert outcome.problem is not None and outcome.problem.reason == "NameConflict"
-    assert "App db" in outcome.problem.message
+    assert "PersistentVolumeClaim db-data-x (owned by nobody" in outcome.problem.message
+    assert "App db " not in outcome.problem.message
 
 
 def test_a_converged_app_writes_nothing_on_a_second_reconcile() -> None:

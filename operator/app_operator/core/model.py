@@ -74,7 +74,23 @@ SINGLE_NODE_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")
 # to set those. Keys in the reserved kubernetes.io and k8s.io namespaces are refused except
 # these, which change nothing about what the pod may do.
 RESERVED_ANNOTATION_PATTERN = r"^([^/]*\.)?(kubernetes\.io|k8s\.io)/"
-RUNTIME_ANNOTATION_PATTERN = r"^(io\.kubernetes\.|io\.containerd\.|io\.katacontainers\.|run\.oci\.)"
+RUNTIME_ANNOTATION_PATTERN = (
+    r"^(io\.kubernetes\.|io\.containerd\.|io\.katacontainers\.|run\.oci\.|dev\.gvisor\.)")
+# Other pod annotations that give a pod what its author could not otherwise ask for, refused
+# family by family with the reason (issue 23): each is read by a component a cluster may run
+# (a CNI plugin, a service mesh's injector, a cloud identity webhook, Vault's injector) and
+# changes what the pod can reach or who it is, which only the cluster's administrators may
+# decide. The keys are matched on their DNS prefix, so that a vendor's other subdomains are
+# covered too (`traffic.sidecar.istio.io/`, `config.linkerd.io/`).
+REFUSED_POD_ANNOTATION_FAMILIES: tuple[tuple[str, str], ...] = (
+    (r"^([^/]*\.)?(cni\.cncf\.io|multus-cni\.io|projectcalico\.org|cilium\.io)/",
+     "would change the pod's network attachments or addresses (CNI)"),
+    (r"^([^/]*\.)?(istio\.io|linkerd\.io|consul\.hashicorp\.com|kuma\.io)/",
+     "would change the service mesh's sidecar or traffic interception"),
+    (r"^([^/]*\.)?(amazonaws\.com|azure\.workload\.identity|gke\.io|"
+     r"vault\.hashicorp\.com)/",
+     "would give the pod a cloud or secrets identity (IAM role, workload identity, Vault)"),
+)
 ALLOWED_RESERVED_ANNOTATIONS = (
     "kubectl.kubernetes.io/default-container",
     "kubectl.kubernetes.io/default-logs-container",
@@ -234,6 +250,17 @@ def security_annotation(key: str) -> bool:
         key in ALLOWED_RESERVED_ANNOTATIONS or key.startswith(ALLOWED_RESERVED_PREFIX))
 
 
+def refused_pod_annotation(key: str) -> str | None:
+    """Why a pod annotation key is refused, or None: the reason names what it would do."""
+    if security_annotation(key):
+        return ("would change the pod's security or container runtime options; use "
+                "securityProfile instead")
+    for pattern, reason in REFUSED_POD_ANNOTATION_FAMILIES:
+        if re.match(pattern, key):
+            return reason
+    return None
+
+
 def _string_map(what: str, *, max_items: int, value_max: int, total_max: int,
                 value_pattern: str = TEXT_PATTERN, pod_annotations: bool = False) -> Any:
     """A map of label or annotation keys to strings, bounded in count, key and value length
@@ -261,15 +288,21 @@ def _string_map(what: str, *, max_items: int, value_max: int, total_max: int,
             "messageExpression": f"'{what}: ' + self.filter(k, {refused})[0] + ' would change "
                                  "the pod\\'s security or container runtime options; use "
                                  "securityProfile, runAsUser, runAsGroup and fsGroup instead'"})
+        for pattern, reason in REFUSED_POD_ANNOTATION_FAMILIES:
+            family = cel_matches("k", pattern)
+            rules.append({
+                "rule": f"!self.exists(k, {family})",
+                "messageExpression": f"'{what}: ' + self.filter(k, {family})[0] + "
+                                     f"{_cel_quote(' ' + reason)}"})
 
     def check(values: dict[str, str]) -> dict[str, str]:
         for key in values:
             if len(key) > QUALIFIED_NAME_MAX_LENGTH or not re.fullmatch(
                     QUALIFIED_NAME_PATTERN, key):
                 raise ValueError(f"{what}: {key[:80]!r} is not a valid key")
-            if pod_annotations and security_annotation(key):
-                raise ValueError(f"{what}: {key} would change the pod's security or container "
-                                 "runtime options; use securityProfile instead")
+            refusal = refused_pod_annotation(key) if pod_annotations else None
+            if refusal is not None:
+                raise ValueError(f"{what}: {key} {refusal}")
         _total_size(what, total_max, [len(k) + len(v) for k, v in values.items()])
         return values
 
@@ -789,7 +822,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         pod_annotations=True) | None = None
     """Extra annotations on the pods; at most 64, 64 KiB in all. Annotations that change the
     pod's security (AppArmor, seccomp, container runtime options) are refused: use
-    securityProfile."""
+    securityProfile. So are those of CNI plugins (networks, addresses), service meshes
+    (sidecar injection, traffic interception) and cloud or secrets identity (IAM roles,
+    workload identity, Vault), which only the cluster's administrators may set."""
     strategy: Literal["Auto", "RollingUpdate", "Recreate"] = "Auto"
     """How a new version replaces the old. Auto: Recreate (stop, then start) when a
     ReadWriteOnce volume is mounted, since two pods cannot share it; RollingUpdate otherwise."""
