@@ -188,10 +188,10 @@ def test_cli_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert yaml.safe_load(out)["spec"]["image"] == "pylounge_flask_app:v1"
     assert main(["convert", "run", "--", "docker", "run", "-p", "8080:80", "nextcloud"]) == 0
     assert main(["convert", "run", "--strict", "--", "docker", "run", "-p", "8080:80",
-                 "nextcloud"]) == 1
+                 "nextcloud"]) == 3  # warnings, under --strict
     out, err = capsys.readouterr()
     assert "warning: nextcloud: ports 8080:80:" in err
-    assert main(["convert", "run", "--", "docker", "run", "-v", "/:/host", "nginx"]) == 2
+    assert main(["convert", "run", "--", "docker", "run", "-v", "/:/host", "nginx"]) == 1  # refused
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: ")
     assert main(["convert", "run", "-n", "web", "--", "docker run -d nginx"]) == 0
@@ -310,8 +310,8 @@ def test_compose_cli(capsys: pytest.CaptureFixture[str]) -> None:
     documents = list(yaml.safe_load_all(out))
     assert [d["metadata"] for d in documents] == [{"name": "wordpress", "namespace": "blog"},
                                                   {"name": "db", "namespace": "blog"}]
-    assert main(["convert", "compose", str(COMPOSE / "bind-mounts.yml")]) == 2
-    assert main(["convert", "compose", str(COMPOSE / "missing.yml")]) == 2
+    assert main(["convert", "compose", str(COMPOSE / "bind-mounts.yml")]) == 1  # refused
+    assert main(["convert", "compose", str(COMPOSE / "missing.yml")]) == 1
 
 
 def test_number_like_strings_stay_strings_for_kubectl(capsys: pytest.CaptureFixture[str]) -> None:

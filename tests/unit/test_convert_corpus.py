@@ -76,7 +76,7 @@ def test_corpus_file_converts_and_renders_or_is_refused_with_its_reason(
     code, out, err = convert(path, capsys)
     assert "Traceback" not in err and "internal error" not in err
     if name(path) in REFUSED:
-        assert code == 2, err
+        assert code == 1, err
         assert out == ""
         assert err.startswith("error: ")
         for words in REFUSED[name(path)]:

@@ -586,7 +586,7 @@ def test_schema_comes_from_a_pinned_package_outside_the_checkout(
 
 # ----------------------------------------------------------------- exit codes
 
-def test_internal_error_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+def test_internal_error_exits_4_with_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     def broken(*args: Any, **kwargs: Any) -> list[Conversion]:
         raise KeyError("protocol")
@@ -594,13 +594,13 @@ def test_internal_error_exits_3_with_one_line(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr("app_operator.convert.converter.convert_compose", broken)
     compose = tmp_path / "compose.yaml"
     compose.write_text("services: {web: {image: nginx}}\n")
-    assert main(["convert", "compose", str(compose)]) == 3
+    assert main(["convert", "compose", str(compose)]) == 4
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("error: internal error (KeyError: 'protocol')")
     assert "--debug" in err
-    assert main(["convert", "compose", "--debug", str(compose)]) == 3
+    assert main(["convert", "compose", "--debug", str(compose)]) == 4
     _, err = capsys.readouterr()
     assert "Traceback" in err and "KeyError: 'protocol'" in err
 
@@ -611,7 +611,7 @@ def test_issue_crashes_now_convert(tmp_path: Path, capsys: pytest.CaptureFixture
     compose = tmp_path / "compose.yaml"
     compose.write_text('services: {web: {image: nginx, ports: ["80:80", "8080:80"]}}\n')
     assert main(["convert", "compose", str(compose)]) == 0
-    assert main(["convert", "compose", "--strict", str(compose)]) == 1
+    assert main(["convert", "compose", "--strict", str(compose)]) == 3
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -622,13 +622,13 @@ def test_issue_crashes_now_convert(tmp_path: Path, capsys: pytest.CaptureFixture
      "metadata.name\n"),
     ("kind: App\nmetadata: {name: web}\nspec: {replicas: -1}\n", "error: {path}: App web: "),
 ])
-def test_render_bad_input_is_one_line_and_exit_2(tmp_path: Path, content: str | None,
+def test_render_bad_input_is_one_line_and_exit_1(tmp_path: Path, content: str | None,
                                                  message: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "app.yaml"
     if content is not None:
         path.write_text(content)
-    assert main(["render", str(path)]) == 2
+    assert main(["render", str(path)]) == 1
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(message.format(path=path))
