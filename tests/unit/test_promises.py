@@ -1,9 +1,10 @@
 """Every promise names its test, and every test named exists.
 
-tests/README.md holds a table, promise → tests; the README names tests of its own (the
-security table, the RBAC section). A renamed or deleted test would leave a promise shown by
-nothing: this finds it. The tests are found by reading the files (ast), not by importing or
-collecting them, so the tiers that need a cluster or Docker are checked too."""
+tests/README.md holds a table, promise → tests; docs/guarantees.md lists the guarantees, each of
+which must have a row there, and the user docs name tests of their own (the tenants' table, the
+RBAC paragraph). A renamed or deleted test would leave a promise shown by nothing: this finds
+it. The tests are found by reading the files (ast), not by importing or collecting them, so
+the tiers that need a cluster or Docker are checked too."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE_HEADING = "## Promises and their tests"
+TABLE_HEADER = "promise (docs)"
+# The guarantees moved out of the README into docs/guarantees.md; the check moved with them.
+GUARANTEES = "docs/guarantees.md"
 GUARANTEES_HEADING = "## What the operator guarantees"
+# The documents that promise something to users and name the tests that show it.
+PROMISING_DOCS = ("README.md", "docs/guarantees.md", "docs/reference.md", "CONTRIBUTING.md")
 # `tests/x/test_y.py`, `tests/x/test_y.py::test_name`, `::test_name` (same file as before),
 # a name may end in `*` (every test of that prefix).
 REFERENCE = re.compile(r"`((?:tests/[\w/]+\.py)?(?:::[\w*]+)?)`")
@@ -84,7 +90,7 @@ def promise_rows() -> list[tuple[str, str]]:
             continue
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         assert len(cells) == 2, f"a row of two cells, not: {line}"
-        if cells[0] != "promise (README)" and not set(cells[1]) <= set("- "):
+        if cells[0] != TABLE_HEADER and not set(cells[1]) <= set("- "):
             rows.append((cells[0], cells[1]))
     return rows
 
@@ -103,21 +109,30 @@ def test_each_test_named_in_the_table_exists(reference: str) -> None:
     assert missing(reference) is None, missing(reference)
 
 
-def test_each_guarantee_of_the_readme_has_a_row() -> None:
+def test_each_guarantee_has_a_row() -> None:
     guarantees = re.findall(r"^- \*\*(.+?)\*\*", section(
-        (ROOT / "README.md").read_text(), GUARANTEES_HEADING), re.MULTILINE)
-    assert guarantees, f"no bold guarantees under {GUARANTEES_HEADING}"
+        (ROOT / GUARANTEES).read_text(), GUARANTEES_HEADING), re.MULTILINE)
+    assert len(guarantees) >= 7, f"the bold guarantees under {GUARANTEES_HEADING}: {guarantees}"
     promises = " ".join(promise for promise, _ in promise_rows())
     for guarantee in guarantees:
         assert f"**{guarantee.rstrip(':.')}**" in promises, (
-            f"the README's guarantee {guarantee!r} has no row in tests/README.md")
+            f"the guarantee {guarantee!r} of {GUARANTEES} has no row in tests/README.md")
 
 
-def test_each_test_the_readme_names_exists() -> None:
-    named = references((ROOT / "README.md").read_text())
-    assert any("::" in r for r in named)
+def test_the_readme_links_the_guarantees() -> None:
+    assert f"]({GUARANTEES})" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("document", PROMISING_DOCS)
+def test_each_test_a_document_names_exists(document: str) -> None:
+    named = references((ROOT / document).read_text())
     problems = [m for r in named if (m := missing(r)) is not None]
     assert problems == []
+
+
+def test_the_documents_name_tests() -> None:
+    named = [r for d in PROMISING_DOCS for r in references((ROOT / d).read_text())]
+    assert sum("::" in r for r in named) >= 5
 
 
 def test_a_renamed_test_would_be_found() -> None:
