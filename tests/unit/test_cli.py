@@ -144,3 +144,11 @@ def test_exit_codes_are_distinct_and_in_the_help(
         text = " ".join(capsys.readouterr().out.split())
         assert "exit codes: 0 done; 1 input refused" in text, command
         assert "2 usage error" in text and "4 internal error" in text
+
+
+def test_crd_has_a_short_name_of_its_own_not_argo_cds(capsys: pytest.CaptureFixture[str]) -> None:
+    """Argo CD's Application has the short names app and apps (issue 22, 6)."""
+    assert cli.main(["crd"]) == 0
+    names = yaml.safe_load(capsys.readouterr().out)["spec"]["names"]
+    assert names["shortNames"] == ["appop"]
+    assert not {"app", "apps"} & set(names["shortNames"])

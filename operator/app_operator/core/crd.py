@@ -148,6 +148,7 @@ def app_crd() -> dict[str, Any]:
                 "kind": model.KIND,
                 "plural": model.PLURAL,
                 "singular": model.SINGULAR,
+                "shortNames": list(model.SHORT_NAMES),
                 "listKind": f"{model.KIND}List",
                 "categories": ["all"],
             },

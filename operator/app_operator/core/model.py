@@ -28,6 +28,10 @@ VERSION = "v1alpha1"
 KIND = "App"
 PLURAL = "apps"
 SINGULAR = "app"
+# Argo CD's Application has the short names `app` and `apps`: which resource `kubectl get app`
+# means then depends on kubectl's version. `appop` is this CRD's own; `apps.appoperator.dev`
+# is never ambiguous.
+SHORT_NAMES = ("appop",)
 API_VERSION = f"{GROUP}/{VERSION}"
 
 # Resource quantities ("500m", "1Gi", "2", "1e3"), in a stricter form than Kubernetes' own
