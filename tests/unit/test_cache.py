@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -12,7 +13,15 @@ import pytest
 
 from app_operator.core import status
 from app_operator.runtime import metrics
-from app_operator.runtime.cache import Children, Expired, Informer, Store, trim
+from app_operator.runtime.cache import (
+    Children,
+    Expired,
+    Informer,
+    Store,
+    digest_payload,
+    is_child,
+    trim,
+)
 
 LABEL = "app.kubernetes.io/instance"
 SELECTOR = "app.kubernetes.io/managed-by=app-operator"
@@ -481,3 +490,113 @@ def test_an_informer_is_followed_from_each_list_to_the_next_failure() -> None:
     box[0].run()
     assert following == [False, True, False]  # listing, watching, listing again
     assert box[0].following and box[0].synced.is_set()
+
+
+# Issue 23 item 1: what others put in objects that carry our labels does not grow the store.
+
+APP_REF = {"apiVersion": "appoperator.dev/v1alpha1", "kind": "App", "name": "web",
+           "uid": "app-uid", "controller": True}
+BIG = "x" * (900 * 1024)
+
+
+def config_map(name: str, *, owner: dict[str, Any] | None = None, ns: str = "ns",
+               data: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name, "namespace": ns, "uid": f"uid-{name}", "resourceVersion": "5",
+        "labels": {**OURS, LABEL: "web", "extra": "y" * 60},
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": BIG,
+                        "appoperator.dev/desired-hash": "0123456789abcdef",
+                        "appoperator.dev/app-uid": "z" * 300},
+        "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:data": BIG}}]}
+    if owner is not None:
+        meta["ownerReferences"] = [owner]
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta,
+            "data": {"big": BIG} if data is None else data, "binaryData": {"b": "eHl6"}}
+
+
+@pytest.mark.parametrize("planted", [
+    config_map("attack-1"),  # our labels, no owner
+    config_map("web-files", owner={**APP_REF, "kind": "ReplicaSet", "apiVersion": "apps/v1"}),
+    config_map("other-name", owner=APP_REF),  # an App's reference, not under its child's name
+    {**config_map("web"), "kind": "Deployment", "spec": {"template": {"x": BIG}}},
+    {**config_map("web-data"), "kind": "PersistentVolumeClaim", "spec": {"x": BIG}},
+])
+def test_an_object_that_is_no_apps_child_is_held_by_name_only(planted: dict[str, Any]) -> None:
+    held = trim(planted)
+    assert len(json.dumps(held)) < 1024
+    meta = held["metadata"]
+    assert (meta["name"], meta["namespace"], meta["uid"], meta["resourceVersion"]) == (
+        planted["metadata"]["name"], "ns", planted["metadata"]["uid"], "5")
+    # The labels the index and the reconciler read, the short marks it reads, nothing else.
+    assert meta["labels"] == {**OURS, LABEL: "web"}
+    assert meta["annotations"] == {"appoperator.dev/desired-hash": "0123456789abcdef"}
+    assert set(held) == {"apiVersion", "kind", "metadata"}
+    # A reconcile still sees the name taken, by whom it is controlled if by anyone.
+    assert meta.get("ownerReferences", []) == planted["metadata"].get("ownerReferences", [])
+
+
+def test_an_apps_files_config_map_keeps_a_digest_of_each_value() -> None:
+    owned = config_map("web-files", owner=APP_REF, data={"0-app.conf": "debug = false\n"})
+    held = trim(owned)
+    digest = "sha256:" + hashlib.sha256(b"debug = false\n").hexdigest()
+    assert held["data"] == {"0-app.conf": digest}
+    assert held["binaryData"] == {"b": "sha256:" + hashlib.sha256(b"eHl6").hexdigest()}
+    assert "managedFields" not in held["metadata"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in held["metadata"][
+        "annotations"]
+    assert held["metadata"]["labels"]["extra"] == "y" * 60  # a child keeps its metadata
+    assert trim(held) == held  # digested once only
+    assert digest_payload(owned)["data"] == held["data"]  # what the reconciler compares
+
+
+def test_a_claim_with_the_operators_annotations_keeps_what_the_reconciler_reads() -> None:
+    """A kept claim has no owner: the annotations the operator writes on claims make it a
+    child the reconciler reads (its size, its capacity), and only that is kept of it, since
+    anyone may write those annotations."""
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {
+        "name": "web-data", "namespace": "ns", "uid": "c", "resourceVersion": "3",
+        "labels": {**OURS, LABEL: "web"},
+        "annotations": {"appoperator.dev/kept": "true"}},
+        "spec": {"resources": {"requests": {"storage": "1Gi"}}},
+        "status": {"capacity": {"storage": "1Gi"}}}
+    assert is_child(claim) and trim(claim) == claim
+    padded = {**claim, "spec": {**claim["spec"], "selector": {"matchLabels": {"x": BIG}}},
+              "metadata": {**claim["metadata"], "labels": {**OURS, LABEL: "web", "x": "y"},
+                           "annotations": {"appoperator.dev/kept": "true", "note": BIG}}}
+    assert trim(padded) == claim
+    assert not is_child({**claim, "metadata": {**claim["metadata"], "annotations": {}}})
+
+
+def test_objects_held_by_name_only_are_counted_and_said_once_per_namespace(
+        caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(LABEL)
+    gauge = metrics.ignored_objects.labels("ConfigMap")
+    before = gauge._value.get()
+    with caplog.at_level(logging.WARNING, logger="app_operator.cache"):
+        for i in range(30):
+            assert store.upsert(config_map(f"attack-{i}", ns="tenant-a"))
+        store.upsert(config_map("attack-0", ns="tenant-b"))
+        store.upsert(config_map("web-files", owner=APP_REF, ns="tenant-a"))  # a child
+    assert store.ignored() == 31
+    assert store.ignored_by_namespace == {"tenant-a": 30, "tenant-b": 1}
+    assert gauge._value.get() == before + 31
+    said = [r.getMessage() for r in caplog.records if "no App's child" in r.getMessage()]
+    assert len(said) == 2, said
+    assert "namespace tenant-a" in said[0] and "ConfigMap attack-0" in said[0]
+    # Gone, or made an App's child: no longer counted.
+    store.remove(config_map("attack-0", ns="tenant-b"))
+    newer = config_map("attack-1", owner=APP_REF, ns="tenant-a")
+    newer["metadata"].update(name="web-files", resourceVersion="9")
+    store.remove(config_map("attack-1", ns="tenant-a"))
+    assert store.ignored() == 29 and gauge._value.get() == before + 29
+    assert store.ignored_by_namespace == {"tenant-a": 29}
+
+
+def test_a_store_of_many_big_labelled_config_maps_stays_small() -> None:
+    """The attack of issue 23 in miniature: what the store holds of 50 labelled ConfigMaps
+    of 900 KiB is a few kilobytes each, not their payload."""
+    store = Store(LABEL)
+    for i in range(50):
+        store.upsert(config_map(f"attack-{i}"))
+    held = sum(len(json.dumps(o)) for o in store.objects())
+    assert held < 50 * 1024, held

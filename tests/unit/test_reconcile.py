@@ -11,6 +11,7 @@ import pytest
 
 from app_operator.core import render, status
 from app_operator.core.render import AppRef
+from app_operator.runtime.cache import digest_payload, trim
 from app_operator.runtime.kube import KubeError
 from app_operator.runtime.reconcile import Outcome, Reconciler, owner_of, shrink_refusal
 
@@ -682,3 +683,28 @@ def test_a_namespace_being_deleted_is_left_to_go() -> None:
     outcome = reconciler(api).reconcile(app_body())
     assert outcome.namespace_terminating
     assert api.statuses == {} and outcome.problem is None
+
+
+def test_a_files_config_map_held_as_digests_is_compared_by_them() -> None:
+    """The informer's store keeps a digest of each value of a ConfigMap (cache.trim): a
+    converged App writes nothing, new content and content changed by another hand are
+    applied (issue 23 item 1)."""
+    api = FakeApi()
+    key = ("ConfigMap", NS, "flask-files")
+    body = app_body(files=FILES)
+    run(api, body)
+    api.objects[key] = trim(api.objects[key])
+    api.writes.clear()
+    run(api, body)
+    assert api.writes == []
+    # Another hand changes the content: put back.
+    (name,) = api.objects[key]["data"]
+    api.objects[key]["data"][name] = digest_payload(
+        {"kind": "ConfigMap", "data": {name: "debug = true\n"}})["data"][name]
+    outcome = run(api, body)
+    assert outcome.applied == ["ConfigMap flask-files"]
+    assert api.objects[key]["data"] == {name: "debug = false\n"}
+    # New content from the App: applied.
+    api.objects[key] = trim(api.objects[key])
+    outcome = run(api, app_body(generation=2, files=[{**FILES[0], "content": "x = 1\n"}]))
+    assert "ConfigMap flask-files" in outcome.applied

@@ -27,7 +27,9 @@ the operator, a fake in the unit tests), so it imports neither kopf nor the clie
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import logging
 import random
 import sys
@@ -36,6 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
+from app_operator.core import model, render
 from app_operator.runtime import metrics
 
 # Named as users read it in the log (kopf shows 20 characters of a logger's name).
@@ -60,9 +63,16 @@ class Source(Protocol):
 
 
 def trim(obj: Obj) -> Obj:
-    """The object without what a reconcile never reads (managedFields is most of its size),
-    its keys shared with every other object's: a JSON parser makes a new string for each key
-    of each object, and the keys are a third of a stored Deployment's memory."""
+    """The object without what a reconcile never reads, its keys shared with every other
+    object's: a JSON parser makes a new string for each key of each object, and the keys are
+    a third of a stored Deployment's memory.
+
+    The informers select on a label anyone may set, so what the store holds must not grow
+    with what others put in objects: an object that is no App's child (`is_child`) keeps only
+    what tells a reconcile that its name is taken (`_name_only`), and a ConfigMap's payload
+    becomes a digest per key (`digest_payload`), which is all drift compares. Without this,
+    200 labelled ConfigMaps of 900 KiB, made by a user with `edit` in one namespace, took the
+    operator from 75 MB to 259 MB (issue 23)."""
     meta = obj.get("metadata") or {}
     if obj.get("kind") == "Pod":
         # A pod is read for why it does not run (status.pod_problem) and found by its labels:
@@ -73,13 +83,153 @@ def trim(obj: Obj) -> Obj:
             "metadata": {k: meta[k] for k in _POD_METADATA if k in meta},
             "status": {k: status[k] for k in _POD_STATUS if k in status}})
         return pod
-    body: Obj = _shared_keys(
-        {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}})
+    if obj.get("kind") in render.CHILD_KINDS and not is_child(obj):
+        stub: Obj = _shared_keys(_name_only(obj))
+        return stub
+    annotations = meta.get("annotations")
+    kept_meta = {k: v for k, v in meta.items() if k not in _DROPPED_METADATA}
+    if annotations and _LAST_APPLIED in annotations:
+        kept_meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    if obj.get("kind") == "PersistentVolumeClaim":
+        # A claim is a child by annotations anyone may write (a kept claim has no owner):
+        # only what the reconciler and the status read of it is kept, so that it stays
+        # small whatever else its maker put in it.
+        claim: Obj = _shared_keys(_claim_read(obj, kept_meta))
+        return claim
+    body: Obj = _shared_keys(digest_payload({**obj, "metadata": kept_meta}))
     return body
+
+
+def _claim_read(obj: Obj, meta: Obj) -> Obj:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kept_meta = {k: v for k, v in meta.items() if k not in ("labels", "annotations")}
+    kept_meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items()
+                           if k in _NAME_ONLY_LABELS}
+    kept_meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items()
+                                if k in _NAME_ONLY_ANNOTATIONS}
+    claim: Obj = {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj["kind"],
+                  "metadata": kept_meta,
+                  "spec": {k: spec[k] for k in _CLAIM_SPEC if k in spec},
+                  "status": {k: status[k] for k in _CLAIM_STATUS if k in status}}
+    return claim
+
+
+# What render.render_claims sets (drift compares it) and what status.py and
+# reconcile.shrink_refusal read.
+_CLAIM_SPEC = ("accessModes", "resources", "storageClassName", "volumeName")
+_CLAIM_STATUS = ("phase", "capacity", "conditions")
 
 
 _POD_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
 _POD_STATUS = ("phase", "conditions", "containerStatuses")
+_DROPPED_METADATA = ("managedFields",)
+# kubectl's client-side apply keeps the whole object in it: never read, as large as the rest.
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# ConfigMap fields whose values are user data, of up to 1 MiB in all.
+_PAYLOAD_FIELDS = ("data", "binaryData")
+DIGEST_PREFIX = "sha256:"
+# What a name-only copy keeps of labels and annotations: those the reconciler and the
+# stores read (the index label, the claim's marks), values no longer than a uid or a hash.
+_NAME_ONLY_LABELS = (render.MANAGED_BY_LABEL, render.NAME_LABEL, render.INSTANCE_LABEL,
+                     render.VOLUME_LABEL)
+_NAME_ONLY_ANNOTATIONS = (render.APP_UID_ANNOTATION, render.KEPT_ANNOTATION,
+                          render.HASH_ANNOTATION)
+_NAME_ONLY_VALUE_MAX = 63
+_NAME_ONLY_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation",
+                       "deletionTimestamp")
+
+
+def digest_payload(obj: Obj) -> Obj:
+    """A ConfigMap with each value of `data` and `binaryData` replaced by its digest: what
+    the store keeps, and what the reconciler compares a desired ConfigMap in (drift then sees
+    a changed or missing key as before, by its path)."""
+    if obj.get("kind") != "ConfigMap" or not any(obj.get(f) for f in _PAYLOAD_FIELDS):
+        return obj
+    digested = dict(obj)
+    for field in _PAYLOAD_FIELDS:
+        values = obj.get(field)
+        if isinstance(values, dict):
+            digested[field] = {key: _digest(value) for key, value in values.items()}
+    return digested
+
+
+def _digest(value: Any) -> str:
+    if isinstance(value, str) and value.startswith(DIGEST_PREFIX) and len(value) == 71:
+        return value  # digested already (an object trimmed twice)
+    text = value if isinstance(value, str) else json.dumps(value)
+    return DIGEST_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def is_child(obj: Obj) -> bool:
+    """Whether the object may be an App's child, as far as the object itself can tell: its
+    controller ownerReference names an App, under the name the operator gives that App's
+    child of its kind; or it is a claim with the annotations the operator writes on claims
+    (a kept claim has no owner). Which App's it is, by uid, is the reconciler's to say
+    (reconcile.owner_of). A planted object cannot pass for a child of an App that does not
+    exist yet (it cannot know the uid), and one App has one child of each name, so what a
+    namespace can make the store hold in full is bounded by its Apps."""
+    meta = obj.get("metadata") or {}
+    kind, name = obj.get("kind"), str(meta.get("name", ""))
+    controllers = [r for r in meta.get("ownerReferences") or []
+                   if isinstance(r, dict) and r.get("controller")]
+    if controllers:
+        ref = controllers[0]
+        if ref.get("kind") != model.KIND or not str(ref.get("apiVersion", "")).startswith(
+                f"{model.GROUP}/"):
+            return False
+        owner = str(ref.get("name", ""))
+        return {"Deployment": name == owner, "Service": name == owner,
+                "ConfigMap": name == f"{owner}-files",
+                "PersistentVolumeClaim": name.startswith(f"{owner}-")}.get(str(kind), False)
+    if kind == "PersistentVolumeClaim":
+        annotations = meta.get("annotations") or {}
+        uid = annotations.get(render.APP_UID_ANNOTATION)
+        return (isinstance(uid, str) and 0 < len(uid) <= _NAME_ONLY_VALUE_MAX) or (
+            annotations.get(render.KEPT_ANNOTATION) == "true")
+    return False
+
+
+def _name_only(obj: Obj) -> Obj:
+    """What the store keeps of an object that is no App's child: enough for a reconcile to
+    see the name taken (a NameConflict, never an apply over it) and for the index, no more
+    than a kilobyte whatever the object holds."""
+    meta = obj.get("metadata") or {}
+
+    def short(values: Any, keys: tuple[str, ...]) -> dict[str, str]:
+        values = values if isinstance(values, dict) else {}
+        return {k: values[k] for k in keys
+                if isinstance(values.get(k), str) and len(values[k]) <= _NAME_ONLY_VALUE_MAX}
+
+    kept: Obj = {k: meta[k] for k in _NAME_ONLY_METADATA if k in meta}
+    kept["labels"] = short(meta.get("labels"), _NAME_ONLY_LABELS)
+    kept["annotations"] = short(meta.get("annotations"), _NAME_ONLY_ANNOTATIONS)
+    controllers = [r for r in meta.get("ownerReferences") or []
+                   if isinstance(r, dict) and r.get("controller")]
+    if controllers:
+        kept["ownerReferences"] = [
+            {k: controllers[0][k] for k in ("apiVersion", "kind", "name", "uid", "controller")
+             if k in controllers[0]}]
+    return {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj.get("kind"),
+            "metadata": kept}
+
+
+# Namespaces already named in the log for holding objects that are no App's child.
+_said_ignored: set[str] = set()
+_said_lock = threading.Lock()
+
+
+def _say_ignored(namespace: str, kind: str, name: str) -> None:
+    """One warning per namespace, not one per object: whoever makes such objects could
+    otherwise fill the log as well."""
+    with _said_lock:
+        if namespace in _said_ignored:
+            return
+        _said_ignored.add(namespace)
+    log.warning("namespace %s holds objects labelled %s that are no App's child (the first "
+                "seen: %s %s): the operator keeps only their names, never adopts, changes "
+                "or deletes them, and counts them in app_operator_ignored_objects; said "
+                "once per namespace", namespace or "(cluster)", render.CHILDREN_SELECTOR,
+                kind, name)
 
 
 def _shared_keys(value: Any) -> Any:
@@ -143,6 +293,9 @@ class Store:
         # uid -> the version the operator deleted: versions up to it are not brought back.
         self._tombstones: dict[str, int] = {}
         self._tombstone_heap: list[tuple[int, str]] = []  # (version, uid), oldest first
+        # Objects with our labels that are no App's child, held by name only (trim).
+        self._ignored: set[Key] = set()
+        self.ignored_by_namespace: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -174,11 +327,37 @@ class Store:
         instance = self._instance(obj)
         if instance is not None:
             self._index.setdefault(instance, set()).add(key[1])
+        self._count_ignored(key, obj, ignored=obj.get("kind") in render.CHILD_KINDS
+                            and not is_child(obj))
 
     def _drop(self, key: Key) -> Obj:
         old = self._objects.pop(key)
         self._unindex(key, old)
+        self._count_ignored(key, old, ignored=False)
         return old
+
+    def _count_ignored(self, key: Key, obj: Obj, ignored: bool) -> None:
+        """Count the objects held by name only (`is_child`), in the metric and per
+        namespace, and say once per namespace that there are such objects."""
+        kind = str(obj.get("kind"))
+        if ignored and key not in self._ignored:
+            self._ignored.add(key)
+            self.ignored_by_namespace[key[0]] = self.ignored_by_namespace.get(key[0], 0) + 1
+            metrics.ignored_objects.labels(kind).inc()
+            _say_ignored(key[0], kind, key[1])
+        elif not ignored and key in self._ignored:
+            self._ignored.discard(key)
+            left = self.ignored_by_namespace[key[0]] - 1
+            if left:
+                self.ignored_by_namespace[key[0]] = left
+            else:
+                del self.ignored_by_namespace[key[0]]
+            metrics.ignored_objects.labels(kind).dec()
+
+    def ignored(self) -> int:
+        """How many objects the store holds by name only."""
+        with self._lock:
+            return len(self._ignored)
 
     def _unindex(self, key: Key, obj: Obj) -> None:
         instance = self._instance(obj)

@@ -79,6 +79,11 @@ informer_restarts = Counter("app_operator_informer_restarts_total",
                             "again: expired (410 Gone), silent (no word past the watch's "
                             "timeout), error (any other)", ["kind", "reason"],
                             registry=REGISTRY)
+ignored_objects = Gauge("app_operator_ignored_objects",
+                        "Objects that carry the operator's labels but are no App's child (no "
+                        "controller ownerReference to an App under the child's name, nor a "
+                        "claim's annotations): anyone may set a label, so the caches keep only "
+                        "their name and labels", ["kind"], registry=REGISTRY)
 
 
 class AppConditions(Collector):

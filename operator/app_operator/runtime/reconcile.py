@@ -27,7 +27,7 @@ from app_operator.core import drift, render, status
 from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
-from app_operator.runtime.cache import Children
+from app_operator.runtime.cache import Children, digest_payload
 from app_operator.runtime.kube import Kube, KubeError, now
 
 # Named as users read it in the log (kopf shows 20 characters of a logger's name).
@@ -346,9 +346,13 @@ class Reconciler:
         for key in held.keys() - wanted:
             self._hold(app, key, None)  # no longer a child the App wants
         try:
-            for obj in desired.objects():
-                key = _key(obj)
+            for sent in desired.objects():
+                key = _key(sent)
+                # A ConfigMap is compared by the digests of its values, as the store keeps
+                # it (cache.trim): the files' content is not held twice in memory.
+                obj = digest_payload(sent)
                 before = live.get(key)
+                before = digest_payload(before) if before is not None else None
                 if not drift.needs_apply(obj, before):
                     self._hold(app, key, None)
                     continue
@@ -372,8 +376,9 @@ class Reconciler:
                                                     obj["metadata"]["name"], renumbered)
                     self.kube.release(repaired)
                 try:
-                    live[key] = self.kube.apply(obj)
-                    self.children.remember(live[key])
+                    answer = self.kube.apply(sent)
+                    self.children.remember(answer)
+                    live[key] = digest_payload(answer)
                 except KubeError as error:
                     if error.refused and not error.namespace_terminating:
                         log.info("%s/%s: the API server refused %s: %s", app.namespace,
