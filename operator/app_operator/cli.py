@@ -35,6 +35,9 @@ EXIT_CODES = (
     "install; --debug shows the traceback)")
 # The file names `docker compose` looks for when given none, in its order of preference.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+# Those it merges into that file: app-operator does not (yet), and says so.
+COMPOSE_OVERRIDE_NAMES = ("compose.override.yaml", "compose.override.yml",
+                          "docker-compose.override.yml", "docker-compose.override.yaml")
 
 
 def quiet_probe_failures(record: logging.LogRecord) -> bool:
@@ -229,6 +232,11 @@ def _convert_compose(args: argparse.Namespace) -> int:
         if len(candidates) > 1:
             print("warning: found several compose files: "
                   f"{', '.join(map(str, candidates))}; using {found}", file=sys.stderr)
+        for override in filter(Path.is_file, (found.parent / name
+                                              for name in COMPOSE_OVERRIDE_NAMES)):
+            # docker compose would merge it; naming both files is not supported yet.
+            print(f"warning: {override} is not read (docker compose would merge it into "
+                  f"{found.name})", file=sys.stderr)
         args.file = os.path.relpath(found)
     # A compose file on standard input is read as if it were in the current directory, as
     # `docker compose -f -` does: its relative paths and .env are taken from there.

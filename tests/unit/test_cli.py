@@ -152,3 +152,15 @@ def test_crd_has_a_short_name_of_its_own_not_argo_cds(capsys: pytest.CaptureFixt
     names = yaml.safe_load(capsys.readouterr().out)["spec"]["names"]
     assert names["shortNames"] == ["appop"]
     assert not {"app", "apps"} & set(names["shortNames"])
+
+
+def test_compose_without_a_file_says_an_override_file_is_not_merged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "compose.yaml").write_text(COMPOSE)
+    (tmp_path / "compose.override.yaml").write_text("services: {web: {image: nginx:2}}\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["convert", "compose"]) == 0
+    out, err = capsys.readouterr()
+    assert f"warning: {tmp_path / 'compose.override.yaml'} is not read" in err
+    assert next(yaml.safe_load_all(out))["spec"]["image"] == "nginx"
