@@ -151,8 +151,8 @@ def test_a_kept_claim_is_never_deleted_through_a_new_app(
      "spec.service.annotations"),
     ({"podAnnotations": {"a" * 12000: "x"}}, "spec.podAnnotations"),
     ({"env": [{"name": f"V{i}", "value": "x" * 30000} for i in range(14)]},
-     "131072 characters in all"),
-    ({"args": ["x" * 4096] * 100}, "65536 characters in all"),
+     "131072 bytes in all"),
+    ({"args": ["x" * 4096] * 100}, "65536 bytes in all"),
     ({"podLabels": {f"l{i}": "v" for i in range(40)}}, "spec.podLabels"),
 ])
 def test_oversized_apps_are_refused(tenant: Kubectl, spec: dict[str, Any],

@@ -201,3 +201,25 @@ def test_network_mesh_and_identity_pod_annotations_are_refused(
         tenant: Kubectl, key: str, reason: str) -> None:
     refused(tenant, app_manifest(podAnnotations={key: "x"}), f"podAnnotations: {key} would",
             reason)
+
+
+# 2. Sizes count bytes as the API server stores them; a whole App is bounded.
+
+EMOJI = "\U0001F600"  # 4 bytes in UTF-8, one character
+
+
+@pytest.mark.parametrize(("spec", "fragment"), [
+    # 40,000 characters, 160,000 bytes: within a bound of characters, not of bytes.
+    ({"env": [{"name": f"V{i}", "value": EMOJI * 8000} for i in range(5)]},
+     "env: the values may have at most 131072 bytes in all (UTF-8)"),
+    ({"args": [EMOJI * 4096] * 5}, "args: at most 65536 bytes in all (UTF-8)"),
+    # Each field within its own bound, together past 256 KiB.
+    ({"command": ["x" * 4096] * 16, "args": ["x" * 4096] * 16,
+      "env": [{"name": f"V{i}", "value": "v" * 512} for i in range(200)],
+      "files": [{"mountPath": "/a", "content": "\u00e9" * 16384}]},
+     "an App may hold at most 262144 bytes (256 KiB, UTF-8)"),
+])
+def test_sizes_count_bytes_and_a_whole_app_is_bounded(tenant: Kubectl, spec: dict[str, object],
+                                                      fragment: str) -> None:
+    refused(tenant, app_manifest(**spec), fragment)
+    assert tenant.get("app", "flask") is None

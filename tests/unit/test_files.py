@@ -33,7 +33,7 @@ def pod(app: AppRef, **fields: Any) -> dict[str, Any]:
     ([{"mountPath": "/dir/", "content": "x"}], "mount_path|mountPath"),
     ([NGINX_CONF, {**NGINX_CONF, "content": "other"}], "is used twice"),
     ([{"mountPath": "/a", "content": "x" * 200_000}, {"mountPath": "/b", "content": "y" * 70_000}],
-     "characters in all"),
+     "bytes in all"),
     ([{"mountPath": "/a", "content": "x", "mode": 0o1777}], "mode"),
 ])
 def test_invalid_files_are_refused(files: list[dict[str, Any]], message: str) -> None:

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from app_operator.core import model
 from app_operator.core.model import AppSpec, parse_quantity
 
 
@@ -277,9 +278,35 @@ def test_probe_ports_that_are_neither_a_number_nor_a_name_are_refused(port: int 
 
 
 def test_the_totals_name_their_field() -> None:
-    with pytest.raises(ValidationError, match=r"env: 131073 characters in all, more than 131072"):
+    with pytest.raises(ValidationError,
+                       match=r"env: 131073 bytes in all \(UTF-8\), more than 131072"):
         spec(env=[{"name": "A", "value": "x" * 32768}] * 4 + [{"name": "B", "value": "x"}])
     with pytest.raises(ValidationError,
-                       match=r"files: 262145 characters in all, more than 262144"):
+                       match=r"files: 262145 bytes in all \(UTF-8\), more than 262144"):
         spec(files=[{"mountPath": "/a", "content": "x" * 262144},
                     {"mountPath": "/b", "content": "y"}])
+
+
+def test_sizes_count_bytes_as_the_api_server_stores_them() -> None:
+    """A 4-byte emoji counts 4 (issue 23 item 2): 32,768 of them are 131,072 bytes of env."""
+    emoji = "\U0001F600"
+    spec(env=[{"name": "A", "value": emoji * 32768}])
+    with pytest.raises(ValidationError, match=r"env: 131074 bytes in all \(UTF-8\)"):
+        spec(env=[{"name": "A", "value": emoji * 32768}, {"name": "B", "value": "é"}])
+    with pytest.raises(ValidationError, match=r"args: 65540 bytes in all"):
+        spec(args=[emoji * 4096] * 4 + ["\u00e9\u00e9"])
+    with pytest.raises(ValidationError, match=r"podAnnotations: 65537 bytes in all"):
+        spec(podAnnotations={"a": emoji * 8000, "b": emoji * 8000, "c": "x" * 1534})
+
+
+def test_a_whole_app_is_bounded_with_a_message_naming_the_limit() -> None:
+    """Each field within its own bound, all of them together past 256 KiB of text."""
+    word = "x" * 4096
+    fields = {"command": [word] * 16, "args": [word] * 16,
+              "env": [{"name": f"V{i}", "value": "v" * 512} for i in range(200)]}
+    assert AppSpec.model_validate({"image": "nginx", **fields}).text_size() == 233472
+    with pytest.raises(ValidationError) as error:
+        spec(**fields, files=[{"mountPath": "/a", "content": "\u00e9" * 16384}])
+    assert (f"an App may hold at most {model.APP_TEXT_MAX} bytes (256 KiB, UTF-8)"
+            in str(error.value))
+    assert "this one holds 266240" in str(error.value)

@@ -141,11 +141,11 @@ def test_ordinary_pod_annotations_are_kept(key: str) -> None:
     ({"podAnnotations": {"a" * 1200: "x"}}, "not a valid key"),
     ({"podAnnotations": {"bad key": "x"}}, "not a valid key"),
     ({"service": {"annotations": {f"k{i}": "x" * 2000 for i in range(40)}}},
-     "characters in all"),
+     "bytes in all"),
     ({"podAnnotations": {f"k{i}": "x" for i in range(65)}}, "at most 64"),
     ({"podLabels": {"team": "a b"}}, "pattern"),
-    ({"env": [{"name": f"V{i}", "value": "x" * 30000} for i in range(5)]}, "characters in all"),
-    ({"args": ["x" * 4000] * 20}, "characters in all"),
+    ({"env": [{"name": f"V{i}", "value": "x" * 30000} for i in range(5)]}, "bytes in all"),
+    ({"args": ["x" * 4000] * 20}, "bytes in all"),
     ({"args": ["a\x00b"]}, "pattern"),
     ({"env": [{"name": "A", "value": "\x1b[31m"}]}, "pattern"),
     ({"workingDir": "/app\n"}, "pattern"),
@@ -169,20 +169,31 @@ def test_unicode_and_newlines_are_allowed_where_text_is() -> None:
 
 
 def test_the_largest_app_stays_well_under_the_api_servers_limits() -> None:
-    """Every bound at its maximum at once: the App stays below 1 MiB (etcd takes 1.5 MiB),
-    and its pod annotations below Kubernetes' 256 KiB for all annotations together."""
-    word = "x" * 4096
+    """The free text at its bound (256 KiB, of 4-byte characters where a field allows
+    them), every count and length at its maximum: the App stays below 512 KiB as the API
+    server stores it (etcd takes 1.5 MiB), and its pod annotations below Kubernetes' 256 KiB
+    for all annotations together. Each field at its own maximum at once is refused."""
+    emoji = "\U0001F600"
+    word = emoji * 1024  # 4 KiB
     spec = {
         "image": "registry.example.com/" + "a" * 1000,
         "command": [word] * 16, "args": [word] * 16,
-        "env": [{"name": f"V{i}", "value": "v" * 512} for i in range(256)],
-        "podAnnotations": {f"k{i:02}": "v" * 1019 for i in range(64)},
+        "env": [{"name": f"V{i}", "value": emoji * 64} for i in range(256)],
+        "podAnnotations": {f"k{i:02}": "v" * 1019 for i in range(32)},
         "podLabels": {f"l{i:02}": "v" * 63 for i in range(32)},
-        "service": {"annotations": {f"k{i:02}": "v" * 1019 for i in range(64)}},
-        "ports": [{"name": "http", "containerPort": 80}],
+        "ports": [{"name": f"p{i}", "containerPort": 1000 + i} for i in range(64)],
+        "volumes": [{"name": f"v{i:02}" + "x" * 40, "mountPath": f"/{'d' * 200}/{i}"}
+                    for i in range(32)],
+        "files": [{"mountPath": "/etc/app.conf", "content": emoji * 7680}],
     }
-    AppSpec.model_validate(spec)
-    assert len(json.dumps(spec)) < 1024 * 1024
+    text = AppSpec.model_validate(spec).text_size()
+    assert text == model.APP_TEXT_MAX
+    stored = json.dumps(spec, ensure_ascii=False).encode("utf-8")
+    assert len(stored) < 512 * 1024
+    every_maximum = {**spec, "env": [{"name": f"V{i}", "value": "v" * 512} for i in range(256)],
+                     "service": {"annotations": {f"k{i:02}": "v" * 1019 for i in range(64)}}}
+    with pytest.raises(ValidationError, match="an App may hold at most 262144 bytes"):
+        AppSpec.model_validate(every_maximum)
 
 
 def test_apply_bodies_are_utf8_json_that_yaml_reads_back_exactly() -> None:

@@ -226,22 +226,34 @@ def _map_list(*keys: str) -> dict[str, Any]:
     return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": list(keys)}
 
 
+def utf8_size(text: str) -> int:
+    """Bytes as the API server stores a string (UTF-8): a limit in characters let an App of
+    4-byte emoji be four times the size it was meant to have (issue 23)."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def cel_bytes(expression: str) -> str:
+    """The CEL twin of utf8_size: a string's size() counts code points, its bytes' size
+    counts what is stored."""
+    return f"bytes({expression}).size()"
+
+
 def _total_size(what: str, limit: int, sizes: list[int]) -> None:
     if sum(sizes) > limit:
-        raise ValueError(f"{what}: {sum(sizes)} characters in all, more than {limit}")
+        raise ValueError(f"{what}: {sum(sizes)} bytes in all (UTF-8), more than {limit}")
 
 
 def _argument_list(what: str, max_items: int, max_total: int) -> Any:
-    """A list of arguments: at most `max_items`, `max_total` characters in all."""
+    """A list of arguments: at most `max_items`, `max_total` bytes in all."""
     def check(values: list[str]) -> list[str]:
-        _total_size(what, max_total, [len(v) for v in values])
+        _total_size(what, max_total, [utf8_size(v) for v in values])
         return values
 
     return Annotated[
         list[Argument],
         Field(max_length=max_items, json_schema_extra=_cel(
-            (f"self.map(a, a.size()).sum() <= {max_total}",
-             f"{what}: at most {max_total} characters in all"))),
+            (f"self.map(a, {cel_bytes('a')}).sum() <= {max_total}",
+             f"{what}: at most {max_total} bytes in all (UTF-8)"))),
         AfterValidator(check),
     ]
 
@@ -279,8 +291,8 @@ def _string_map(what: str, *, max_items: int, value_max: int, total_max: int,
                               f"{cel_matches('k', QUALIFIED_NAME_PATTERN)}))[0] + ' is not a "
                               "valid key (an optional DNS subdomain prefix and /, then at most "
                               "63 letters, digits, -, _ or .)'"},
-        {"rule": f"self.map(k, k.size() + self[k].size()).sum() <= {total_max}",
-         "message": f"{what}: at most {total_max} characters in all"},
+        {"rule": f"self.map(k, {cel_bytes('k')} + {cel_bytes('self[k]')}).sum() <= {total_max}",
+         "message": f"{what}: at most {total_max} bytes in all (UTF-8)"},
     ]
     if pod_annotations:
         refused = (f"({cel_matches('k', RUNTIME_ANNOTATION_PATTERN)} || "
@@ -307,7 +319,7 @@ def _string_map(what: str, *, max_items: int, value_max: int, total_max: int,
             refusal = refused_pod_annotation(key) if pod_annotations else None
             if refusal is not None:
                 raise ValueError(f"{what}: {key} {refusal}")
-        _total_size(what, total_max, [len(k) + len(v) for k, v in values.items()])
+        _total_size(what, total_max, [utf8_size(k) + utf8_size(v) for k, v in values.items()])
         return values
 
     return Annotated[
@@ -388,7 +400,7 @@ class EnvVar(Model, json_schema_extra=_cel(
 
 
 def _check_env_total(env: list[EnvVar]) -> list[EnvVar]:
-    _total_size("env", ENV_TOTAL_MAX, [len(e.value or "") for e in env])
+    _total_size("env", ENV_TOTAL_MAX, [utf8_size(e.value or "") for e in env])
     return env
 
 
@@ -571,7 +583,7 @@ class Volume(Model, json_schema_extra=_cel(
 
 
 FILES_VOLUME = "app-operator-files"
-FILES_CONTENT_MAX = 262144  # inline content of all files of an App, in characters
+FILES_CONTENT_MAX = 262144  # inline content of all files of an App, in bytes (UTF-8)
 
 
 class FileKeyRef(Model):
@@ -612,7 +624,7 @@ class File(Model, json_schema_extra=_cel(
 
 
 def _check_files(files: list[File]) -> list[File]:
-    _total_size("files", FILES_CONTENT_MAX, [len(f.content or "") for f in files])
+    _total_size("files", FILES_CONTENT_MAX, [utf8_size(f.content or "") for f in files])
     return files
 
 
@@ -722,7 +734,32 @@ def _probe_port_rules() -> list[tuple[str, str, str]]:
     return rules
 
 
+# The free text of an App (arguments, variables, labels, annotations, inline files) in all,
+# in bytes as stored: each field has its own bound, and their sum (over 600 KiB) would let
+# one App, with its Deployment, cost the operator megabytes (issue 23). The rest of an App
+# is bounded by its structure (counts and lengths) to a few dozen KiB.
+APP_TEXT_MAX = 262144
+
+
+def _cel_map_bytes(field: str) -> str:
+    return f"{field}.map(k, {cel_bytes('k')} + {cel_bytes(f'{field}[k]')}).sum()"
+
+
+_APP_TEXT_BYTES = " + ".join((
+    f"(has(self.command) ? self.command.map(a, {cel_bytes('a')}).sum() : 0)",
+    f"(has(self.args) ? self.args.map(a, {cel_bytes('a')}).sum() : 0)",
+    f"(has(self.env) ? self.env.map(e, has(e.value) ? {cel_bytes('e.value')} : 0).sum() : 0)",
+    f"(has(self.podLabels) ? {_cel_map_bytes('self.podLabels')} : 0)",
+    f"(has(self.podAnnotations) ? {_cel_map_bytes('self.podAnnotations')} : 0)",
+    "(has(self.service) && has(self.service.annotations) ? "
+    f"{_cel_map_bytes('self.service.annotations')} : 0)",
+    f"(has(self.files) ? self.files.map(f, has(f.content) ? {cel_bytes('f.content')} : 0)"
+    ".sum() : 0)"))
+APP_TEXT_MESSAGE = (f"an App may hold at most {APP_TEXT_MAX} bytes (256 KiB, UTF-8) of command, "
+                    "args, env values, pod labels, annotations and inline files in all")
+
 APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
+    (f"{_APP_TEXT_BYTES} <= {APP_TEXT_MAX}", APP_TEXT_MESSAGE),
     ("!has(self.ports) || self.ports.all(p, !has(p.name) || self.ports.exists_one(q, "
      "has(q.name) && q.name == p.name))",
      "two ports have the same name", ".ports"),
@@ -779,8 +816,8 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Replaces the image's WORKDIR (`docker run -w`)."""
     env: Annotated[
         list[EnvVar], Field(max_length=256, json_schema_extra={**_map_list("name"), **_cel(
-            (f"self.map(e, has(e.value) ? e.value.size() : 0).sum() <= {ENV_TOTAL_MAX}",
-             f"env: the values may have at most {ENV_TOTAL_MAX} characters in all"))}),
+            (f"self.map(e, has(e.value) ? {cel_bytes('e.value')} : 0).sum() <= {ENV_TOTAL_MAX}",
+             f"env: the values may have at most {ENV_TOTAL_MAX} bytes in all (UTF-8)"))}),
         AfterValidator(_check_env_total),
     ] | None = None
     """Environment variables (`docker run -e`, Dockerfile ENV); at most 256, their values
@@ -801,10 +838,10 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each."""
     files: Annotated[
         list[File], Field(max_length=32, json_schema_extra={**_map_list("mountPath"), **_cel(
-            (f"self.map(f, has(f.content) ? f.content.size() : 0).sum() <= "
+            (f"self.map(f, has(f.content) ? {cel_bytes('f.content')} : 0).sum() <= "
              f"{FILES_CONTENT_MAX}",
-             f"files: the inline content may have at most {FILES_CONTENT_MAX} characters "
-             "in all"))}),
+             f"files: the inline content may have at most {FILES_CONTENT_MAX} bytes "
+             "in all (UTF-8)"))}),
         AfterValidator(_check_files),
     ] | None = None
     """Files mounted read-only into the container (`-v ./app.conf:/etc/app.conf:ro`,
@@ -842,6 +879,15 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Primary group ID of the process (`docker run -u uid:gid`)."""
     fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     """Group that owns the mounted volumes, so a non-root process can write to them."""
+
+    def text_size(self) -> int:
+        """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""
+        maps = [self.pod_labels or {}, self.pod_annotations or {},
+                (self.service.annotations if self.service else None) or {}]
+        return (sum(utf8_size(a) for a in [*(self.command or []), *(self.args or [])])
+                + sum(utf8_size(e.value or "") for e in self.env or [])
+                + sum(utf8_size(k) + utf8_size(v) for m in maps for k, v in m.items())
+                + sum(utf8_size(f.content or "") for f in self.files or []))
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> AppSpec:
@@ -889,6 +935,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
+        text = self.text_size()
+        if text > APP_TEXT_MAX:
+            problems.append(f"{APP_TEXT_MESSAGE}; this one holds {text}")
         port_names = {p.name for p in ports if p.name is not None}
         for kind, probe in self.probe_items():
             name = probe.named_port()
