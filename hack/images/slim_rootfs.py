@@ -112,6 +112,10 @@ def prune_venv(venv: Path) -> Path:
     for path in (venv / "bin").iterdir():
         if BIN_PRUNED.match(path.name):
             path.unlink()
+    # A build script some wheels ship inside the package (ruamel.yaml's clibz/setup.py): never
+    # imported at run time, and it imports setuptools, which is pruned.
+    for path in site.rglob("setup.py"):
+        path.unlink()
     return site
 
 
