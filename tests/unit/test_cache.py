@@ -583,13 +583,17 @@ def test_objects_held_by_name_only_are_counted_and_said_once_per_namespace(
     said = [r.getMessage() for r in caplog.records if "no App's child" in r.getMessage()]
     assert len(said) == 2, said
     assert "namespace tenant-a" in said[0] and "ConfigMap attack-0" in said[0]
-    # Gone, or made an App's child: no longer counted.
+    # Gone, or a newer version that is an App's child: no longer counted.
     store.remove(config_map("attack-0", ns="tenant-b"))
-    newer = config_map("attack-1", owner=APP_REF, ns="tenant-a")
-    newer["metadata"].update(name="web-files", resourceVersion="9")
-    store.remove(config_map("attack-1", ns="tenant-a"))
+    store.remove(config_map("attack-2", ns="tenant-a"))
+    assert store.upsert(config_map("web-files", ns="tenant-b"))  # no owner yet
+    assert store.ignored_by_namespace == {"tenant-a": 29, "tenant-b": 1}
+    owned = config_map("web-files", owner=APP_REF, ns="tenant-b")
+    owned["metadata"]["resourceVersion"] = "9"
+    assert store.upsert(owned)
     assert store.ignored() == 29 and gauge._value.get() == before + 29
     assert store.ignored_by_namespace == {"tenant-a": 29}
+    assert "big" in store.get("tenant-b", "web-files")["data"]
 
 
 def test_a_store_of_many_big_labelled_config_maps_stays_small() -> None:
