@@ -122,11 +122,13 @@ def test_labelled_config_maps_of_an_edit_user_do_not_grow_the_operator(
     operator.start()
     wait_for("the restarted operator to have listed them", lambda: (
         ignored_config_maps(port) == ATTACK_COUNT), timeout=120)
-    restarted, peak = memory(operator)
+    # The pages parsed whole are given back once the list is in (cache._give_back_memory).
+    restarted = wait_for("the restarted operator back within 20% of its baseline", lambda: (
+        rss if (rss := memory(operator)[0]) <= 1.2 * baseline else None), timeout=30)
+    _, peak = memory(operator)
     print(f"RSS: {baseline / 2**20:.1f} MiB before the attack, {after / 2**20:.1f} MiB after; "
           f"restarted {restarted / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB")
     assert peak < MEMORY_LIMIT
-    assert restarted <= 1.2 * baseline
     healthy(operator)
 
 

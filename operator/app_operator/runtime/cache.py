@@ -27,6 +27,8 @@ the operator, a fake in the unit tests), so it imports neither kopf nor the clie
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import heapq
 import json
@@ -230,6 +232,27 @@ def _say_ignored(namespace: str, kind: str, name: str) -> None:
                 "or deletes them, and counts them in app_operator_ignored_objects; said "
                 "once per namespace", namespace or "(cluster)", render.CHILDREN_SELECTOR,
                 kind, name)
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim_heap: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc (musl, macOS): nothing to give back this way
+    return trim_heap
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _give_back_memory() -> None:
+    """Return the heap freed after a list to the system (glibc's malloc_trim). A list page is
+    parsed whole, up to 20 MiB of ConfigMaps, then trimmed to a few kilobytes; glibc keeps
+    the freed pages, and a restart over 200 labelled ConfigMaps of 900 KiB left the
+    operator 34 MiB above its usual size for good. Lists are rare (start, 410, failure)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _shared_keys(value: Any) -> Any:
@@ -638,6 +661,7 @@ class Informer:
         self._moved = time.monotonic()
         self.last_error = None
         changed = self.store.replace(items, version)
+        _give_back_memory()
         first = not self._listed
         self._listed = True
         self.synced.set()
