@@ -248,9 +248,10 @@ _malloc_trim = _load_malloc_trim()
 
 def _give_back_memory() -> None:
     """Return the heap freed after a list to the system (glibc's malloc_trim). A list page is
-    parsed whole, up to 20 MiB of ConfigMaps, then trimmed to a few kilobytes; glibc keeps
-    the freed pages, and a restart over 200 labelled ConfigMaps of 900 KiB left the
-    operator 34 MiB above its usual size for good. Lists are rare (start, 410, failure)."""
+    parsed whole, up to 10 MiB of ConfigMaps, then trimmed to a few kilobytes; glibc keeps
+    the freed pages, and a restart over 200 labelled ConfigMaps of 900 KiB (in pages of 20)
+    left the operator 34 MiB above its usual size for good. Lists are rare (a start, a 410,
+    a failure), so the call costs nothing that matters."""
     if _malloc_trim is not None:
         _malloc_trim(0)
 

@@ -262,10 +262,10 @@ class Kube:
         (500 objects) is ever held whole: an informer listing 5,000 Deployments with their
         managedFields at once held several hundred MiB for a moment."""
         items: list[T] = []
-        # ConfigMaps come in pages of 20: one may hold 1 MiB, and a page is parsed whole
+        # ConfigMaps come in pages of 10: one may hold 1 MiB, and a page is parsed whole
         # before `keep` trims it (issue 23: 200 labelled ConfigMaps of 900 KiB in one page
-        # took a restarting operator to 1.15 GB).
-        limit = 20 if kind == "ConfigMap" else 500
+        # took a restarting operator to 1.15 GB; in pages of 10, to 104 MiB).
+        limit = 10 if kind == "ConfigMap" else 500
         query: dict[str, Any] = {"labelSelector": label_selector, "limit": limit}
         while True:
             result = self.request("GET", path_for(kind, namespace), query=query)
