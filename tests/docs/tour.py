@@ -14,13 +14,16 @@ any age, and a line `...` only tells the reader that lines were left out.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+# TOUR_README=FILE runs the tour of another text: to watch the test fail on a README that
+# drifted (an old revision's), without touching the checkout's.
+README = Path(os.environ.get("TOUR_README", str(ROOT / "README.md")))
 CONSOLE_BLOCK = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # kubectl's ages: 45s, 3m, 2m30s, 5h, 3d12h, and what it prints for a missing time
 AGE = re.compile(r"^(?:\d+[smhdy])+$|^<unknown>$|^<invalid>$")
