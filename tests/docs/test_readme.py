@@ -117,3 +117,14 @@ def test_the_tour_is_checked_loosely_only_where_output_varies() -> None:
 def test_the_contributing_guide_says_how_to_run_the_tour() -> None:
     assert "tests/kind/test_tour.py" in (ROOT / "CONTRIBUTING.md").read_text()
     assert Path(ROOT / "tests" / "kind" / "test_tour.py").is_file()
+
+
+def test_no_command_of_the_readme_binds_the_demos_host_port() -> None:
+    """kind-config.yaml maps the demo's nodePort to a host port; a `kubectl port-forward` the
+    README suggests after the demo must listen on another one."""
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    held = {m["hostPort"] for node in config["nodes"] for m in node.get("extraPortMappings", [])}
+    assert held
+    forwarded = {int(p) for p in re.findall(r"port-forward\s+\S+\s+(\d+):", README.read_text())}
+    assert forwarded, "the README shows how to reach an App without a nodePort"
+    assert forwarded.isdisjoint(held)
