@@ -11,4 +11,17 @@ if [ -x "$bin/kwokctl" ] && "$bin/kwokctl" get clusters 2>/dev/null | grep -qx "
 else
     echo "[cluster-down] no cluster '$name' here"
 fi
+# A component started again outside kwokctl (the fault tests restart kube-apiserver as a crash
+# and a supervisor would) is not kwokctl's to stop: every process still running a binary of
+# this cluster's folder goes too.
+for exe in /proc/[0-9]*/exe; do
+    target=$(readlink "$exe" 2>/dev/null) || continue
+    case "$target" in
+        "$KWOK_WORKDIR/clusters/$name/"*)
+            pid=${exe#/proc/}; pid=${pid%/exe}
+            echo "[cluster-down] stopping ${target##*/} (pid $pid), started outside kwokctl"
+            kill "$pid" 2>/dev/null || true
+            ;;
+    esac
+done
 rm -f "$CLUSTER_STATE/kubeconfig"
