@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 KUBECONFIG_LOCAL := $(CURDIR)/.cluster/kubeconfig
-# `make test` runs on a local cluster of its own, never on the one `make demo` left running with
-# its operator (that operator would reconcile the tests' Apps too). TEST_KUBECONFIG=FILE runs
-# the tests on another cluster instead.
+# `make test` runs on clusters of its own: never on the local cluster `make demo-sim` left
+# running with its operator (that operator would reconcile the tests' Apps too), never on the
+# kind cluster of `make demo`. TEST_KUBECONFIG=FILE runs the tests on another cluster instead.
 TEST_CLUSTER := CLUSTER_NAME=app-operator-test CLUSTER_STATE=$(CURDIR)/.cluster-test
 TEST_KUBECONFIG_LOCAL := $(CURDIR)/.cluster-test/kubeconfig
 CLUSTER_BIN = $(shell bash -c 'source hack/cluster/versions.sh && echo $$CLUSTER_CACHE/bin')
