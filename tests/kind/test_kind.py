@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.kind.helpers import (
     TIMEOUT,
     app,
     exec_in,
+    http_get,
     operator_log,
     operator_pods,
     patch_app,
@@ -33,15 +33,6 @@ from tests.kube_helpers import ROOT, Kubectl, condition, wait_for
 pytestmark = [pytest.mark.kind, pytest.mark.timeout(900)]
 
 SLEEP = ["sleep", "1000000"]  # a process that keeps running, in the Flask image
-
-
-def http_get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            body: bytes = response.read()
-            return body.decode()
-    except OSError:
-        return None
 
 
 def node_port_holders(cluster: Kubectl, port: int) -> list[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.kind.helpers import (
     HOST_PORT,
     KIND_CLUSTER_NAME,
     KIND_KUBECONFIG,
+    http_get,
     wait_app_ready,
 )
 from tests.kind.test_kind import node_port_holders
@@ -36,15 +36,6 @@ pytestmark = [pytest.mark.kind, pytest.mark.timeout(1200)]
 
 COMMAND_TIMEOUT = 600  # every wait of the tour has a shorter --timeout of its own
 DEMO_APP = ROOT / "examples" / "apps" / "flask.yaml"
-
-
-def http_get(url: str) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            body: bytes = response.read()
-            return body.decode()
-    except OSError:
-        return None
 
 
 @pytest.fixture
