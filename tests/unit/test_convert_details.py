@@ -312,6 +312,19 @@ def test_compose_long_volumes_refused(volume: str, message: str) -> None:
                    "volumes: {data: {}}\n") == message
 
 
+@pytest.mark.parametrize(("port", "message"), [
+    ("{}", "web: ports {}: no target (the container's port) is given; add `target: PORT`"),
+    ("{target: http}", "web: ports {'target': 'http'}: target 'http' is not a port number"),
+    ("{target: 80, published: x}",
+     "web: ports {'target': 80, 'published': 'x'}: published 'x' is not a port number"),
+])
+def test_compose_long_ports_refused(port: str, message: str) -> None:
+    """The schema lets a long-syntax port lack its target or be any string (found by
+    test_convert_fuzz: a KeyError before)."""
+    assert refusal(f"services:\n  web:\n    image: nginx\n    ports:\n      - {port}\n"
+                   ) == message
+
+
 def test_compose_extra_volume_keys_are_named() -> None:
     [(_, warnings)] = compose("""
 services:

@@ -1111,13 +1111,25 @@ class Project:
             builder.commands.append(command)
 
 
+def _port_number(value: Any, what: str) -> int:
+    """A port of a compose file's long syntax, which the schema lets be any string."""
+    try:
+        return int(str(value))
+    except ValueError:
+        raise Refused(f"{what} {value!r} is not a port number") from None
+
+
 def _compose_ports(builder: Builder, service: Mapping[str, Any]) -> None:
     for entry in service.get("ports") or []:
         if isinstance(entry, dict):
             def long_port(entry: Mapping[str, Any] = entry) -> None:
-                target = int(str(entry["target"]))
+                if entry.get("target") in (None, ""):
+                    raise Refused(f"ports {entry}: no target (the container's port) is given; "
+                                  "add `target: PORT`")
+                target = _port_number(entry["target"], f"ports {entry}: target")
                 published = entry.get("published")
-                host = int(str(published).split("-")[0]) if published not in (None, "") else None
+                host = (_port_number(str(published).split("-")[0], f"ports {entry}: published")
+                        if published not in (None, "") else None)
                 name = entry.get("name")
                 builder.add_port(target, str(entry.get("protocol", "tcp")), host or None,
                                  entry.get("host_ip"), f"ports {entry}",
