@@ -14,13 +14,17 @@ fi
 # A component started again outside kwokctl (the fault tests restart kube-apiserver as a crash
 # and a supervisor would) is not kwokctl's to stop: every process still running a binary of
 # this cluster's folder goes too.
-for exe in /proc/[0-9]*/exe; do
-    target=$(readlink "$exe" 2>/dev/null) || continue
+# (Found by the command's first word: the cluster's bin/ holds links to the cached binaries,
+# so /proc/PID/exe names the cache.)
+for cmdline in /proc/[0-9]*/cmdline; do
+    target=$(tr '\0' '\n' <"$cmdline" 2>/dev/null | head -n 1) || continue
     case "$target" in
         "$KWOK_WORKDIR/clusters/$name/"*)
-            pid=${exe#/proc/}; pid=${pid%/exe}
+            pid=${cmdline#/proc/}; pid=${pid%/cmdline}
             echo "[cluster-down] stopping ${target##*/} (pid $pid), started outside kwokctl"
-            kill "$pid" 2>/dev/null || true
+            # Its etcd is gone: a graceful stop would wait on it. A stopped API server keeps
+            # nothing worth a graceful end.
+            kill -KILL "$pid" 2>/dev/null || true
             ;;
     esac
 done
