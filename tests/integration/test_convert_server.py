@@ -11,10 +11,10 @@ import yaml
 from app_operator.convert import compose_schema
 from app_operator.convert.converter import DiskFiles, convert_compose, convert_run
 from app_operator.core import yamlout
+from tests.corpus import CORPUS
 from tests.kube_helpers import ROOT, Kubectl
 
 COMPOSE = ROOT / "tests" / "data" / "compose"
-CORPUS = COMPOSE / "corpus"
 RUN_COMMANDS = [
     "docker run -d -p 8080:80 nextcloud",
     "docker run -d -p 5000:5000 pylounge_flask_app:v1",

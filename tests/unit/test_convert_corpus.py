@@ -1,4 +1,4 @@
-"""Real compose files (tests/data/compose/corpus, sources in SOURCES.md there) through
+"""Real compose files (shared/corpus, see tests/corpus.py; sources in SOURCES.md there) through
 `app-operator convert compose` and `app-operator render`, as a new user would run them: none
 crashes, each either converts into Apps that render or is refused with its reason. The
 expected outcome of every file is written down, so a change in what converts shows here (and
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from app_operator.cli import main
+from tests.corpus import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "compose" / "corpus"
 FILES = sorted(p for p in CORPUS.rglob("*.y*ml") if "compose" in p.name)
 PREFIX = "registry.example.com/corpus"
 AWESOME = "awesome-compose"

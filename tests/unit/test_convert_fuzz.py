@@ -2,7 +2,6 @@
 `docker run` line, either converts into a valid App or is refused with a reason (never a
 KeyError, TypeError or ValueError from inside)."""
 
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +15,9 @@ from app_operator.convert.converter import (
     convert_run,
 )
 from app_operator.core.model import AppSpec
+from tests.corpus import CORPUS
 
-PROJECT = Path(__file__).resolve().parents[1] / "data" / "compose" / "corpus" / \
-    "awesome-compose" / "nginx-golang-mysql"
+PROJECT = CORPUS / "awesome-compose" / "nginx-golang-mysql"
 
 words = st.sampled_from([
     "80", "8080:80", "53:53/udp", "53/tcp", "30080:80", "0:80", "127.0.0.1:80:80", "1-3",
