@@ -26,7 +26,7 @@ BUGS = [
      'if ref.get("uid") == app.uid:', 'if ref.get("name") == app.name:'),
     ("drift compares list lengths with >", "core/drift.py",
      "len(desired) != len(live)", "len(desired) > len(live)"),
-    ("${VAR-x} treated like ${VAR:-x}", "convert/converter.py",
+    ("${VAR-x} treated like ${VAR:-x}", "convert/interpolation.py",
      'empty = current is None or (current == "" and operator.startswith(":"))',
      'empty = current is None or current == ""'),
     ("Ready before the Service exists", "core/status.py",

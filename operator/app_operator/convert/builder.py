@@ -1,0 +1,407 @@
+"""The App builder: collects the pieces of one App (ports, volumes, files, env), the
+warnings about it and every problem that refuses it, and validates the result with the model."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ParamSpec
+
+from pydantic import ValidationError
+
+from app_operator.convert.conversion import Conversion, Refused
+from app_operator.convert.files import NoFiles, SourceFiles, readable
+from app_operator.convert.values import dns_label, env_entry, seconds, size_text
+from app_operator.core import model
+from app_operator.core.model import AppSpec
+
+# Names kept on ports because they say more than the derived `tcp-<port>`.
+PORT_NAMES = {80: "http", 443: "https", 5432: "postgres", 3306: "mysql", 6379: "redis",
+              27017: "mongodb", 11211: "memcached", 5672: "amqp", 9200: "http", 53: "dns"}
+HTTP_PORTS = {3000, 5000, 8000, 8080, 8081, 8888, 9000}
+NODE_PORT_RANGE = range(30000, 32768)
+FILES_MAX = 32
+P = ParamSpec("P")
+TEXT = re.compile(model.TEXT_PATTERN)
+
+HOST_PATH_ADVICE = {
+    "/var/run/docker.sock": "the Docker socket gives the container control of the host",
+    "/run/docker.sock": "the Docker socket gives the container control of the host",
+    "/etc/localtime": "set the TZ variable instead (e.g. TZ=Europe/Berlin)",
+    "/etc/timezone": "set the TZ variable instead (e.g. TZ=Europe/Berlin)",
+}
+
+
+@dataclass
+class PortEntry:
+    container: int
+    protocol: str
+    preferred: str | None
+    node_port: int | None = None
+
+
+@dataclass
+class BindContext:
+    """What a bind mount needs to know about its service and project."""
+
+    files: SourceFiles
+    has_build: bool = False
+    dirs_as_files: bool = False
+
+
+class Builder:
+    """Collects the pieces of one App, the warnings about it and the problems that refuse
+    it (all of them, not just the first)."""
+
+    def __init__(self, name: str, image: str) -> None:
+        self.name = name
+        self.spec: dict[str, Any] = {"image": image}
+        self.warnings: list[str] = []
+        self.problems: list[str] = []
+        self.commands: list[str] = []
+        self.ports: list[PortEntry] = []
+        self.published: list[tuple[int, int, str]] = []  # host, container, protocol
+        self.volumes: list[dict[str, Any]] = []
+        self.anonymous: set[str] = set()
+        self.dropped_binds: list[tuple[str, str]] = []  # (target, what was mounted)
+        self.files: list[dict[str, Any]] = []
+        self.env: dict[str, dict[str, Any]] = {}
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(f"{self.name}: {message}")
+
+    def refuse(self, message: str) -> None:
+        self.problems.append(message)
+
+    def attempt(self, step: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run one step of the conversion; a refusal is noted and the next step still runs,
+        so that every problem is reported at once."""
+        try:
+            step(*args, **kwargs)
+        except Refused as error:
+            self.refuse(str(error))
+
+    def add_env(self, name: str, value: str | None, source: str) -> None:
+        if value is None:
+            self.warn(f"{source} {name} has no value here (Docker takes it from your shell); "
+                      "left out: set it in spec.env")
+            return
+        self.env[name] = env_entry(name, value)
+
+    def add_port(self, container: int, protocol: str = "TCP", host: int | None = None,
+                 host_ip: str | None = None, source: str = "",
+                 name: str | None = None) -> None:
+        protocol = protocol.upper()
+        if not 1 <= container <= 65535:
+            raise Refused(f"{source or 'port'}: {container} is not a port number (1-65535)")
+        entry = next((p for p in self.ports
+                      if p.container == container and p.protocol == protocol), None)
+        if entry is None:
+            entry = PortEntry(container, protocol, name or self._meaningful_name(container,
+                                                                                  protocol))
+            self.ports.append(entry)
+        if host is not None and host in NODE_PORT_RANGE:
+            if entry.node_port is None:
+                entry.node_port = host
+            elif entry.node_port != host:
+                self.warn(f"{source}: {container}/{protocol.lower()} is already published "
+                          f"on nodePort {entry.node_port}; nodePort {host} is left out")
+        elif host is not None:
+            self.published.append((host, container, protocol))
+        if host_ip:
+            self.warn(f"{source or 'port'}: host address {host_ip} is not translated")
+
+    @staticmethod
+    def _meaningful_name(number: int, protocol: str) -> str | None:
+        if protocol != "TCP":
+            return None
+        if number in PORT_NAMES:
+            return PORT_NAMES[number]
+        return "http" if number in HTTP_PORTS else None
+
+    def _port_dicts(self) -> list[dict[str, Any]]:
+        """Ports with a name only where it says more than the derived one, and never a name
+        that another port gets by derivation or that is taken."""
+        def derived(entry: PortEntry) -> str:
+            return model.derive_port_name(entry.container, entry.protocol)
+
+        taken: set[str] = set()
+        result = []
+        for entry in self.ports:
+            others = {derived(p) for p in self.ports if p is not entry}
+            port: dict[str, Any] = {}
+            name = entry.preferred
+            if name and name != derived(entry) and name not in taken and name not in others:
+                port["name"] = name
+                taken.add(name)
+            port["containerPort"] = entry.container
+            if entry.protocol != "TCP":
+                port["protocol"] = entry.protocol
+            if entry.node_port is not None:
+                port["nodePort"] = entry.node_port
+            result.append(port)
+        return result
+
+    def _published_warning(self) -> None:
+        if not self.published:
+            return
+        mappings = ", ".join(f"{h}:{c}" + ("" if p == "TCP" else f"/{p.lower()}")
+                             for h, c, p in self.published)
+        inside = ", ".join(sorted({str(c) for _, c, _ in self.published}, key=int))
+        tcp = [f"{h}:{c}" for h, c, p in self.published if p == "TCP"]
+        how = []
+        if tcp:
+            how.append(f"`kubectl port-forward svc/{self.name} {' '.join(tcp)}`")
+        how.append("a nodePort (30000-32767, e.g. `-p 30080:80`) with service.type NodePort")
+        self.warn(f"ports {mappings}: inside the cluster the Service listens on {inside} "
+                  f"(other Apps reach it at {self.name}:{inside.split(', ')[0]}); nothing is "
+                  "published on your machine's ports. To reach it from outside use "
+                  + " or ".join(how))
+
+    def add_volume(self, source: str | None, target: str, read_only: bool, origin: str,
+                   context: BindContext | None = None) -> None:
+        if not target.startswith("/"):
+            raise Refused(f"{origin}: mount target {target!r} is not an absolute path")
+        if source is not None and (source.startswith(("/", ".", "~")) or "/" in source
+                                   or "\\" in source):
+            self.add_bind(source, target, read_only, origin, context or BindContext(NoFiles()))
+            return
+        if source is None:
+            volume_name = dns_label(target.strip("/") or "root", "mount path")
+            self.anonymous.add(target.rstrip("/") or "/")
+            self.warn(f"{origin}: anonymous volume at {target} becomes the persistent volume "
+                      f"{volume_name!r} (a claim that outlives the pod; it starts empty, not "
+                      "with the image's files)")
+        else:
+            volume_name = dns_label(source, "volume")
+        if any(v["mountPath"] == target for v in self.volumes):
+            self.warn(f"{origin}: {target} is mounted twice; the second mount is left out")
+            return
+        if any(v["name"] == volume_name for v in self.volumes):
+            self.warn(f"{origin}: volume {volume_name} is mounted twice; an App mounts each "
+                      "volume once, the second mount is left out")
+            return
+        volume: dict[str, Any] = {"name": volume_name, "mountPath": target.rstrip("/") or "/"}
+        if read_only:
+            volume["readOnly"] = True
+        self.volumes.append(volume)
+
+    def add_bind(self, source: str, target: str, read_only: bool, origin: str,
+                 context: BindContext) -> None:
+        """A bind mount: a file of the project becomes a file of the App; a directory of a
+        service that is built is its source code, already in the image; a host path is
+        refused."""
+        files = context.files
+        if source.startswith("~"):
+            raise Refused(f"{origin}: {source} is a path in your home directory on this "
+                          "machine; an App cannot mount the host's files. Use a named volume "
+                          "(and copy the data into it) or build the files into the image")
+        relative: str | None = source
+        if source.startswith("/"):
+            relative = files.relative(source)
+            if relative is None:
+                advice = HOST_PATH_ADVICE.get(source.rstrip("/"),
+                                              "use a named volume (and copy the data into it) "
+                                              "or build the files into the image")
+                raise Refused(f"{origin}: {source} is a host path; an App cannot mount the "
+                              f"host's files: {advice}")
+        path = posixpath.normpath(relative or ".")
+        shown = files.display(path)
+        kind = files.kind(path)
+        if kind == "missing":
+            raise Refused(f"{origin}: {shown} does not exist (Docker would create an empty "
+                          "directory there); create it, or use a named volume")
+        if kind == "other":
+            raise Refused(f"{origin}: {shown} is neither a file nor a directory (a socket or "
+                          "a device); an App cannot mount it")
+        if kind == "file":
+            self.add_file_from(path, shown, target, read_only, origin, files)
+            return
+        if context.has_build:
+            self.dropped_binds.append((target.rstrip("/") or "/", shown))
+            self.warn(f"{origin}: left out: {shown} is a directory of source code mounted for "
+                      "live reload; the image built for this service already contains it")
+            return
+        listing = files.list_files(path)
+        if not context.dirs_as_files:
+            total = sum(len(files.read_text(posixpath.join(path, name)).encode())
+                        for name in listing[:FILES_MAX + 1]
+                        if readable(files, posixpath.join(path, name)))
+            hint = (f"; or convert again with --files-from-dirs to mount its {len(listing)} "
+                    f"file(s) ({total} bytes) read-only, one by one"
+                    if 0 < len(listing) <= FILES_MAX else "")
+            raise Refused(f"{origin}: {shown} is a directory; an App cannot mount a directory "
+                          f"of your machine. Build its files into the image (COPY) or put "
+                          f"them in a volume{hint}")
+        if not listing:
+            self.warn(f"{origin}: {shown} is an empty directory; left out")
+            return
+        for name in listing:
+            self.add_file_from(posixpath.join(path, name), files.display(
+                posixpath.join(path, name)), posixpath.join(target, name), True, origin, files)
+        self.warn(f"{origin}: the {len(listing)} file(s) of {shown} are copied into the App "
+                  f"as read-only files under {target}; files the container writes there are "
+                  "not kept, and files added later to the directory do not appear")
+
+    def add_file_from(self, path: str, shown: str, target: str, read_only: bool,
+                       origin: str, files: SourceFiles) -> None:
+        try:
+            content = files.read_text(path)
+        except OSError as error:
+            raise Refused(f"{origin}: cannot read {shown}: {error.strerror or error}") from error
+        except ValueError as error:
+            raise Refused(f"{origin}: {shown} is not a text file ({error}); build it into the "
+                          "image or put it in a volume") from error
+        if not TEXT.match(content):
+            raise Refused(f"{origin}: {shown} holds control characters (a binary file?); "
+                          "build it into the image or put it in a volume")
+        if len(content) > model.FILES_CONTENT_MAX:
+            raise Refused(f"{origin}: {shown} has {size_text(content)}, more than the "
+                          f"{model.FILES_CONTENT_MAX // 1024} KiB an App's files may hold in "
+                          "all; build it into the image or put it in a volume")
+        mode = 0o755 if files.executable(path) else None
+        self.add_file(target, origin, content=content, mode=mode)
+        if not read_only:
+            self.warn(f"{origin}: {target} is mounted read-only (from {shown}); the container "
+                      "cannot change it")
+
+    def add_file(self, target: str, origin: str, *, content: str | None = None,
+                 secret: tuple[str, str] | None = None,
+                 config_map: tuple[str, str] | None = None, mode: int | None = None) -> None:
+        if not target.startswith("/") or target.endswith("/"):
+            raise Refused(f"{origin}: {target!r} must be an absolute path to a file")
+        if any(f["mountPath"] == target for f in self.files):
+            self.warn(f"{origin}: {target} is mounted twice; the second mount is left out")
+            return
+        entry: dict[str, Any] = {"mountPath": target}
+        if content is not None:
+            entry["content"] = content
+        if secret is not None:
+            entry["secret"] = {"name": secret[0], "key": secret[1]}
+        if config_map is not None:
+            entry["configMap"] = {"name": config_map[0], "key": config_map[1]}
+        if mode is not None:
+            entry["mode"] = mode
+        self.files.append(entry)
+
+    def set_healthcheck(self, command: list[str], interval: Any = None, timeout: Any = None,
+                        retries: Any = None, start_period: Any = None) -> None:
+        probe: dict[str, Any] = {"exec": {"command": command}}
+        if interval is not None:
+            probe["periodSeconds"] = seconds(interval, "health interval")
+        if timeout is not None:
+            probe["timeoutSeconds"] = seconds(timeout, "health timeout")
+        if retries is not None:
+            probe["failureThreshold"] = max(1, int(retries))
+        if start_period is not None:
+            probe["initialDelaySeconds"] = seconds(start_period, "health start period")
+        # Docker marks an unhealthy container and takes it out of service; it restarts it
+        # only under Swarm. The closest App equivalent is a readiness check.
+        self.spec.setdefault("probes", {})["readiness"] = probe
+
+    def set_user(self, user: str, origin: str) -> None:
+        uid, _, gid = str(user).partition(":")
+        if uid.isdigit():
+            self.spec["runAsUser"] = int(uid)
+        else:
+            self.warn(f"{origin} {user!r}: Kubernetes needs numeric IDs; set spec.runAsUser to "
+                      f"the UID of {uid!r} in the image")
+        if gid.isdigit():
+            self.spec["runAsGroup"] = int(gid)
+        elif gid:
+            self.warn(f"{origin} {user!r}: group {gid!r} is not numeric; left out")
+
+    def add_labels(self, labels: Mapping[str, Any]) -> None:
+        for key, value in labels.items():
+            text = "" if value is None else str(value)
+            valid_key = re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
+                                     r"[A-Za-z0-9])?", key)
+            valid_value = re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?",
+                                       text)
+            if valid_key and valid_value and key not in model.SELECTOR_LABELS:
+                self.spec.setdefault("podLabels", {})[key] = text
+            else:
+                self.spec.setdefault("podAnnotations", {})[key] = text
+
+    def _drop_hidden_volumes(self) -> None:
+        """Compose projects mount an anonymous volume inside a source directory
+        (`/app/node_modules` under `./app:/app`) to keep the image's files visible there.
+        With the source directory left out, an empty volume would hide them instead."""
+        for target, shown in self.dropped_binds:
+            for volume in list(self.volumes):
+                path = volume["mountPath"]
+                if path in self.anonymous and (path + "/").startswith(target.rstrip("/") + "/"):
+                    self.volumes.remove(volume)
+                    self.warn(f"anonymous volume {path} left out: it kept the image's files "
+                              f"visible under the mount of {shown}, which is left out; an "
+                              "empty volume would hide them")
+
+    def build(self, namespace: str | None) -> Conversion:
+        self._drop_hidden_volumes()
+        if self.problems:
+            raise Refused("\n".join(f"{self.name}: {p}" for p in self.problems))
+        if self.env:
+            self.spec["env"] = list(self.env.values())
+        if self.ports:
+            self.spec["ports"] = self._port_dicts()
+            if any(p.node_port for p in self.ports):
+                self.spec.setdefault("service", {})["type"] = "NodePort"
+            self._published_warning()
+        if self.volumes:
+            self.spec["volumes"] = self.volumes
+            if self.spec.get("replicas", 1) > 1:
+                for volume in self.volumes:
+                    volume["accessMode"] = "ReadWriteMany"
+                self.warn("several replicas share the volumes: they are ReadWriteMany, which "
+                          "needs a StorageClass that supports it")
+        if self.files:
+            self._check_files()
+            self.spec["files"] = self.files
+        try:
+            AppSpec.model_validate(self.spec)
+        except ValidationError as error:
+            raise Refused(f"{self.name}: the result is not a valid App: "
+                          + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                      for e in error.errors())) from error
+        order = [info.alias or key for key, info in AppSpec.model_fields.items()]
+        self.spec = {key: self.spec[key] for key in sorted(self.spec, key=order.index)}
+        metadata: dict[str, Any] = {"name": self.name}
+        if namespace:
+            metadata["namespace"] = namespace
+        app = {"apiVersion": model.API_VERSION, "kind": model.KIND, "metadata": metadata,
+               "spec": self.spec}
+        return Conversion(app=app, warnings=self.warnings, commands=self.commands)
+
+    def _check_files(self) -> None:
+        problems = []
+        if len(self.files) > FILES_MAX:
+            problems.append(f"{len(self.files)} files are mounted; an App holds at most "
+                            f"{FILES_MAX}: build some of them into the image")
+        total = sum(len(f.get("content", "")) for f in self.files)
+        if total > model.FILES_CONTENT_MAX:
+            biggest = max(self.files, key=lambda f: len(f.get("content", "")))
+            problems.append(f"the files' content is {total // 1024} KiB in all, more than the "
+                            f"{model.FILES_CONTENT_MAX // 1024} KiB an App may hold (the "
+                            f"largest: {biggest['mountPath']}); build some into the image")
+        volume_paths = {v["mountPath"] for v in self.volumes}
+        for file in self.files:
+            if file["mountPath"] in volume_paths:
+                problems.append(f"{file['mountPath']} is both a file and a volume's mount path")
+        if problems:
+            raise Refused("\n".join(f"{self.name}: {p}" for p in problems))
+
+
+
+def refuse_host_access(what: str, value: Any) -> None:
+    if isinstance(value, list | tuple):
+        shown = " " + ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        shown = " " + ", ".join(str(k) for k in value)
+    else:
+        shown = "" if value in (None, True) else "=" + str(value)
+    raise Refused(f"{what}{shown} gives the container access to the host; an App can never "
+                  "do that")
+
+

@@ -1,0 +1,101 @@
+"""A compose file as Apps: validated against the Compose specification, interpolated,
+each service converted, then what holds between services (reaching each other by name)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from app_operator.convert.builder import Builder
+from app_operator.convert.compose_build import check_image_prefix
+from app_operator.convert.compose_project import Project
+from app_operator.convert.compose_reach import reach_by_name
+from app_operator.convert.compose_service import compose_service, resolve_extends
+from app_operator.convert.compose_warnings import top_level_warnings
+from app_operator.convert.conversion import Conversion, Refused
+from app_operator.convert.files import NoFiles, SourceFiles
+from app_operator.convert.interpolation import interpolate
+
+
+def _describe_schema_error(error: Any) -> str:
+    """jsonschema's message, made precise: the deepest failing alternative of an anyOf, and
+    the unknown keys themselves for additionalProperties."""
+    import jsonschema
+
+    if error.context:
+        error = jsonschema.exceptions.best_match(error.context)
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        unknown = [key for key in error.instance if key not in known
+                   and not any(re.search(p, key) for p in patterns)]
+        return f"{where}: unknown key {', '.join(map(repr, unknown))} (a typo?)"
+    return f"{where}: {error.message}"
+
+
+def _validate_compose(document: Any, schema: Mapping[str, Any]) -> None:
+    import jsonschema  # only the compose converter needs it
+
+    validator_class = jsonschema.validators.validator_for(schema,
+                                                          jsonschema.Draft7Validator)
+    validator = validator_class(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_describe_schema_error(error)}" for error in errors[:10]]
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise Refused("the file does not follow the Compose specification:\n"
+                      + "\n".join(lines) + more)
+
+
+def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
+                    namespace: str | None = None, files: SourceFiles | None = None,
+                    environ: Mapping[str, str] | None = None, image_prefix: str | None = None,
+                    image_tag: str = "latest", dirs_as_files: bool = False) -> list[Conversion]:
+    """Every service of a compose file as an App. Problems in any service refuse the file,
+    listing them all. Paths in the file are read from `files` (the compose file's
+    directory); `image_prefix` names the images of services that are built."""
+    if not isinstance(document, dict):
+        raise Refused("the file is not a compose file: its top level must be a mapping")
+    if image_prefix is not None:
+        check_image_prefix(image_prefix, image_tag)
+        image_prefix = image_prefix.rstrip("/")
+    warnings: list[str] = []
+    document = interpolate(document, environ or {}, warnings)
+    if schema is not None:
+        _validate_compose(document, schema)
+    services = document.get("services") or {}
+    if not services:
+        raise Refused("the file has no services")
+    project = Project(document=document, files=files or NoFiles(), environ=environ or {},
+                      namespace=namespace, image_prefix=image_prefix, image_tag=image_tag,
+                      dirs_as_files=dirs_as_files)
+    builders: dict[str, Builder] = {}
+    problems: list[str] = []
+    names: dict[str, str] = {}
+    for name in services:
+        try:
+            service = resolve_extends(name, services)
+            builder = compose_service(name, service, project)
+        except Refused as error:
+            problems.append(f"{name}: {error}")
+            continue
+        if builder.name in names:
+            problems.append(f"{name}: becomes App {builder.name}, like service "
+                            f"{names[builder.name]}")
+        names[builder.name] = name
+        builders[name] = builder
+    reach_by_name(builders)
+    conversions: list[Conversion] = []
+    for builder in builders.values():
+        try:
+            conversions.append(builder.build(namespace))
+        except Refused as error:
+            problems.append(str(error))
+    if problems:
+        raise Refused("\n".join(problems))
+    top_level_warnings(project, warnings)
+    conversions[0].warnings[:0] = warnings
+    return conversions
+
