@@ -5,6 +5,8 @@
   app-operator render FILE...                    the children the operator would make
   app-operator convert run -- docker run ...     a `docker run` line as an App
   app-operator convert compose [FILE]            each service of a compose file as an App
+  app-operator up [-f FILE] [--profile P]        convert, apply, wait until Ready, print URLs
+  app-operator down [-f FILE] [--volumes]        delete what up applied (claims kept)
 
 `-` for a file reads standard input. Exit codes: see EXIT_CODES.
 """
@@ -17,6 +19,7 @@ import os
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,15 @@ EXIT_REFUSED = 1  # the input cannot be read, parsed, converted or rendered; the
 EXIT_USAGE = 2  # a bad command line (argparse's own code), or no compose file found
 EXIT_WARNINGS = 3  # converted, but something could not be carried over (only with --strict)
 EXIT_INTERNAL = 4  # a bug of app-operator: one line, --debug shows the traceback
+EXIT_NOT_READY = 5  # up: applied, but not every App was Ready within --timeout
+EXIT_CLUSTER = 6  # up, down: no usable kubeconfig, the cluster unreachable or refusing
 EXIT_CODES = (
     "exit codes: 0 done; 1 input refused (unreadable, invalid, or not convertible: every "
     "reason is printed); 2 usage error (bad command line, no compose file found); 3 "
     "converted with warnings, only with --strict; 4 internal error (a bug, or a broken "
-    "install; --debug shows the traceback)")
+    "install; --debug shows the traceback); up and down: 5 applied but not Ready within "
+    "--timeout (the Apps are named); 6 no usable kubeconfig, or the cluster could not be "
+    "reached or refused a request")
 # The file names `docker compose` looks for when given none, in its order of preference.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 # Those it merges into that file: app-operator does not (yet), and says so.
@@ -211,7 +218,45 @@ def find_compose_file(start: Path) -> tuple[Path | None, list[Path]]:
     return None, []
 
 
-def _convert_compose(args: argparse.Namespace) -> int:
+@dataclass
+class ComposeProject:
+    """A compose file converted: its Apps, the parsed document (for the project's name) and
+    the file's path (None for standard input)."""
+
+    conversions: list[Any]
+    document: dict[str, Any]
+    path: Path | None
+
+
+def _profiles(args: argparse.Namespace) -> list[str]:
+    """--profile, else $COMPOSE_PROFILES (comma-separated), as docker compose takes them."""
+    given: list[str] = list(getattr(args, "profile", None) or [])
+    if given:
+        return given
+    return [p.strip() for p in os.environ.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+
+
+def _compose_profiles_argument(profiles: list[str]) -> dict[str, Any]:
+    """The converter's `profiles` argument, when it takes one (issue 24 item 3 adds it)."""
+    import inspect
+
+    from app_operator.convert.converter import convert_compose
+
+    if "profiles" in inspect.signature(convert_compose).parameters:
+        return {"profiles": profiles}
+    if profiles:
+        raise _Usage("--profile is not supported by this version of the converter yet")
+    return {}
+
+
+class _Usage(Exception):
+    """A bad command line found after parsing: exit 2 with the message."""
+
+
+def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
+    """The compose file named (or the one docker compose would take) converted to Apps, or
+    the exit code after saying why not: `convert compose` and `up` read it the same way, so
+    `up` refuses nothing that `convert` accepts."""
     import yaml
 
     from app_operator.convert import compose_schema
@@ -238,6 +283,11 @@ def _convert_compose(args: argparse.Namespace) -> int:
             print(f"warning: {override} is not read (docker compose would merge it into "
                   f"{found.name})", file=sys.stderr)
         args.file = os.path.relpath(found)
+    try:
+        profiles = _compose_profiles_argument(_profiles(args))
+    except _Usage as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     # A compose file on standard input is read as if it were in the current directory, as
     # `docker compose -f -` does: its relative paths and .env are taken from there.
     path = Path.cwd() / "compose.yaml" if args.file == "-" else Path(args.file)
@@ -275,7 +325,7 @@ def _convert_compose(args: argparse.Namespace) -> int:
             document, schema=schema, namespace=args.namespace, environ=environ,
             files=DiskFiles(path.parent, "" if shown in ("", ".") else shown),
             image_prefix=args.image_prefix, image_tag=args.image_tag,
-            dirs_as_files=args.files_from_dirs)
+            dirs_as_files=args.files_from_dirs, **profiles)
     except Refused as error:
         lines = str(error).splitlines()
         if len(lines) == 1:
@@ -285,8 +335,187 @@ def _convert_compose(args: argparse.Namespace) -> int:
             for line in lines:
                 print(f"  {line}", file=sys.stderr)
         return EXIT_REFUSED
+    return ComposeProject(conversions, document, None if args.file == "-" else path)
+
+
+def _convert_compose(args: argparse.Namespace) -> int:
+    loaded = _load_compose(args)
+    if isinstance(loaded, int):
+        return loaded
     header = f"# app-operator convert compose {args.file}\n"
-    return _print_conversions(conversions, header, args.strict, args.output)
+    return _print_conversions(loaded.conversions, header, args.strict, args.output)
+
+
+def _connect(args: argparse.Namespace) -> Any:
+    from app_operator.deploy.cluster import connect
+
+    return connect(args.kubeconfig, args.context, args.namespace)
+
+
+def _cluster_failure(error: Exception) -> int:
+    """Say why the cluster could not be used; the exit code tells a refused input (the API
+    server found an object invalid) from a cluster problem."""
+    from app_operator.runtime.kube import KubeError
+
+    if isinstance(error, KubeError):
+        if error.status in (400, 422):
+            print(f"error: the API server refused it: {error.message}", file=sys.stderr)
+            return EXIT_REFUSED
+        if error.transient:
+            print(f"error: cannot reach the cluster: {error}", file=sys.stderr)
+        else:
+            print(f"error: the API server refused a request: {error}", file=sys.stderr)
+        return EXIT_CLUSTER
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_CLUSTER
+
+
+def _project_name(args: argparse.Namespace, document: Any, path: Path | None) -> str | None:
+    from app_operator.deploy.project import BadProjectName, project_name
+
+    try:
+        return project_name(args.project_name, document, path, os.environ)
+    except BadProjectName as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def _up(args: argparse.Namespace) -> int:
+    from app_operator.core import model
+    from app_operator.deploy import progress
+    from app_operator.deploy.cluster import ClusterError
+    from app_operator.deploy.project import selector
+    from app_operator.deploy.up import apply_project, describe
+    from app_operator.runtime.kube import KubeError
+
+    try:
+        cluster = _connect(args)
+    except ClusterError as error:
+        return _cluster_failure(error)
+    args.namespace = cluster.namespace  # secrets' commands name it, as convert -n does
+    loaded = _load_compose(args)
+    if isinstance(loaded, int):
+        return loaded
+    project = _project_name(args, loaded.document, loaded.path)
+    if project is None:
+        return EXIT_USAGE
+    warnings = [w for c in loaded.conversions for w in c.warnings]
+    commands = [command for c in loaded.conversions for command in c.commands]
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.strict and warnings:
+        print("error: not applied: --strict, and the file could not be translated without "
+              "warnings", file=sys.stderr)
+        return EXIT_WARNINGS
+    if commands:
+        print("the Apps cannot start before these have run:", file=sys.stderr)
+        for command in commands:
+            print(f"  {command}", file=sys.stderr)
+    try:
+        applied = apply_project(cluster, [c.app for c in loaded.conversions], project)
+    except (ClusterError, KubeError) as error:
+        return _cluster_failure(error)
+    done = ", ".join(describe(o) for o in applied.objects) or "nothing"
+    print(f"project {project} in namespace {cluster.namespace}: applied {done}",
+          file=sys.stderr)
+    for stray in applied.strays:
+        print(f"warning: App {stray} of project {project} is not in the file: it stays "
+              "(`app-operator down` removes the whole project)", file=sys.stderr)
+    if applied.refused:
+        for what, refusal in applied.refused:
+            print(f"error: {what}: the API server refused it: {refusal.message}",
+                  file=sys.stderr)
+        return EXIT_REFUSED if any(e.status in (400, 422) for _, e in applied.refused) else (
+            EXIT_CLUSTER)
+    if args.no_wait or not applied.apps:
+        return EXIT_DONE
+    last: dict[str, Any] = {}
+
+    def poll() -> dict[str, Any]:
+        nonlocal last
+        try:
+            apps = cluster.list(model.API_VERSION, model.KIND, selector(project))
+        except KubeError as error:
+            if error.transient:
+                return last  # shown as it was; the next poll may get through
+            raise
+        last = {a["metadata"]["name"]: a for a in apps}
+        return last
+
+    try:
+        states = progress.wait_until_ready(poll, applied.apps, progress.Display(sys.stderr),
+                                           args.timeout)
+    except KubeError as error:
+        return _cluster_failure(error)
+    except KeyboardInterrupt:
+        print("stopped waiting; the Apps stay applied (`app-operator down` removes them)",
+              file=sys.stderr)
+        return 130
+    late = [s for s in states if not s.ready]
+    if late:
+        print(f"error: not Ready after {args.timeout:g}s: " + "; ".join(
+            f"{s.name} ({s.word}: {s.detail})" for s in late), file=sys.stderr)
+        return EXIT_NOT_READY
+    for state in states:
+        if state.url:
+            print(f"{state.name}  {state.url}{_port_forward_hint(state, cluster.namespace)}")
+    return EXIT_DONE
+
+
+def _port_forward_hint(state: Any, namespace: str) -> str:
+    """An App's URL is the in-cluster address; from the machine running `up`, a port-forward
+    reaches it."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(state.url)
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    if port is None:
+        return ""
+    local = port if port >= 1024 else 8000 + port  # no root needed on this machine's side
+    return (f"  (from here: kubectl -n {namespace} port-forward svc/{state.name} "
+            f"{local}:{port}, then {url.scheme}://localhost:{local})")
+
+
+def _down(args: argparse.Namespace) -> int:
+    import yaml
+
+    from app_operator.deploy.cluster import ClusterError
+    from app_operator.deploy.down import remove_project
+    from app_operator.runtime.kube import KubeError
+
+    document: Any = None
+    path: Path | None = None
+    if args.project_name is None:  # the name is read from the file, as docker compose does
+        path = Path(args.file) if args.file else find_compose_file(Path.cwd())[0]
+        if path is not None:
+            try:
+                document = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+                print(f"error: {path}: {' '.join(str(error).split())} (or name the project "
+                      "with -p)", file=sys.stderr)
+                return EXIT_REFUSED
+    project = _project_name(args, document, path)
+    if project is None:
+        return EXIT_USAGE
+    try:
+        cluster = _connect(args)
+        removal = remove_project(cluster, project, volumes=args.volumes)
+    except (ClusterError, KubeError) as error:
+        return _cluster_failure(error)
+    where = f"project {project} in namespace {cluster.namespace}"
+    if not removal.deleted:
+        print(f"{where}: no App or other object to remove", file=sys.stderr)
+    else:
+        print(f"{where}: deleted {', '.join(removal.deleted)}", file=sys.stderr)
+    if removal.deleted_claims:
+        print(f"deleted claims (their data is gone): {', '.join(removal.deleted_claims)}",
+              file=sys.stderr)
+    if removal.kept_claims:
+        print(f"kept claims (with their data): {', '.join(removal.kept_claims)}; "
+              "`app-operator down --volumes` deletes them", file=sys.stderr)
+    for skipped in removal.skipped:
+        print(f"warning: not looked at: {skipped}", file=sys.stderr)
+    return EXIT_DONE
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -441,19 +670,84 @@ def parser() -> argparse.ArgumentParser:
                              help="the docker run command, after -- (or - alone: read it from "
                              "standard input)")
         else:
-            sub.add_argument("--image-prefix", metavar="REGISTRY/PATH",
-                             help="name the images of services that have `build:` "
-                             "REGISTRY/PATH/<service>:TAG and print their docker build and "
-                             "push commands")
-            sub.add_argument("--image-tag", default="latest", metavar="TAG",
-                             help="tag of those images (default: latest)")
+            _add_compose_options(sub)
             sub.add_argument("file", nargs="?", default=None,
                              help="the compose file; - reads standard input (relative paths "
                              "from the current directory); none: the first of "
                              f"{', '.join(COMPOSE_FILE_NAMES)} in the current directory or "
                              "its nearest parent that has one, as docker compose does")
         sub.set_defaults(handler=_guarded(handler))
+    _add_up_and_down(commands)
     return top
+
+
+def _add_compose_options(sub: argparse.ArgumentParser) -> None:
+    """What `convert compose` and `up` both take, so that they read a file the same way."""
+    sub.add_argument("--image-prefix", metavar="REGISTRY/PATH",
+                     help="name the images of services that have `build:` "
+                     "REGISTRY/PATH/<service>:TAG and print their docker build and "
+                     "push commands")
+    sub.add_argument("--image-tag", default="latest", metavar="TAG",
+                     help="tag of those images (default: latest)")
+    sub.add_argument("--profile", action="append", default=[], metavar="NAME",
+                     help="also convert the services of this compose profile (repeatable; "
+                     "default: $COMPOSE_PROFILES, comma-separated); services with "
+                     "`profiles:` are left out unless one of theirs is named, as docker "
+                     "compose does")
+
+
+def _add_cluster_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("-n", "--namespace", default=None,
+                     help="the namespace (default: the kubeconfig context's, else default)")
+    sub.add_argument("--context", default=None,
+                     help="the kubeconfig context (default: the current one)")
+    sub.add_argument("--kubeconfig", default=None, metavar="FILE",
+                     help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
+    sub.add_argument("-p", "--project-name", default=None, metavar="NAME",
+                     help="the project's name, which labels what up applies (default: the "
+                     "file's `name:`, else $COMPOSE_PROJECT_NAME, else the compose file's "
+                     "directory, as docker compose names it)")
+    sub.add_argument("--debug", action="store_true",
+                     help="show the traceback of an internal error")
+
+
+def _add_up_and_down(commands: Any) -> None:
+    up = commands.add_parser(
+        "up", help="convert a compose file, apply its Apps and wait until they are Ready",
+        description="Converts the compose file as `convert compose` does, applies every App "
+        "to the cluster (server-side apply, field manager app-operator-cli), each labelled "
+        "appoperator.dev/project=<project>, then shows what each App waits for until all "
+        "are Ready, and prints their URLs. Needs the operator running for the namespace.",
+        epilog=EXIT_CODES)
+    up.add_argument("-f", "--file", default=None,
+                    help="the compose file; - reads standard input; none: the one docker "
+                    "compose would take")
+    _add_compose_options(up)
+    up.add_argument("--files-from-dirs", action="store_true",
+                    help="mount each file of a bind-mounted directory read-only (a copy of it "
+                    "now) instead of refusing the directory")
+    up.add_argument("--strict", action="store_true",
+                    help="apply nothing, and exit 3, when anything could not be translated")
+    up.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                    help="wait this long for every App to be Ready, then exit 5 naming those "
+                    "that are not (default: 300)")
+    up.add_argument("--no-wait", action="store_true",
+                    help="apply and exit, without waiting for the Apps to be Ready")
+    _add_cluster_options(up)
+    up.set_defaults(handler=_guarded(_up))
+    down = commands.add_parser(
+        "down", help="delete what `up` applied; claims are kept unless --volumes",
+        description="Deletes the project's Apps (their Deployments and Services go with "
+        "them) and the other objects `up` applied, found by their appoperator.dev/project "
+        "label, from any machine. Claims, and the data in them, are kept and listed, "
+        "unless --volumes.", epilog=EXIT_CODES)
+    down.add_argument("-f", "--file", default=None,
+                      help="the compose file, read only for the project's name (its `name:` "
+                      "or its directory)")
+    down.add_argument("-v", "--volumes", action="store_true",
+                      help="delete the project's claims too, and the data in them")
+    _add_cluster_options(down)
+    down.set_defaults(handler=_guarded(_down))
 
 
 def main(argv: list[str] | None = None) -> int:
