@@ -37,6 +37,7 @@ class FakeApi:
         self.statuses: dict[str, Obj] = {}  # App name -> status written
         self.refuse: dict[str, KubeError] = {}  # kind -> error its applies get
         self.journal: list[tuple[str, ...]] = []  # every write and event, in order
+        self.gets: list[tuple[str, str]] = []  # (kind, name) of each GET (a store miss read)
         self.managers: list[tuple[str, str, str, str]] = []  # (verb, kind, name, manager)
         # A mutating webhook: called on each object an apply stores, before it is stored.
         self.webhook: Callable[[Obj], None] = lambda _obj: None
@@ -77,10 +78,18 @@ class FakeApi:
         key = (obj["kind"], meta["namespace"], meta["name"])
         if obj["kind"] in self.refuse:
             raise self.refuse[obj["kind"]]
+        stored = self.objects.get(key)
+        wanted_version = meta.get("resourceVersion")
+        if wanted_version and stored is not None and (
+                stored["metadata"]["resourceVersion"] != wanted_version):
+            # As the API server: a resourceVersion in an apply is a precondition on an object
+            # that exists, and ignored when the apply creates it.
+            raise KubeError(409, "Conflict", f'Operation cannot be fulfilled on {obj["kind"]} '
+                            f'"{meta["name"]}": the object has been modified')
         self.writes.append(("apply", obj["kind"], meta["name"]))
         self.journal.append(("apply", obj["kind"], meta["name"]))
-        stored = self.objects.get(key)
         applied = _omit_empty(copy.deepcopy(obj))
+        applied["metadata"].pop("resourceVersion", None)
         if stored is not None:
             new = copy.deepcopy(stored)
             _remove_dropped(new, self._applied.get(key, {}), applied)
@@ -167,8 +176,15 @@ class FakeApi:
 
     # cache.Children
     def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
+        """With `fetch`, a GET: any object. Without, what the label-selected informers would
+        hold: objects with the operator's managed-by label."""
         found = self.find(kind, namespace, name)
-        return copy.deepcopy(found) if found is not None else None
+        if fetch:
+            self.gets.append((kind, name))
+        if found is None or (not fetch and (found["metadata"].get("labels") or {}).get(
+                render.MANAGED_BY_LABEL) != render.MANAGED_BY):
+            return None
+        return copy.deepcopy(found)
 
     def of_instance(self, kind: str, namespace: str, instance: str) -> list[Obj]:
         return [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items())

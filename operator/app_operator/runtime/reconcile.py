@@ -251,7 +251,43 @@ class Reconciler:
             outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
             self._finish(body, app, None, self._observe_existing(app), outcome)
             return
-        live = self._read(app, spec)
+        if _stalled_on_a_taken_name(body):
+            # Stalled so before: the names are read until they are free, rather than each
+            # reconcile making and removing the children whose names are free.
+            self._converge(body, app, spec, outcome, None)
+            return
+        made: list[dict[str, Any]] = []
+        events = len(outcome.events)
+        try:
+            self._converge(body, app, spec, outcome, made)
+        except _Unseen:
+            # A child's name is taken by an object the stores do not hold (someone else's, or
+            # ours not seen yet): read each missing name from the API server, as a reconcile
+            # did before every create, and decide on what it holds.
+            del outcome.events[events:]
+            self._converge(body, app, spec, outcome, None)
+            if outcome.problem is not None and outcome.problem.reason == status.NAME_CONFLICT:
+                self._undo(app, made)
+
+    def _undo(self, app: AppRef, made: list[dict[str, Any]]) -> None:
+        """While a name is taken, the App's own children are not made (a Service of the
+        App's name would send its traffic to pods it does not know): those the create-only
+        applies made before reaching the taken name go again. They were made a moment ago
+        and before the Deployment (the last to be applied), so no pod has used them."""
+        for obj in made:
+            meta = obj["metadata"]
+            self.kube.delete(obj["kind"], meta["namespace"], meta["name"], meta["uid"])
+            self.children.forget(obj)
+            log.info("%s/%s: removed %s %s again: a name of the App is taken", app.namespace,
+                     app.name, obj["kind"], meta["name"])
+
+    def _converge(self, body: dict[str, Any], app: AppRef, spec: AppSpec, outcome: Outcome,
+                  made: list[dict[str, Any]] | None) -> None:
+        """Read, check, apply, prune, write the status. With `made`, from the stores alone:
+        children they do not hold are created only if their names are free (`_Unseen` if
+        one is not) and listed in `made`; without, missing names are read from the API
+        server first."""
+        live = self._read(app, spec, fetch=made is None)
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
                          and render.is_kept_claim(obj, app))
@@ -259,7 +295,7 @@ class Reconciler:
         observed = Observed()
         try:
             self._check_ownership(app, desired, live)
-            refused = self._apply(body, app, desired, live, outcome)
+            refused = self._apply(body, app, desired, live, outcome, made)
             self._prune(body, app, spec, live, outcome, observed)
             if refused:
                 # Every child that could be applied was; each refused one is named.
@@ -286,19 +322,26 @@ class Reconciler:
         outcome.requeue_after = status.recheck_after(observed, moment)
         self._finish(body, app, spec, observed, outcome, moment)
 
-    def _read(self, app: AppRef, spec: AppSpec) -> dict[tuple[str, str], Any]:
+    def _read(self, app: AppRef, spec: AppSpec, fetch: bool) -> dict[tuple[str, str], Any]:
         """The live children: the Deployment, the Service (also when it should go), and every
-        claim labelled for this App (also those the spec no longer names)."""
+        claim labelled for this App (also those the spec no longer names).
+
+        Without `fetch`, what the stores hold: a name they do not hold is then created with a
+        create-only apply (`_apply`), which the API server refuses if the name is taken, and
+        only then is it read (`fetch`). A GET before each create would be three more requests
+        for each new App, the rate limiter's tokens with them (at N = 5,000 new Apps, 8.1
+        requests an App instead of 5)."""
         files = render.files_config_map_name(app)
         # A Service or ConfigMap the App does not want matters only if it is ours (to delete
         # it): the informers hold all of ours, so no request is sent for it.
         live: dict[tuple[str, str], Any] = {
-            ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name),
+            ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name,
+                                                        fetch=fetch),
             ("Service", app.name): self.children.get("Service", app.namespace, app.name,
-                                                     fetch=bool(spec.ports)),
+                                                     fetch=fetch and bool(spec.ports)),
             ("ConfigMap", files): self.children.get(
                 "ConfigMap", app.namespace, files,
-                fetch=any(f.content is not None for f in spec.files or [])),
+                fetch=fetch and any(f.content is not None for f in spec.files or [])),
         }
         for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
                                                app.name):
@@ -306,7 +349,7 @@ class Reconciler:
         for volume in spec.volumes or []:
             key = ("PersistentVolumeClaim", render.claim_name(app, volume.name))
             if key not in live:
-                live[key] = self.children.get(key[0], app.namespace, key[1])
+                live[key] = self.children.get(key[0], app.namespace, key[1], fetch=fetch)
         return live
 
     def _observe_existing(self, app: AppRef) -> Observed:
@@ -332,11 +375,14 @@ class Reconciler:
                 + "; rename the App, or delete or rename the existing objects")))
 
     def _apply(self, body: dict[str, Any], app: AppRef, desired: Desired,
-               live: dict[tuple[str, str], Any], outcome: Outcome) -> list[str]:
+               live: dict[tuple[str, str], Any], outcome: Outcome,
+               made: list[dict[str, Any]] | None) -> list[str]:
         """Apply each child that differs. A child the API server refuses (a claim grown on a
         StorageClass without expansion, an invalid field) does not hold back the others:
         an image update in the same change still reaches the Deployment. Returns why each
-        refused child was refused, for the Stalled condition."""
+        refused child was refused, for the Stalled condition. With `made`, a child `live` does
+        not hold is applied on condition that no object has its name (raises `_Unseen` if one
+        has) and added to `made`."""
         created: list[str] = []
         updated: list[str] = []
         refused: list[str] = []
@@ -376,7 +422,11 @@ class Reconciler:
                                                     obj["metadata"]["name"], renumbered)
                     self.kube.release(repaired)
                 try:
-                    answer = self.kube.apply(sent)
+                    if before is None and made is not None:
+                        answer = self._create(sent)
+                        made.append(answer)
+                    else:
+                        answer = self.kube.apply(sent)
                     self.children.remember(answer)
                     live[key] = digest_payload(answer)
                 except KubeError as error:
@@ -412,6 +462,21 @@ class Reconciler:
             if updated:
                 outcome.events.append(("Normal", "Updated", "Updated " + "; ".join(updated)))
         return refused
+
+    def _create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """A server-side apply that only creates. An apply whose object carries a
+        resourceVersion is conditional on it: the API server answers 409 if an object of that
+        name exists with another version, and creates the object (the version ignored) if
+        none does. No stored object has version "1" (etcd's first write is revision 2), so
+        the apply creates or is refused, and never merges into what someone else made. The
+        created object is owned by the apply, as an unconditional one would be."""
+        conditional = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "1"}}
+        try:
+            return self.kube.apply(conditional)
+        except KubeError as error:
+            if error.conflict:
+                raise _Unseen(_key(obj)) from error
+            raise
 
     def _overridden_after(self, app: AppRef, generation: int, obj: dict[str, Any],
                           answer: dict[str, Any], differed: list[str],
@@ -550,6 +615,16 @@ class Reconciler:
                 log.info("%s/%s: ready: %s", app.namespace, app.name, condition["message"])
                 events.append(("Normal", "Ready", condition["message"]))
         return events
+
+
+def _stalled_on_a_taken_name(body: dict[str, Any]) -> bool:
+    return any(c.get("type") == status.STALLED and c.get("status") == "True"
+               and c.get("reason") == status.NAME_CONFLICT
+               for c in (body.get("status") or {}).get("conditions") or [])
+
+
+class _Unseen(Exception):
+    """A name the stores do not hold is taken: the reconcile reads it and starts again."""
 
 
 class _Stall(Exception):
