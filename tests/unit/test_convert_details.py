@@ -122,7 +122,7 @@ def run(command: str, **kwargs: Any) -> tuple[dict[str, Any], list[str]]:
     ("-p 5353:53/udp", {"ports": [{"containerPort": 53, "protocol": "UDP"}]},
      ["ports 5353:53/udp: inside the cluster the Service listens on 53 (other Apps reach it "
       "at nginx:53); nothing is published on your machine's ports. To reach it from outside "
-      "use a nodePort (30000-32767, e.g. `-p 30080:80`) with service.type NodePort"]),
+      "use a nodePort (30000-32767, e.g. `-p 30353:53/udp`) with service.type NodePort"]),
     ("-p 30080:80 -p 30081:80",
      {"ports": [{"containerPort": 80, "nodePort": 30080}], "service": {"type": "NodePort"}},
      ["-p 30081:80: 80/tcp is already published on nodePort 30080; nodePort 30081 is left "
@@ -498,7 +498,7 @@ x-custom: 1
         "a: ports 8080:80, 53:53/udp: inside the cluster the Service listens on 53, 80 (other "
         "Apps reach it at a:53); nothing is published on your machine's ports. To reach it "
         "from outside use `kubectl port-forward svc/a 8080:80` or a nodePort (30000-32767, "
-        "e.g. `-p 30080:80`) with service.type NodePort"]
+        "e.g. `ports: [\"30080:80\"]`) with service.type NodePort"]
     assert apps["b"] == ({"image": "redis:7",
                           "ports": [{"name": "redis", "containerPort": 6379}]}, [
         "b: depends_on a (service_healthy): Apps start independently and in any order; make "

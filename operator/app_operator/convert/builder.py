@@ -23,8 +23,20 @@ PORT_NAMES = {80: "http", 443: "https", 5432: "postgres", 3306: "mysql", 6379: "
 HTTP_PORTS = {3000, 5000, 8000, 8080, 8081, 8888, 9000}
 NODE_PORT_RANGE = range(30000, 32768)
 FILES_MAX = 32
+ENV_MAX = 256  # the variables an App's env may hold (AppSpec.env)
 P = ParamSpec("P")
 TEXT = re.compile(model.TEXT_PATTERN)
+
+# Names of variables whose value is a credential: written into the App as plain text, it can
+# be read by anyone who may read the App; the warning says how to keep it in a Secret.
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)",
+                         re.IGNORECASE)
+# The capabilities Docker grants every container (and so does the container runtime of a pod
+# whose profile drops none, the App's default `baseline`; Pod Security baseline allows them):
+# adding one of them changes nothing, so it is no host access.
+DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
+                        "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP",
+                        "SETUID", "SYS_CHROOT"}
 
 HOST_PATH_ADVICE = {
     "/var/run/docker.sock": "the Docker socket gives the container control of the host",
@@ -55,8 +67,9 @@ class Builder:
     """Collects the pieces of one App, the warnings about it and the problems that refuse
     it (all of them, not just the first)."""
 
-    def __init__(self, name: str, image: str) -> None:
+    def __init__(self, name: str, image: str, *, compose: bool = False) -> None:
         self.name = name
+        self.compose = compose  # hints are written in compose's syntax, else docker run's
         self.spec: dict[str, Any] = {"image": image}
         self.warnings: list[str] = []
         self.problems: list[str] = []
@@ -68,6 +81,7 @@ class Builder:
         self.dropped_binds: list[tuple[str, str]] = []  # (target, what was mounted)
         self.files: list[dict[str, Any]] = []
         self.env: dict[str, dict[str, Any]] = {}
+        self.plain_secrets: list[str] = []  # credentials written as plain values
 
     def warn(self, message: str) -> None:
         self.warnings.append(f"{self.name}: {message}")
@@ -89,6 +103,19 @@ class Builder:
                       "left out: set it in spec.env")
             return
         self.env[name] = env_entry(name, value)
+        if value and SECRET_NAME.search(name) and name not in self.plain_secrets:
+            self.plain_secrets.append(name)
+
+    def _plain_secrets_warning(self) -> None:
+        names = [n for n in self.plain_secrets if self.env.get(n, {}).get("value")]
+        if not names:
+            return
+        secret = f"{self.name}-secrets"
+        literals = " ".join(f"--from-literal={n}=..." for n in names)
+        self.warn(f"{', '.join(names)}: written into the App as plain text, readable by anyone "
+                  "who may read Apps; keep it in a Secret instead (`kubectl create secret "
+                  f"generic {secret} {literals}`) and replace each value by valueFrom: "
+                  f"{{secretKeyRef: {{name: {secret}, key: NAME}}}}")
 
     def add_port(self, container: int, protocol: str = "TCP", host: int | None = None,
                  host_ip: str | None = None, source: str = "",
@@ -154,7 +181,12 @@ class Builder:
         how = []
         if tcp:
             how.append(f"`kubectl port-forward svc/{self.name} {' '.join(tcp)}`")
-        how.append("a nodePort (30000-32767, e.g. `-p 30080:80`) with service.type NodePort")
+        host, container, protocol = self.published[0]
+        node_port = NODE_PORT_RANGE.start + host % 1000  # 8080 -> 30080, 443 -> 30443
+        mapping = f"{node_port}:{container}" + ("" if protocol == "TCP" else
+                                                f"/{protocol.lower()}")
+        example = f'ports: ["{mapping}"]' if self.compose else f"-p {mapping}"
+        how.append(f"a nodePort (30000-32767, e.g. `{example}`) with service.type NodePort")
         self.warn(f"ports {mappings}: inside the cluster the Service listens on {inside} "
                   f"(other Apps reach it at {self.name}:{inside.split(', ')[0]}); nothing is "
                   "published on your machine's ports. To reach it from outside use "
@@ -349,6 +381,7 @@ class Builder:
             if any(p.node_port for p in self.ports):
                 self.spec.setdefault("service", {})["type"] = "NodePort"
             self._published_warning()
+        self._plain_secrets_warning()
         if self.volumes:
             self.spec["volumes"] = self.volumes
             if self.spec.get("replicas", 1) > 1:
@@ -392,6 +425,21 @@ class Builder:
         if problems:
             raise Refused("\n".join(f"{self.name}: {p}" for p in problems))
 
+
+
+def add_capabilities(builder: Builder, what: str, values: str | list[Any]) -> None:
+    """`cap_add` (a list) or `--cap-add` (a word, maybe of several): a capability Docker
+    grants anyway is said and left out; any other gives host access and refuses the App."""
+    names = values.split(",") if isinstance(values, str) else [str(v) for v in values]
+    granted = [n for n in names if n.upper().removeprefix("CAP_") in DEFAULT_CAPABILITIES]
+    if granted:
+        builder.warn(f"{what} {', '.join(granted)}: not translated (Docker grants "
+                     f"{'it' if len(granted) == 1 else 'them'} to every container, and so does "
+                     "the container runtime under securityProfile baseline, the App's default; "
+                     "securityProfile restricted drops every capability)")
+    others = [n for n in names if n not in granted]
+    if others:
+        refuse_host_access(what, ",".join(others) if isinstance(values, str) else others)
 
 
 def refuse_host_access(what: str, value: Any) -> None:

@@ -49,6 +49,23 @@ def _validate_compose(document: Any, schema: Mapping[str, Any]) -> None:
                       + "\n".join(lines) + more)
 
 
+def _as_compose_reads_it(document: dict[str, Any]) -> dict[str, Any]:
+    """What Docker Compose accepts that the Compose schema does not: a service key left empty
+    (`environment:` with nothing under it) is absent; and `restart: no` read by a YAML 1.1
+    reader (PyYAML's safe_load, not compose_yaml.load) as the boolean False is "no"."""
+    services = document.get("services")
+    if not isinstance(services, dict):
+        return document
+    cleaned: dict[str, Any] = {}
+    for name, service in services.items():
+        if isinstance(service, dict):
+            service = {key: value for key, value in service.items() if value is not None}
+            if service.get("restart") is False:
+                service["restart"] = "no"
+        cleaned[name] = service
+    return {**document, "services": cleaned}
+
+
 def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                     namespace: str | None = None, files: SourceFiles | None = None,
                     environ: Mapping[str, str] | None = None, image_prefix: str | None = None,
@@ -63,6 +80,7 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
         image_prefix = image_prefix.rstrip("/")
     warnings: list[str] = []
     document = interpolate(document, environ or {}, warnings)
+    document = _as_compose_reads_it(document)
     if schema is not None:
         _validate_compose(document, schema)
     services = document.get("services") or {}

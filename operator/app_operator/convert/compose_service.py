@@ -3,10 +3,12 @@ check, resources, secrets and configs."""
 
 from __future__ import annotations
 
+import posixpath
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from app_operator.convert.builder import Builder
+from app_operator.convert.builder import ENV_MAX, Builder
 from app_operator.convert.compose_build import build_command, service_image
 from app_operator.convert.compose_project import Project
 from app_operator.convert.compose_secrets import compose_configs, compose_secrets
@@ -74,6 +76,7 @@ def _compose_ports(builder: Builder, service: Mapping[str, Any]) -> None:
 def _compose_environment(builder: Builder, service: Mapping[str, Any],
                          project: Project) -> None:
     env_files = service.get("env_file") or []
+    read: list[tuple[str, list[dict[str, str]]]] = []
     for entry in [env_files] if isinstance(env_files, str | dict) else env_files:
         path = str(entry["path"]) if isinstance(entry, dict) else str(entry)
         required = entry.get("required", True) if isinstance(entry, dict) else True
@@ -85,13 +88,40 @@ def _compose_environment(builder: Builder, service: Mapping[str, Any],
             reason = error.strerror if isinstance(error, OSError) else str(error)
             builder.refuse(f"env_file {project.files.display(path)}: {reason or error}")
             continue
-        for item in parse_env_file(text, path, builder.warnings):
-            builder.env[item["name"]] = env_entry(item["name"], item["value"])
-        builder.warn(f"env_file {path}: its values are written into the App; keep passwords "
-                     "in a Secret and use envFrom or valueFrom.secretKeyRef instead")
-    for key, value in compose_mapping(service.get("environment") or {}).items():
+        read.append((path, parse_env_file(text, path, builder.warnings)))
+    environment = compose_mapping(service.get("environment") or {})
+    names = {item["name"] for _, items in read for item in items} | set(environment)
+    if len(names) > ENV_MAX:
+        _env_files_as_config_maps(builder, read, len(names), project)
+    else:
+        for path, items in read:
+            for item in items:
+                builder.env[item["name"]] = env_entry(item["name"], item["value"])
+            builder.warn(f"env_file {path}: its values are written into the App; keep "
+                         "passwords in a Secret and use envFrom or valueFrom.secretKeyRef "
+                         "instead")
+    for key, value in environment.items():
         builder.add_env(key, project.environ.get(key) if value is None else value,
                         "environment")
+
+
+def _env_files_as_config_maps(builder: Builder, read: list[tuple[str, list[dict[str, str]]]],
+                              count: int, project: Project) -> None:
+    """More variables than an App's env may hold: each env file becomes a ConfigMap made
+    from the same file, whose keys are all variables (envFrom). `environment:` stays in env,
+    which wins over envFrom as it wins over env_file under Compose."""
+    namespace = ["-n", project.namespace] if project.namespace else []
+    for path, items in read:
+        config_map = dns_label(f"{builder.name}-{posixpath.basename(path)}", "env_file")
+        builder.spec.setdefault("envFrom", []).append({"configMapRef": {"name": config_map}})
+        command = shlex.join(["kubectl", "create", "configmap", config_map,
+                              f"--from-env-file={project.files.display(path)}", *namespace])
+        project.command_once(builder, command)
+        builder.warn(f"env_file {path}: the service has {count} variables, more than the "
+                     f"{ENV_MAX} an App's env holds; the {len(items)} of this file come from "
+                     f"the ConfigMap {config_map} (envFrom), which you create with: {command} "
+                     "(keep passwords in a Secret instead: `kubectl create secret generic "
+                     "... --from-env-file`, and envFrom secretRef)")
 
 
 def _compose_healthcheck(builder: Builder, check: Mapping[str, Any]) -> None:
@@ -169,7 +199,7 @@ def resolve_extends(name: str, services: Mapping[str, Any], seen: tuple[str, ...
 def compose_service(name: str, service: Mapping[str, Any], project: Project) -> Builder:
     app_name = dns_label(name, "service name")
     image, missing = service_image(app_name, service, project)
-    builder = Builder(app_name, image or "unknown")
+    builder = Builder(app_name, image or "unknown", compose=True)
     if missing:
         builder.refuse(missing)
     elif service.get("build"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app_operator.convert.builder import Builder, refuse_host_access
+from app_operator.convert.builder import Builder, add_capabilities, refuse_host_access
 from app_operator.convert.compose_project import Project
 
 # Service keys, each translated, accepted as meaningless on Kubernetes, or refused.
@@ -60,6 +60,10 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
                 ("service:", "container:"))):
             builder.warn(f"network_mode {value}: not translated (Apps share the cluster "
                          "network)")
+            continue
+        if key == "cap_add":
+            builder.attempt(add_capabilities, builder, key,
+                            value if isinstance(value, list) else [value])
             continue
         builder.attempt(refuse_host_access, key, value)
 

@@ -7,7 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_operator.convert.builder import BindContext, Builder, refuse_host_access
+from app_operator.convert.builder import (
+    BindContext,
+    Builder,
+    add_capabilities,
+    refuse_host_access,
+)
 from app_operator.convert.conversion import Conversion, Refused
 from app_operator.convert.files import NoFiles, SourceFiles
 from app_operator.convert.short_syntax import expose, publish, split_volume
@@ -15,6 +20,7 @@ from app_operator.convert.values import (
     cpus,
     dns_label,
     env_entry,
+    image_base,
     memory,
     name_from_image,
     parse_env_file,
@@ -185,7 +191,7 @@ RUN_FLAGS = [
     Flag(("--init",), False, note="not translated (the image's own PID 1 is used)"),
     Flag(("--read-only",), False, note="not translated (the root filesystem stays writable)"),
     Flag(("--privileged",), False, _refuse("--privileged")),
-    Flag(("--cap-add",), True, _refuse("--cap-add")),
+    Flag(("--cap-add",), True, lambda b, v, _: add_capabilities(b, "--cap-add", v)),
     Flag(("--device",), True, _refuse("--device")),
     Flag(("--pid",), True, _host_flag("--pid", _not_host)),
     Flag(("--ipc",), True, _host_flag("--ipc", _not_host)),
@@ -225,6 +231,36 @@ def _split_docker_run(argv: list[str]) -> list[str]:
     elif words and words[0] == "run":
         words.pop(0)
     return words
+
+
+# Programs that read commands from a terminal, and images whose default command is a shell.
+SHELLS = {"sh", "bash", "ash", "dash", "zsh", "fish", "ksh", "python", "python3", "node",
+          "irb", "ipython", "psql", "mysql", "mariadb", "mongosh", "redis-cli", "sqlite3"}
+OS_IMAGES = {"alpine", "busybox", "ubuntu", "debian", "fedora", "centos", "rockylinux",
+             "almalinux", "archlinux", "opensuse/leap", "amazonlinux", "python", "node", "ruby"}
+
+
+def _interactive_warning(builder: Builder, flags: list[str], entrypoint: str | None,
+                         args: list[str], image: str) -> None:
+    """`docker run -it --rm ubuntu bash` is a shell for a person at a terminal. An App has
+    neither terminal nor input: the shell exits at once and is started again and again
+    (CrashLoopBackOff), so this is said rather than accepted in silence."""
+    if not flags:
+        return
+    program = entrypoint or (args[0] if args else None)
+    if program is not None:
+        given = args if entrypoint is not None else args[1:]
+        if program.rsplit("/", 1)[-1] not in SHELLS or given:
+            return  # a command of its own (`bash -c ...`, `python app.py`): it may keep running
+        what = program
+    elif image_base(image) in OS_IMAGES:
+        what = f"the {image_base(image)} image's default command (a shell)"
+    else:
+        return
+    builder.warn(f"{' '.join(flags)}: {what} reads commands from a terminal; an App has none, "
+                 "so it exits at once and is restarted again and again (CrashLoopBackOff). "
+                 "An App runs a server; for a one-off shell in the cluster use `kubectl run "
+                 f"-it --rm NAME --image={image} --restart=Never`")
 
 
 def convert_run(argv: list[str], *, namespace: str | None = None,
@@ -298,6 +334,9 @@ def convert_run(argv: list[str], *, namespace: str | None = None,
         builder.spec["command"] = [context.entrypoint]
     if args:
         builder.spec["args"] = args
+    _interactive_warning(builder, [name for flag, name, _ in pending
+                                   if flag.names[0] in ("-i", "-t", "--rm")],
+                         context.entrypoint, args, image)
     if "cmd" in context.health:
         health = context.health
         builder.attempt(builder.set_healthcheck, ["sh", "-c", health["cmd"]],

@@ -8,7 +8,9 @@ import re
 from app_operator.convert.builder import Builder
 from app_operator.convert.conversion import Refused
 
-PUBLISH = re.compile(r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>\d+(?:-\d+)?)?:)?"
+# The host address may be empty (`${BIND:-}:443:443` with BIND unset): all addresses, as in
+# Docker.
+PUBLISH = re.compile(r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]*):)?(?P<host>\d+(?:-\d+)?)?:)?"
                      r"(?P<container>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$")
 
 

@@ -1,0 +1,223 @@
+"""Issue 24: compose files as people write them. Each small case uses the compose text (or
+`docker run` line) that failed, word for word where the issue quotes it."""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from app_operator.convert import compose_schema
+from app_operator.convert.converter import (
+    Conversion,
+    DiskFiles,
+    Refused,
+    convert_compose,
+    convert_run,
+)
+from app_operator.core.model import AppSpec
+
+
+def convert(tmp_path: Path, compose: str, files: dict[str, str] | None = None,
+            load: Any = yaml.safe_load, **kwargs: Any) -> dict[str, Conversion]:
+    """The compose text converted in the directory tmp_path holding `files`, by App name."""
+    for name, content in (files or {}).items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    conversions = convert_compose(load(textwrap.dedent(compose)), schema=compose_schema.load(),
+                                  files=DiskFiles(tmp_path), **kwargs)
+    for conversion in conversions:
+        AppSpec.model_validate(conversion.app["spec"])
+    return {c.app["metadata"]["name"]: c for c in conversions}
+
+
+def said(conversion: Conversion, *words: str) -> list[str]:
+    return [w for w in conversion.warnings if all(word in w for word in words)]
+
+
+# --------------------------------------------------------------------- YAML 1.2 like Compose
+
+RESTART_NO = """
+services:
+  migrate:
+    image: alpine
+    restart: no
+"""
+
+
+def test_unquoted_restart_no_is_the_word_no_not_false(tmp_path: Path) -> None:
+    from app_operator.convert import compose_yaml
+
+    for load in (compose_yaml.load, yaml.safe_load):  # the loader, and PyYAML's 1.1 reading
+        app = convert(tmp_path, RESTART_NO, load=load)["migrate"]
+        assert said(app, "restart no:")
+
+
+def test_compose_yaml_reads_scalars_as_yaml_1_2_does() -> None:
+    from app_operator.convert import compose_yaml
+
+    document = compose_yaml.load(textwrap.dedent("""
+        services:
+          sftp:
+            image: atmoz/sftp
+            ports:
+              - 22:22
+            environment:
+              DEBUG: on
+              VERBOSE: yes
+              UMASK: 0022
+              RATIO: 1.5
+              ENABLED: true
+              NOTHING: ~
+            x-anchors: &base {a: 1}
+            x-merged:
+              <<: *base
+              b: 2
+        """))
+    sftp = document["services"]["sftp"]
+    assert sftp["ports"] == ["22:22"]  # YAML 1.1 reads the sexagesimal number 1342
+    assert sftp["environment"] == {"DEBUG": "on", "VERBOSE": "yes", "UMASK": 22,
+                                   "RATIO": 1.5, "ENABLED": True, "NOTHING": None}
+    assert sftp["x-merged"] == {"a": 1, "b": 2}
+
+
+# --------------------------------------------------------------------- small ones
+
+def test_an_empty_host_address_publishes_on_all_addresses(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          proxy:
+            image: caddy
+            ports:
+              - ${BIND:-}:443:443
+        """)["proxy"]
+    assert app.app["spec"]["ports"] == [{"containerPort": 443}]
+    assert not said(app, "host address")
+
+
+def test_an_empty_environment_is_no_environment(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          db:
+            image: postgres:16
+            environment:
+        """)["db"]
+    assert "env" not in app.app["spec"]
+
+
+def test_an_env_file_too_big_for_an_app_becomes_a_config_map(tmp_path: Path) -> None:
+    variables = "".join(f"SETTING_{n}=value {n}\n" for n in range(335))
+    conversions = convert(tmp_path, """
+        services:
+          zabbix:
+            image: zabbix/zabbix-server-pgsql
+            env_file: .env_srv
+            environment:
+              ZBX_DEBUGLEVEL: "3"
+        """, files={".env_srv": variables}, namespace="monitoring")
+    app = conversions["zabbix"]
+    spec = app.app["spec"]
+    assert spec["envFrom"] == [{"configMapRef": {"name": "zabbix-env-srv"}}]
+    assert spec["env"] == [{"name": "ZBX_DEBUGLEVEL", "value": "3"}]
+    assert app.commands == ["kubectl create configmap zabbix-env-srv "
+                            "--from-env-file=.env_srv -n monitoring"]
+    assert said(app, "336 variables, more than the 256", "the 335 of this file")
+
+
+def test_an_env_file_that_fits_is_still_written_into_the_app(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          web:
+            image: nginx
+            env_file: web.env
+        """, files={"web.env": "A=1\nB=2\n"})["web"]
+    assert app.app["spec"]["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert "envFrom" not in app.app["spec"] and app.commands == []
+
+
+def test_cap_add_net_bind_service_is_what_docker_grants_anyway(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          proxy:
+            image: traefik:v3
+            cap_add:
+              - NET_BIND_SERVICE
+        """)
+    assert said(app["proxy"], "cap_add NET_BIND_SERVICE: not translated (Docker grants it")
+    run = convert_run(shlex.split("docker run --cap-add NET_BIND_SERVICE -p 80:80 traefik"))
+    assert said(run, "--cap-add NET_BIND_SERVICE: not translated")
+
+
+def test_cap_add_beyond_dockers_defaults_is_still_refused(tmp_path: Path) -> None:
+    with pytest.raises(Refused, match="cap_add NET_ADMIN gives the container access"):
+        convert(tmp_path, """
+            services:
+              vpn:
+                image: wireguard
+                cap_add: [NET_BIND_SERVICE, NET_ADMIN]
+            """)
+    with pytest.raises(Refused, match="--cap-add=SYS_ADMIN gives the container access"):
+        convert_run(shlex.split("docker run --cap-add CHOWN,SYS_ADMIN busybox"))
+
+
+def test_passwords_in_environment_are_pointed_at_a_secret(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          db:
+            image: mariadb:11
+            environment:
+              MYSQL_ROOT_PASSWORD: example
+              MYSQL_DATABASE: nextcloud
+              API_TOKEN: ""
+        """)["db"]
+    [warning] = said(app, "plain text")
+    assert warning.startswith("db: MYSQL_ROOT_PASSWORD: written into the App as plain text")
+    assert ("kubectl create secret generic db-secrets --from-literal=MYSQL_ROOT_PASSWORD=..."
+            in warning)
+    assert "MYSQL_DATABASE" not in warning and "API_TOKEN" not in warning  # empty: nothing
+    run = convert_run(shlex.split("docker run -e POSTGRES_PASSWORD=secret postgres"))
+    assert said(run, "POSTGRES_PASSWORD: written into the App as plain text")
+
+
+@pytest.mark.parametrize("command", [
+    "docker run -it --rm ubuntu bash",
+    "docker run -it ubuntu",
+    "docker run --rm -i --entrypoint /bin/sh alpine",
+])
+def test_an_interactive_shell_is_said_to_crash_loop(command: str) -> None:
+    [warning] = said(convert_run(shlex.split(command)), "CrashLoopBackOff")
+    assert "reads commands from a terminal" in warning and "kubectl run -it --rm" in warning
+
+
+@pytest.mark.parametrize("command", [
+    "sudo docker run -it -p 5000:5000 pylounge_flask_app:v1",  # the tutorial's server
+    "docker run -it --rm python python app.py",
+    "docker run --rm ubuntu bash -c 'sleep infinity'",
+])
+def test_interactive_flags_on_a_server_say_nothing(command: str) -> None:
+    assert not said(convert_run(shlex.split(command)), "CrashLoopBackOff")
+
+
+@pytest.mark.parametrize(("command", "hint"), [
+    ("docker run -p 8443:443 nginx", "`-p 30443:443`"),
+    ("docker run -p 5353:53/udp coredns", "`-p 30353:53/udp`"),
+    ("docker run -p 3000:3000 grafana", "`-p 30000:3000`"),
+])
+def test_the_node_port_hint_is_made_of_the_published_ports(command: str, hint: str) -> None:
+    [warning] = said(convert_run(shlex.split(command)), "nodePort")
+    assert f"e.g. {hint}" in warning
+
+
+def test_the_node_port_hint_of_a_compose_file_is_in_compose_syntax(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          grafana:
+            image: grafana/grafana
+            ports: ["3001:3000"]
+        """)["grafana"]
+    assert said(app, 'e.g. `ports: ["30001:3000"]`')
