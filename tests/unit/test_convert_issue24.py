@@ -221,3 +221,79 @@ def test_the_node_port_hint_of_a_compose_file_is_in_compose_syntax(tmp_path: Pat
             ports: ["3001:3000"]
         """)["grafana"]
     assert said(app, 'e.g. `ports: ["30001:3000"]`')
+
+
+# --------------------------------------------------------------------- profiles (item 3)
+
+PROFILED = """
+services:
+  app:
+    image: ghcr.io/example/app:1
+    depends_on: [db]
+  db:
+    image: postgres:16
+  adminer:
+    image: adminer
+    profiles: [debug]
+    depends_on:
+      db: {condition: service_started}
+  backup:
+    image: example/backup
+    profiles: [ops, nightly]
+    depends_on:
+      db: {condition: service_healthy}
+      mailer: {condition: service_started, required: false}
+  mailer:
+    image: example/mailer
+    profiles: [mail]
+"""
+
+
+def apps_of(tmp_path: Path, **kwargs: Any) -> list[str]:
+    return list(convert(tmp_path, PROFILED, **kwargs))
+
+
+def test_services_with_profiles_are_left_out_unless_one_is_active(tmp_path: Path) -> None:
+    conversions = convert(tmp_path, PROFILED)
+    assert list(conversions) == ["app", "db"]
+    assert ("profiles: left out, since none of their profiles is active: adminer (debug), "
+            "backup (ops, nightly), mailer (mail); convert with --profile NAME to include a "
+            "profile's services") in conversions["app"].warnings
+
+
+def test_a_named_profile_includes_its_services(tmp_path: Path) -> None:
+    assert apps_of(tmp_path, profiles=["debug"]) == ["app", "db", "adminer"]
+    assert apps_of(tmp_path, profiles=["nightly"]) == ["app", "db", "backup"]
+    assert apps_of(tmp_path, profiles=["debug", "mail"]) == ["app", "db", "adminer", "mailer"]
+    assert apps_of(tmp_path, profiles=["*"]) == ["app", "db", "adminer", "backup", "mailer"]
+
+
+def test_compose_profiles_from_the_environment_count_too(tmp_path: Path) -> None:
+    assert apps_of(tmp_path, environ={"COMPOSE_PROFILES": "debug, ops"}) == [
+        "app", "db", "adminer", "backup"]
+
+
+def test_an_active_service_that_needs_a_left_out_one_is_refused(tmp_path: Path) -> None:
+    text = PROFILED + """
+  worker:
+    image: example/worker
+    profiles: [debug]
+    depends_on: [mailer]
+"""
+    with pytest.raises(Refused, match=r"worker: depends on mailer, which is left out: none of "
+                                      r"its profiles \(mail\) is active; add --profile mail"):
+        convert(tmp_path, text, profiles=["debug"])
+    assert "worker" in list(convert(tmp_path, text, profiles=["debug", "mail"]))
+
+
+def test_profile_names_are_checked_and_unknown_ones_said(tmp_path: Path) -> None:
+    with pytest.raises(Refused, match="--profile 'de bug' is not a profile name"):
+        convert(tmp_path, PROFILED, profiles=["de bug"])
+    conversions = convert(tmp_path, PROFILED, profiles=["debgu"])
+    assert "profile debgu: no service has it" in conversions["app"].warnings
+
+
+def test_a_file_of_profiled_services_only_needs_a_profile(tmp_path: Path) -> None:
+    with pytest.raises(Refused, match=r"every service has profiles and none is active: name "
+                                      r"one with --profile \(tools\)"):
+        convert(tmp_path, "services:\n  t:\n    image: busybox\n    profiles: [tools]\n")

@@ -4,11 +4,12 @@ each service converted, then what holds between services (reaching each other by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app_operator.convert.builder import Builder
 from app_operator.convert.compose_build import check_image_prefix
+from app_operator.convert.compose_profiles import active_profiles, enabled_services
 from app_operator.convert.compose_project import Project
 from app_operator.convert.compose_reach import reach_by_name
 from app_operator.convert.compose_service import compose_service, resolve_extends
@@ -69,10 +70,12 @@ def _as_compose_reads_it(document: dict[str, Any]) -> dict[str, Any]:
 def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                     namespace: str | None = None, files: SourceFiles | None = None,
                     environ: Mapping[str, str] | None = None, image_prefix: str | None = None,
-                    image_tag: str = "latest", dirs_as_files: bool = False) -> list[Conversion]:
+                    image_tag: str = "latest", dirs_as_files: bool = False,
+                    profiles: Sequence[str] = ()) -> list[Conversion]:
     """Every service of a compose file as an App. Problems in any service refuse the file,
     listing them all. Paths in the file are read from `files` (the compose file's
-    directory); `image_prefix` names the images of services that are built."""
+    directory); `image_prefix` names the images of services that are built; `profiles` are
+    the active Compose profiles (`--profile`, with COMPOSE_PROFILES from `environ`)."""
     if not isinstance(document, dict):
         raise Refused("the file is not a compose file: its top level must be a mapping")
     if image_prefix is not None:
@@ -83,9 +86,11 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
     document = _as_compose_reads_it(document)
     if schema is not None:
         _validate_compose(document, schema)
-    services = document.get("services") or {}
-    if not services:
+    every_service = document.get("services") or {}
+    if not every_service:
         raise Refused("the file has no services")
+    services = enabled_services(every_service, active_profiles(profiles, environ or {}),
+                                warnings)
     project = Project(document=document, files=files or NoFiles(), environ=environ or {},
                       namespace=namespace, image_prefix=image_prefix, image_tag=image_tag,
                       dirs_as_files=dirs_as_files)
@@ -94,7 +99,7 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
     names: dict[str, str] = {}
     for name in services:
         try:
-            service = resolve_extends(name, services)
+            service = resolve_extends(name, every_service)
             builder = compose_service(name, service, project)
         except Refused as error:
             problems.append(f"{name}: {error}")

@@ -15,6 +15,7 @@ COMPOSE_TRANSLATED = {
     "entrypoint", "working_dir", "user", "deploy", "scale", "healthcheck", "restart",
     "labels", "mem_limit", "mem_reservation", "cpus", "pull_policy", "container_name",
     "depends_on", "networks", "secrets", "configs", "stdin_open", "tty", "extends",
+    "profiles",
 }
 COMPOSE_HOST_ACCESS = ("privileged", "cap_add", "devices", "device_cgroup_rules", "pid", "ipc",
                        "network_mode", "userns_mode", "uts", "cgroup", "volumes_from",
@@ -28,7 +29,6 @@ COMPOSE_ADVICE = {
     "external_links": "Apps reach each other by their App names",
     "extra_hosts": "use a Service or DNS name instead",
     "tmpfs": "an App's volumes are persistent; the image's own directory is used",
-    "profiles": "the service is converted whatever profiles are active",
     "platform": "the nodes' architecture decides",
     "logging": "kubectl logs reads stdout and stderr",
     "security_opt": "see spec.securityProfile",
