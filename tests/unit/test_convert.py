@@ -161,7 +161,8 @@ def test_anonymous_volume_gets_a_name() -> None:
 
 @pytest.mark.parametrize(("command", "message"), [
     ("docker run -v /etc:/etc nginx", "/etc is a host path; an App cannot mount"),
-    ("docker run -v ./site:/usr/share/nginx/html nginx", r"\./site does not exist"),
+    ("docker run --mount type=bind,source=./site,target=/usr/share/nginx/html nginx",
+     r"\./site does not exist \(Docker refuses a missing bind source here too\)"),
     ("docker run --mount type=bind,source=/srv,target=/srv nginx", "/srv is a host path"),
     ("docker run -v /var/run/docker.sock:/var/run/docker.sock nginx",
      "the Docker socket gives the container control of the host"),

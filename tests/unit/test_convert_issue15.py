@@ -491,8 +491,9 @@ def test_a_refusal_lists_every_problem_of_the_file(tmp_path: Path) -> None:
         "vpn: volumes: /lib/modules:/lib/modules: /lib/modules is a host path; an App cannot "
         "mount the host's files: use a named volume (and copy the data into it) or build the "
         "files into the image",
-        "vpn: volumes: ./missing.conf:/config/wg0.conf: ./missing.conf does not exist (Docker "
-        "would create an empty directory there); create it, or use a named volume",
+        "vpn: volumes: ./missing.conf:/config/wg0.conf: ./missing.conf does not exist, and its "
+        "name is a file's: create the file (Docker would mount an empty directory in its "
+        "place), or use a named volume",
         "media: network_mode=host gives the container access to the host; an App can never "
         "do that",
         lines[5]]

@@ -297,3 +297,65 @@ def test_a_file_of_profiled_services_only_needs_a_profile(tmp_path: Path) -> Non
     with pytest.raises(Refused, match=r"every service has profiles and none is active: name "
                                       r"one with --profile \(tools\)"):
         convert(tmp_path, "services:\n  t:\n    image: busybox\n    profiles: [tools]\n")
+
+
+# ----------------------------------------------------- missing data directories (item 2)
+
+def test_a_missing_data_directory_becomes_a_claim(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          db:
+            image: postgres:16
+            volumes:
+              - ./data:/var/lib/postgresql/data
+        """)["db"]
+    assert app.app["spec"]["volumes"] == [{"name": "data",
+                                           "mountPath": "/var/lib/postgresql/data"}]
+    [warning] = said(app, "does not exist yet")
+    assert warning == (
+        "db: volumes: ./data:/var/lib/postgresql/data: ./data does not exist yet; Docker would "
+        "create it empty and keep the container's data there, so it becomes the persistent "
+        "volume 'data' mounted at /var/lib/postgresql/data (a claim of 1Gi, the default size: "
+        "set spec.volumes[].size for more)")
+    run = convert_run(shlex.split("docker run -v ./volumes/pg:/var/lib/postgresql/data postgres"),
+                      files=DiskFiles(tmp_path))
+    assert run.app["spec"]["volumes"] == [{"name": "volumes-pg",
+                                           "mountPath": "/var/lib/postgresql/data"}]
+
+
+def test_a_present_directory_keeps_todays_choices(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    with pytest.raises(Refused, match=r"\./data is a directory; an App cannot mount a directory"):
+        convert(tmp_path, """
+            services:
+              db:
+                image: postgres:16
+                volumes: ["./data:/var/lib/postgresql/data"]
+            """)
+    app = convert(tmp_path, """
+        services:
+          db:
+            image: postgres:16
+            volumes: ["./data:/var/lib/postgresql/data"]
+        """, dirs_as_files=True)["db"]
+    assert "volumes" not in app.app["spec"] and said(app, "./data is an empty directory")
+
+
+@pytest.mark.parametrize(("volume", "message"), [
+    ('"./nginx.conf:/etc/nginx/nginx.conf"', r"\./nginx.conf does not exist, and its name is a "
+                                              r"file's: create the file"),
+    ('"./conf:/etc/app/settings.yml"', r"\./conf does not exist, and its name is a file's"),
+    ('"./html:/usr/share/nginx/html:ro"', r"\./html does not exist, and is mounted read-only"),
+    ("{type: bind, source: ./data, target: /data, bind: {create_host_path: false}}",
+     r"\./data does not exist \(Docker refuses a missing bind source here too\)"),
+    ('"../shared:/data"', r"\.\./shared does not exist and is outside the project"),
+])
+def test_a_missing_source_that_is_no_data_directory_is_refused(tmp_path: Path, volume: str,
+                                                               message: str) -> None:
+    with pytest.raises(Refused, match=message):
+        convert(tmp_path, f"""
+            services:
+              web:
+                image: nginx
+                volumes: [{volume}]
+            """)

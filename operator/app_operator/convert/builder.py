@@ -23,6 +23,9 @@ PORT_NAMES = {80: "http", 443: "https", 5432: "postgres", 3306: "mysql", 6379: "
 HTTP_PORTS = {3000, 5000, 8000, 8080, 8081, 8888, 9000}
 NODE_PORT_RANGE = range(30000, 32768)
 FILES_MAX = 32
+DEFAULT_SIZE = str(model.Volume.model_fields["size"].default)  # a claim given no size
+FILE_LIKE = re.compile(r"[^.]\.(conf|cfg|ini|json|ya?ml|toml|xml|txt|env|sh|py|js|php|lua|"
+                       r"pem|crt|key|cert|sql|db|sqlite3?|log|html?|properties)$", re.IGNORECASE)
 ENV_MAX = 256  # the variables an App's env may hold (AppSpec.env)
 P = ParamSpec("P")
 TEXT = re.compile(model.TEXT_PATTERN)
@@ -61,6 +64,9 @@ class BindContext:
     files: SourceFiles
     has_build: bool = False
     dirs_as_files: bool = False
+    # Docker creates a missing source of `-v ./data:/data` (and Compose of its short syntax,
+    # and of the long one unless `bind.create_host_path: false`); `--mount` refuses it.
+    create_missing: bool = True
 
 
 class Builder:
@@ -78,6 +84,9 @@ class Builder:
         self.published: list[tuple[int, int, str]] = []  # host, container, protocol
         self.volumes: list[dict[str, Any]] = []
         self.anonymous: set[str] = set()
+        # What each volume of the App is in the project (`volume:NAME`, `bind:PATH`), so
+        # that a volume that several services mount becomes one claim they share.
+        self.volume_keys: dict[str, str] = {}
         self.dropped_binds: list[tuple[str, str]] = []  # (target, what was mounted)
         self.files: list[dict[str, Any]] = []
         self.env: dict[str, dict[str, Any]] = {}
@@ -208,17 +217,25 @@ class Builder:
                       "with the image's files)")
         else:
             volume_name = dns_label(source, "volume")
+        self._add_claim(volume_name, target, read_only, origin,
+                        None if source is None else f"volume:{source}")
+
+    def _add_claim(self, volume_name: str, target: str, read_only: bool, origin: str,
+                   key: str | None) -> bool:
         if any(v["mountPath"] == target for v in self.volumes):
             self.warn(f"{origin}: {target} is mounted twice; the second mount is left out")
-            return
+            return False
         if any(v["name"] == volume_name for v in self.volumes):
             self.warn(f"{origin}: volume {volume_name} is mounted twice; an App mounts each "
                       "volume once, the second mount is left out")
-            return
+            return False
         volume: dict[str, Any] = {"name": volume_name, "mountPath": target.rstrip("/") or "/"}
         if read_only:
             volume["readOnly"] = True
         self.volumes.append(volume)
+        if key is not None:
+            self.volume_keys[volume_name] = key
+        return True
 
     def add_bind(self, source: str, target: str, read_only: bool, origin: str,
                  context: BindContext) -> None:
@@ -243,8 +260,8 @@ class Builder:
         shown = files.display(path)
         kind = files.kind(path)
         if kind == "missing":
-            raise Refused(f"{origin}: {shown} does not exist (Docker would create an empty "
-                          "directory there); create it, or use a named volume")
+            self._missing_directory(path, shown, target, read_only, origin, context)
+            return
         if kind == "other":
             raise Refused(f"{origin}: {shown} is neither a file nor a directory (a socket or "
                           "a device); an App cannot mount it")
@@ -276,6 +293,33 @@ class Builder:
         self.warn(f"{origin}: the {len(listing)} file(s) of {shown} are copied into the App "
                   f"as read-only files under {target}; files the container writes there are "
                   "not kept, and files added later to the directory do not appear")
+
+    def _missing_directory(self, path: str, shown: str, target: str, read_only: bool,
+                           origin: str, context: BindContext) -> None:
+        """A bind source that does not exist yet is where Docker creates an empty directory
+        and keeps what the container writes (`./data:/var/lib/postgresql/data`): a
+        persistent claim. A name that looks like a file's is more likely a file forgotten."""
+        if not context.create_missing:
+            raise Refused(f"{origin}: {shown} does not exist (Docker refuses a missing bind "
+                          "source here too); create it, or use a named volume")
+        if FILE_LIKE.search(posixpath.basename(path)) or FILE_LIKE.search(
+                posixpath.basename(target.rstrip("/"))):
+            raise Refused(f"{origin}: {shown} does not exist, and its name is a file's: "
+                          "create the file (Docker would mount an empty directory in its "
+                          "place), or use a named volume")
+        if read_only:
+            raise Refused(f"{origin}: {shown} does not exist, and is mounted read-only: the "
+                          "container would see an empty directory it cannot write; create it "
+                          "with its files, or use a named volume")
+        if path in ("", ".") or path.startswith("../"):
+            raise Refused(f"{origin}: {shown} does not exist and is outside the project; "
+                          "use a named volume")
+        name = dns_label(path, "bind source")
+        if self._add_claim(name, target, read_only, origin, f"bind:{path}"):
+            self.warn(f"{origin}: {shown} does not exist yet; Docker would create it empty and "
+                      "keep the container's data there, so it becomes the persistent volume "
+                      f"{name!r} mounted at {target} (a claim of {DEFAULT_SIZE}, "
+                      "the default size: set spec.volumes[].size for more)")
 
     def add_file_from(self, path: str, shown: str, target: str, read_only: bool,
                        origin: str, files: SourceFiles) -> None:

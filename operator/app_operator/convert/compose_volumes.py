@@ -3,6 +3,7 @@ mounts become files (or are refused when they are the host's)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,7 +54,9 @@ def _compose_long_volume(builder: Builder, entry: Mapping[str, Any],
     if kind == "bind":
         if not source:
             raise Refused(f"{origin}: a bind mount needs a source")
-        builder.add_bind(str(source), target, read_only, origin, context)
+        create = (entry.get("bind") or {}).get("create_host_path", True) is not False
+        builder.add_bind(str(source), target, read_only, origin,
+                         dataclasses.replace(context, create_missing=create))
         return
     builder.add_volume(str(source) if source else None, target, read_only, origin, context)
 

@@ -70,7 +70,8 @@ def _mount_flag(builder: Builder, value: str, context: RunContext) -> None:
         if not source:
             raise Refused(f"--mount {value!r} has no source")
         builder.add_bind(source, target, read_only, f"--mount {value}",
-                         BindContext(context.files, dirs_as_files=context.dirs_as_files))
+                         BindContext(context.files, dirs_as_files=context.dirs_as_files,
+                                     create_missing=False))
         return
     if kind != "volume":
         raise Refused(f"--mount type={kind} cannot become an App volume")
