@@ -119,5 +119,14 @@ def test_any_compose_document_converts_or_is_refused(document: dict[str, Any], p
     except Refused as refused:
         assert str(refused)
         return
+    claims = {c.app["metadata"]["name"] for c in conversions
+              if c.app["kind"] == "PersistentVolumeClaim"}
     for conversion in conversions:
-        AppSpec.model_validate(conversion.app["spec"])
+        if conversion.app["kind"] == "PersistentVolumeClaim":
+            continue
+        spec = conversion.app["spec"]
+        shared = [v for v in spec.get("volumes", []) if "claimName" in v]
+        assert {v["claimName"] for v in shared} <= claims
+        own = [v for v in spec.get("volumes", []) if "claimName" not in v]
+        AppSpec.model_validate({**spec, "volumes": own} if own else {
+            k: v for k, v in spec.items() if k != "volumes"})

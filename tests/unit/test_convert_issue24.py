@@ -32,7 +32,12 @@ def convert(tmp_path: Path, compose: str, files: dict[str, str] | None = None,
     conversions = convert_compose(load(textwrap.dedent(compose)), schema=compose_schema.load(),
                                   files=DiskFiles(tmp_path), **kwargs)
     for conversion in conversions:
-        AppSpec.model_validate(conversion.app["spec"])
+        if conversion.app["kind"] == "App":
+            spec = conversion.app["spec"]
+            own = [v for v in spec.get("volumes", []) if "claimName" not in v]
+            # the model's Volume gets claimName apart from the converter
+            AppSpec.model_validate({**spec, "volumes": own} if own else {
+                key: value for key, value in spec.items() if key != "volumes"})
     return {c.app["metadata"]["name"]: c for c in conversions}
 
 
@@ -359,3 +364,122 @@ def test_a_missing_source_that_is_no_data_directory_is_refused(tmp_path: Path, v
                 image: nginx
                 volumes: [{volume}]
             """)
+
+
+# ----------------------------------------------------------------- shared volumes (item 1)
+
+NEXTCLOUD_LIKE = """
+name: cloud
+services:
+  app:
+    image: nextcloud:fpm
+    volumes:
+      - nextcloud:/var/www/html
+      - ./data:/var/www/html/data
+  web:
+    image: nginx
+    ports: ["8080:80"]
+    volumes:
+      - nextcloud:/var/www/html:ro
+      - ./data:/srv/data
+  cron:
+    image: nextcloud:fpm
+    entrypoint: /cron.sh
+    volumes:
+      - type: volume
+        source: nextcloud
+        target: /var/www/html
+  db:
+    image: mariadb:11
+    volumes:
+      - db:/var/lib/mysql
+volumes:
+  nextcloud:
+  db:
+"""
+
+
+def objects(conversions: dict[str, Conversion]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the claims by name, the App specs by name)."""
+    claims = {n: c.app for n, c in conversions.items() if c.app["kind"] == "PersistentVolumeClaim"}
+    apps = {n: c.app["spec"] for n, c in conversions.items() if c.app["kind"] == "App"}
+    return claims, apps
+
+
+def test_a_volume_of_several_services_is_one_claim_they_all_mount(tmp_path: Path) -> None:
+    conversions = convert(tmp_path, NEXTCLOUD_LIKE, namespace="cloud")
+    claims, apps = objects(conversions)
+    assert list(conversions)[:2] == ["cloud-nextcloud", "cloud-data"]  # before the Apps
+    assert claims["cloud-nextcloud"] == {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "cloud-nextcloud", "namespace": "cloud",
+                     "labels": {"app.kubernetes.io/managed-by": "app-operator",
+                                "appoperator.dev/volume": "nextcloud",
+                                "app.kubernetes.io/part-of": "cloud"},
+                     "annotations": {"appoperator.dev/kept": "true"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    assert apps["app"]["volumes"] == [
+        {"name": "nextcloud", "mountPath": "/var/www/html", "claimName": "cloud-nextcloud"},
+        {"name": "data", "mountPath": "/var/www/html/data", "claimName": "cloud-data"}]
+    assert apps["web"]["volumes"] == [
+        {"name": "nextcloud", "mountPath": "/var/www/html", "readOnly": True,
+         "claimName": "cloud-nextcloud"},
+        {"name": "data", "mountPath": "/srv/data", "claimName": "cloud-data"}]
+    assert apps["cron"]["volumes"] == [
+        {"name": "nextcloud", "mountPath": "/var/www/html", "claimName": "cloud-nextcloud"}]
+    assert apps["db"]["volumes"] == [{"name": "db", "mountPath": "/var/lib/mysql"}]  # its own
+    warnings = [w for c in conversions.values() for w in c.warnings]
+    assert ("volume nextcloud is mounted by app, cron, web: they share one claim, "
+            "cloud-nextcloud (1Gi, ReadWriteOnce), written beside the Apps; no App owns it, so "
+            "deleting the Apps keeps the data. ReadWriteOnce: their pods must run on one node, "
+            "as they do on a one-node cluster or with node-bound storage such as local-path; "
+            "across nodes, set its accessModes to [ReadWriteMany] with a StorageClass that "
+            "supports it") in warnings
+    assert any(w.startswith("directory ./data is mounted by app, web: they share one claim, "
+                            "cloud-data") for w in warnings)
+
+
+def test_no_volume_is_split_between_apps(tmp_path: Path) -> None:
+    """Every named volume mounted by several services: each of them mounts the same claim."""
+    conversions = convert(tmp_path, NEXTCLOUD_LIKE)
+    _, apps = objects(conversions)
+    by_path = {(name, v["mountPath"]): v for name, spec in apps.items()
+               for v in spec.get("volumes", [])}
+    assert {by_path[("app", "/var/www/html")]["claimName"],
+            by_path[("web", "/var/www/html")]["claimName"],
+            by_path[("cron", "/var/www/html")]["claimName"]} == {"cloud-nextcloud"}
+
+
+def test_shared_claims_are_named_as_compose_names_volumes(tmp_path: Path) -> None:
+    text = """
+        services:
+          api: {image: saleor/saleor, volumes: ["media:/app/media"]}
+          worker: {image: saleor/saleor, volumes: ["media:/app/media"]}
+          other: {image: busybox, volumes: ["exists:/x"]}
+          more: {image: busybox, volumes: ["exists:/y"]}
+        volumes:
+          media: {name: saleor-media}
+          exists: {external: true}
+        """
+    conversions = convert(tmp_path / "shop", text)  # the project is the directory's name
+    claims, apps = objects(conversions)
+    assert list(claims) == ["saleor-media"]  # an external volume exists already
+    assert apps["other"]["volumes"][0]["claimName"] == "shop-exists"
+    assert any(w.startswith("volume exists is external and mounted by more, other: each "
+                            "mounts the claim shop-exists, which must exist")
+               for c in conversions.values() for w in c.warnings)
+    assert list(objects(convert(tmp_path / "shop", text.replace(
+        "{name: saleor-media}", "{}"), environ={"COMPOSE_PROJECT_NAME": "saleor"}))[0]) == [
+        "saleor-media"]
+
+
+def test_a_volume_of_one_service_stays_its_own(tmp_path: Path) -> None:
+    conversions = convert(tmp_path, """
+        services:
+          db: {image: postgres:16, deploy: {replicas: 2}, volumes: ["pg:/var/lib/postgresql/data"]}
+          web: {image: nginx}
+        """)
+    claims, apps = objects(conversions)
+    assert claims == {}
+    assert apps["db"]["volumes"] == [{"name": "pg", "mountPath": "/var/lib/postgresql/data",
+                                      "accessMode": "ReadWriteMany"}]

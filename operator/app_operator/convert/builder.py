@@ -430,14 +430,15 @@ class Builder:
             self.spec["volumes"] = self.volumes
             if self.spec.get("replicas", 1) > 1:
                 for volume in self.volumes:
-                    volume["accessMode"] = "ReadWriteMany"
+                    if "claimName" not in volume:  # a shared claim has its own access mode
+                        volume["accessMode"] = "ReadWriteMany"
                 self.warn("several replicas share the volumes: they are ReadWriteMany, which "
                           "needs a StorageClass that supports it")
         if self.files:
             self._check_files()
             self.spec["files"] = self.files
         try:
-            AppSpec.model_validate(self.spec)
+            AppSpec.model_validate(self._spec_to_validate())
         except ValidationError as error:
             raise Refused(f"{self.name}: the result is not a valid App: "
                           + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
@@ -450,6 +451,16 @@ class Builder:
         app = {"apiVersion": model.API_VERSION, "kind": model.KIND, "metadata": metadata,
                "spec": self.spec}
         return Conversion(app=app, warnings=self.warnings, commands=self.commands)
+
+    def _spec_to_validate(self) -> dict[str, Any]:
+        """The spec, less the mounts of shared claims while the model has no `claimName`
+        (it is added to Volume apart from the converter); with it, the whole spec."""
+        if "claim_name" in model.Volume.model_fields or not any(
+                "claimName" in v for v in self.volumes):
+            return self.spec
+        own = [v for v in self.volumes if "claimName" not in v]
+        spec = {key: value for key, value in self.spec.items() if key != "volumes"}
+        return {**spec, "volumes": own} if own else spec
 
     def _check_files(self) -> None:
         problems = []

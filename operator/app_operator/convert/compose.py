@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from app_operator.convert.builder import Builder
@@ -13,6 +14,7 @@ from app_operator.convert.compose_profiles import active_profiles, enabled_servi
 from app_operator.convert.compose_project import Project
 from app_operator.convert.compose_reach import reach_by_name
 from app_operator.convert.compose_service import compose_service, resolve_extends
+from app_operator.convert.compose_shared import share_volumes
 from app_operator.convert.compose_warnings import top_level_warnings
 from app_operator.convert.conversion import Conversion, Refused
 from app_operator.convert.files import NoFiles, SourceFiles
@@ -67,6 +69,16 @@ def _as_compose_reads_it(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "services": cleaned}
 
 
+def _project_name(document: Mapping[str, Any], environ: Mapping[str, str],
+                  files: SourceFiles) -> str | None:
+    """Compose's project name: the file's `name:`, else COMPOSE_PROJECT_NAME, else the name
+    of the compose file's directory (known only when the files are on disk)."""
+    base = getattr(files, "base", None)
+    name = document.get("name") or environ.get("COMPOSE_PROJECT_NAME") or (
+        base.name if isinstance(base, Path) else None)
+    return str(name) if name else None
+
+
 def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                     namespace: str | None = None, files: SourceFiles | None = None,
                     environ: Mapping[str, str] | None = None, image_prefix: str | None = None,
@@ -110,7 +122,10 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
         names[builder.name] = name
         builders[name] = builder
     reach_by_name(builders)
-    conversions: list[Conversion] = []
+    claims = share_volumes(builders, document.get("volumes") or {},
+                           _project_name(document, environ or {}, project.files), namespace,
+                           warnings)
+    conversions = [Conversion(app=claim) for claim in claims]
     for builder in builders.values():
         try:
             conversions.append(builder.build(namespace))

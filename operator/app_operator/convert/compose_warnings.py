@@ -73,7 +73,7 @@ def top_level_warnings(project: Project, warnings: list[str]) -> None:
     document = project.document
     if document.get("name"):
         warnings.append(f"name {document['name']}: not used (each App is named after its "
-                        "service)")
+                        "service), but in the names of the claims services share")
     for entry in document.get("include") or []:
         paths = entry if isinstance(entry, str) else (entry.get("path") if isinstance(
             entry, dict) else entry)

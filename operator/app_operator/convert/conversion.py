@@ -13,7 +13,9 @@ class Refused(Exception):
 @dataclass
 class Conversion:
     """An App manifest, what could not be carried over, and the commands to run before
-    applying it (building and pushing images, creating Secrets)."""
+    applying it (building and pushing images, creating Secrets). A compose file's volume
+    that several Apps share is a Conversion too, whose `app` is the PersistentVolumeClaim
+    they mount (`kind` tells them apart): every object to apply, in order."""
 
     app: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
