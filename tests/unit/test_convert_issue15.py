@@ -373,7 +373,7 @@ def test_directory_of_an_image_service_is_refused_with_the_way_out(tmp_path: Pat
     ("/var/run/docker.sock:/var/run/docker.sock",
      "/var/run/docker.sock is a host path; an App cannot mount the host's files: the Docker "
      "socket gives the container control of the host"),
-    ("/etc/localtime:/etc/localtime:ro", "set the TZ variable instead"),
+    ("/etc/localtime:/srv/localtime:ro", "set the TZ variable instead"),
     ("~/minecraft_data:/data", "~/minecraft_data is a path in your home directory"),
     ("/srv/media:/media", "/srv/media is a host path"),
 ])

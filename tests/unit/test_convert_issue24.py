@@ -483,3 +483,17 @@ def test_a_volume_of_one_service_stays_its_own(tmp_path: Path) -> None:
     assert claims == {}
     assert apps["db"]["volumes"] == [{"name": "pg", "mountPath": "/var/lib/postgresql/data",
                                       "accessMode": "ReadWriteMany"}]
+
+
+def test_the_hosts_time_zone_is_left_out_with_the_tz_hint(tmp_path: Path) -> None:
+    app = convert(tmp_path, """
+        services:
+          server:
+            image: ghcr.io/immich-app/immich-server:release
+            volumes:
+              - /etc/localtime:/etc/localtime:ro
+              - /etc/timezone:/etc/timezone:ro
+        """)["server"]
+    assert "volumes" not in app.app["spec"] and "files" not in app.app["spec"]
+    assert len(said(app, "left out: the container cannot read the host's time zone",
+                    "TZ=Europe/Berlin")) == 2

@@ -41,6 +41,9 @@ DEFAULT_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETI
                         "MKNOD", "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP",
                         "SETUID", "SYS_CHROOT"}
 
+# The host's time zone, mounted so that a container's clock shows local time: nothing but the
+# zone is lost when it is left out, and the TZ variable gives it back.
+CLOCK_FILES = {"/etc/localtime", "/etc/timezone"}
 HOST_PATH_ADVICE = {
     "/var/run/docker.sock": "the Docker socket gives the container control of the host",
     "/run/docker.sock": "the Docker socket gives the container control of the host",
@@ -250,6 +253,12 @@ class Builder:
         relative: str | None = source
         if source.startswith("/"):
             relative = files.relative(source)
+            if relative is None and source.rstrip("/") in CLOCK_FILES and target.rstrip(
+                    "/") in CLOCK_FILES:
+                self.warn(f"{origin}: left out: the container cannot read the host's time "
+                          "zone; it keeps UTC unless you set the TZ variable (e.g. "
+                          "TZ=Europe/Berlin)")
+                return
             if relative is None:
                 advice = HOST_PATH_ADVICE.get(source.rstrip("/"),
                                               "use a named volume (and copy the data into it) "
