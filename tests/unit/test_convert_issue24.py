@@ -273,9 +273,11 @@ def test_a_named_profile_includes_its_services(tmp_path: Path) -> None:
     assert apps_of(tmp_path, profiles=["*"]) == ["app", "db", "adminer", "backup", "mailer"]
 
 
-def test_compose_profiles_from_the_environment_count_too(tmp_path: Path) -> None:
-    assert apps_of(tmp_path, environ={"COMPOSE_PROFILES": "debug, ops"}) == [
-        "app", "db", "adminer", "backup"]
+def test_compose_profiles_from_the_environment_unless_profiles_are_named(
+        tmp_path: Path) -> None:
+    environ = {"COMPOSE_PROFILES": "debug, ops"}
+    assert apps_of(tmp_path, environ=environ) == ["app", "db", "adminer", "backup"]
+    assert apps_of(tmp_path, environ=environ, profiles=["mail"]) == ["app", "db", "mailer"]
 
 
 def test_an_active_service_that_needs_a_left_out_one_is_refused(tmp_path: Path) -> None:

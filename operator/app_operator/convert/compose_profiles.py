@@ -3,10 +3,10 @@
 As Docker Compose does (the Compose specification's "Profiles"): a service without
 `profiles:` is always included; a service with profiles only when one of them is active.
 Profiles are made active by name (`--profile NAME`, repeatable; `*` makes every profile
-active) and by the variable COMPOSE_PROFILES (comma-separated), from the shell or the `.env`
-file. A service that is left out is not enabled by an included service that depends on it
-(`depends_on` without `required: false`, `links`): Compose refuses that model, and so does the
-conversion, saying which profile to add.
+active) or, when none is named, by the variable COMPOSE_PROFILES (comma-separated), from the
+shell or the `.env` file. A service that is left out is not enabled by an included service
+that depends on it (`depends_on` without `required: false`, `links`): Compose refuses that
+model, and so does the conversion, saying which profile to add.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ PROFILE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 def active_profiles(named: Sequence[str], environ: Mapping[str, str]) -> set[str]:
-    """The profiles named on the command line and in COMPOSE_PROFILES; a bad name refuses."""
-    active = {p.strip() for p in environ.get("COMPOSE_PROFILES", "").split(",") if p.strip()}
+    """The profiles named on the command line, else those of COMPOSE_PROFILES (as
+    `docker compose` takes them: the flag wins over the variable); a bad name refuses."""
+    if not named:
+        named = [p.strip() for p in environ.get("COMPOSE_PROFILES", "").split(",")
+                 if p.strip()]
+    active: set[str] = set()
     for name in named:
         if name != "*" and not PROFILE_NAME.match(name):
             raise Refused(f"--profile {name!r} is not a profile name (letters, digits, and "
