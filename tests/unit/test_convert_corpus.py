@@ -83,8 +83,11 @@ def test_corpus_file_converts_and_renders_or_is_refused_with_its_reason(
             assert words in err
         return
     assert code == 0, err
-    apps = [d for d in yaml.safe_load_all(out) if d]
-    assert apps and all(a["kind"] == "App" for a in apps)
+    documents = [d for d in yaml.safe_load_all(out) if d]
+    # Apps, and the claims that several of them share (issue 24)
+    assert {d["kind"] for d in documents} <= {"App", "PersistentVolumeClaim"}
+    apps = [d for d in documents if d["kind"] == "App"]
+    assert apps
     assert all(not line or line.startswith("warning: ") or line.startswith("  ")
                or line == "before `kubectl apply`, run:" for line in err.splitlines())
     manifest = tmp_path / "apps.yaml"

@@ -439,6 +439,8 @@ def test_a_volume_of_several_services_is_one_claim_they_all_mount(tmp_path: Path
             "supports it") in warnings
     assert any(w.startswith("directory ./data is mounted by app, web: they share one claim, "
                             "cloud-data") for w in warnings)
+    assert ("name cloud: not used (each App is named after its service), but in the names of "
+            "the claims services share") in warnings
 
 
 def test_no_volume_is_split_between_apps(tmp_path: Path) -> None:

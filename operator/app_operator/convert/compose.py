@@ -133,7 +133,7 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
             problems.append(str(error))
     if problems:
         raise Refused("\n".join(problems))
-    top_level_warnings(project, warnings)
+    top_level_warnings(project, warnings, shared_claims=bool(claims))
     conversions[0].warnings[:0] = warnings
     return conversions
 

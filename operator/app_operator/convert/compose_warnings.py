@@ -69,11 +69,12 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
 
 
 
-def top_level_warnings(project: Project, warnings: list[str]) -> None:
+def top_level_warnings(project: Project, warnings: list[str], shared_claims: bool) -> None:
     document = project.document
     if document.get("name"):
         warnings.append(f"name {document['name']}: not used (each App is named after its "
-                        "service), but in the names of the claims services share")
+                        "service)" + (", but in the names of the claims services share"
+                                      if shared_claims else ""))
     for entry in document.get("include") or []:
         paths = entry if isinstance(entry, str) else (entry.get("path") if isinstance(
             entry, dict) else entry)
