@@ -11,6 +11,7 @@ from typing import Any
 
 from app_operator.convert.builder import Builder
 from app_operator.convert.compose_project import Project
+from app_operator.convert.mounts import add_file_from
 from app_operator.convert.values import dns_label
 from app_operator.core import model
 
@@ -113,7 +114,7 @@ def compose_configs(builder: Builder, service: Mapping[str, Any], project: Proje
                 builder.refuse(f"{origin}: {shown} is not a file (Compose reads the config "
                                "from it)")
                 continue
-            builder.attempt(builder.add_file_from, path, shown, target, True, origin,
+            builder.attempt(add_file_from, builder, path, shown, target, True, origin,
                             project.files)
             if mode is not None and builder.files and builder.files[-1]["mountPath"] == target:
                 builder.files[-1]["mode"] = mode

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app_operator.convert.builder import DEFAULT_SIZE, Builder
+from app_operator.convert.builder import Builder
+from app_operator.convert.mounts import DEFAULT_SIZE
 from app_operator.convert.values import dns_label
 from app_operator.core.render import KEPT_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, VOLUME_LABEL
 

@@ -7,9 +7,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from app_operator.convert.builder import BindContext, Builder
+from app_operator.convert.builder import Builder
 from app_operator.convert.compose_project import Project
 from app_operator.convert.conversion import Refused
+from app_operator.convert.mounts import BindContext, add_bind, add_volume
 from app_operator.convert.short_syntax import split_volume
 
 
@@ -28,7 +29,7 @@ def compose_volumes(builder: Builder, service: Mapping[str, Any], project: Proje
             if source is not None and not source.startswith((".", "/", "~")) and (
                     "/" not in source and source not in declared):
                 builder.warn(f"volumes: {source} is not declared under the top-level volumes:")
-            builder.add_volume(source, target, read_only, f"volumes: {text}", context)
+            add_volume(builder, source, target, read_only, f"volumes: {text}", context)
         builder.attempt(short)
 
 
@@ -55,8 +56,8 @@ def _compose_long_volume(builder: Builder, entry: Mapping[str, Any],
         if not source:
             raise Refused(f"{origin}: a bind mount needs a source")
         create = (entry.get("bind") or {}).get("create_host_path", True) is not False
-        builder.add_bind(str(source), target, read_only, origin,
+        add_bind(builder, str(source), target, read_only, origin,
                          dataclasses.replace(context, create_missing=create))
         return
-    builder.add_volume(str(source) if source else None, target, read_only, origin, context)
+    add_volume(builder, str(source) if source else None, target, read_only, origin, context)
 

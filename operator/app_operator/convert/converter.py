@@ -12,12 +12,15 @@ Secret values are never read: a compose secret becomes a file taken from a Kuber
 and the command that creates that Secret is returned beside the App.
 
     docker_run.py      `docker run` flags            compose.py          a compose file
-    short_syntax.py    -p/-v/--expose and ports:     compose_service.py  one service
-    builder.py         the App builder               compose_volumes.py  its volumes:
-    files.py           the project's files           compose_secrets.py  secrets:, configs:
-    values.py          names, durations, sizes       compose_build.py    build: and images
-    interpolation.py   ${VAR} in compose files       compose_reach.py    services by name
-    conversion.py      what is given back            compose_warnings.py keys not translated
+    short_syntax.py    -p/-v/--expose and ports:     compose_yaml.py     YAML as Compose reads it
+    builder.py         the App builder               compose_profiles.py which services
+    mounts.py          what a mount's source is      compose_service.py  one service
+    files.py           the project's files           compose_volumes.py  its volumes:
+    values.py          names, durations, sizes       compose_secrets.py  secrets:, configs:
+    interpolation.py   ${VAR} in compose files       compose_build.py    build: and images
+    conversion.py      what is given back            compose_reach.py    services by name
+                                                     compose_shared.py   volumes Apps share
+                                                     compose_warnings.py keys not translated
 """
 
 from __future__ import annotations

@@ -7,14 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app_operator.convert.builder import (
-    BindContext,
-    Builder,
-    add_capabilities,
-    refuse_host_access,
-)
+from app_operator.convert.builder import Builder, add_capabilities, refuse_host_access
 from app_operator.convert.conversion import Conversion, Refused
 from app_operator.convert.files import NoFiles, SourceFiles
+from app_operator.convert.mounts import BindContext, add_bind, add_volume
 from app_operator.convert.short_syntax import expose, publish, split_volume
 from app_operator.convert.values import (
     cpus,
@@ -47,7 +43,7 @@ class RunContext:
 
 def _volume_flag(builder: Builder, value: str, context: RunContext) -> None:
     source, target, read_only = split_volume(builder, value, "-v")
-    builder.add_volume(source, target, read_only, f"-v {value}",
+    add_volume(builder, source, target, read_only, f"-v {value}",
                        BindContext(context.files, dirs_as_files=context.dirs_as_files))
 
 
@@ -69,13 +65,13 @@ def _mount_flag(builder: Builder, value: str, context: RunContext) -> None:
     if kind == "bind":
         if not source:
             raise Refused(f"--mount {value!r} has no source")
-        builder.add_bind(source, target, read_only, f"--mount {value}",
+        add_bind(builder, source, target, read_only, f"--mount {value}",
                          BindContext(context.files, dirs_as_files=context.dirs_as_files,
                                      create_missing=False))
         return
     if kind != "volume":
         raise Refused(f"--mount type={kind} cannot become an App volume")
-    builder.add_volume(source, target, read_only, f"--mount {value}")
+    add_volume(builder, source, target, read_only, f"--mount {value}")
 
 
 def _env_flag(builder: Builder, value: str, context: RunContext) -> None:
