@@ -226,31 +226,7 @@ class ComposeProject:
     conversions: list[Any]
     document: dict[str, Any]
     path: Path | None
-
-
-def _profiles(args: argparse.Namespace) -> list[str]:
-    """--profile, else $COMPOSE_PROFILES (comma-separated), as docker compose takes them."""
-    given: list[str] = list(getattr(args, "profile", None) or [])
-    if given:
-        return given
-    return [p.strip() for p in os.environ.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
-
-
-def _compose_profiles_argument(profiles: list[str]) -> dict[str, Any]:
-    """The converter's `profiles` argument, when it takes one (issue 24 item 3 adds it)."""
-    import inspect
-
-    from app_operator.convert.converter import convert_compose
-
-    if "profiles" in inspect.signature(convert_compose).parameters:
-        return {"profiles": profiles}
-    if profiles:
-        raise _Usage("--profile is not supported by this version of the converter yet")
-    return {}
-
-
-class _Usage(Exception):
-    """A bad command line found after parsing: exit 2 with the message."""
+    environ: dict[str, str]
 
 
 def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
@@ -283,11 +259,6 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
             print(f"warning: {override} is not read (docker compose would merge it into "
                   f"{found.name})", file=sys.stderr)
         args.file = os.path.relpath(found)
-    try:
-        profiles = _compose_profiles_argument(_profiles(args))
-    except _Usage as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
     # A compose file on standard input is read as if it were in the current directory, as
     # `docker compose -f -` does: its relative paths and .env are taken from there.
     path = Path.cwd() / "compose.yaml" if args.file == "-" else Path(args.file)
@@ -305,6 +276,8 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
         print(f"error: {name} is not valid YAML: {detail}", file=sys.stderr)
         return EXIT_REFUSED
     environ = dict(os.environ)
+    if getattr(args, "project_name", None):  # up's -p: the name the converter sees too
+        environ["COMPOSE_PROJECT_NAME"] = args.project_name
     dotenv = path.parent / ".env"
     if dotenv.is_file():  # Compose reads .env next to the file; the shell wins over it
         try:
@@ -325,7 +298,7 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
             document, schema=schema, namespace=args.namespace, environ=environ,
             files=DiskFiles(path.parent, "" if shown in ("", ".") else shown),
             image_prefix=args.image_prefix, image_tag=args.image_tag,
-            dirs_as_files=args.files_from_dirs, **profiles)
+            dirs_as_files=args.files_from_dirs, profiles=args.profile)
     except Refused as error:
         lines = str(error).splitlines()
         if len(lines) == 1:
@@ -335,7 +308,7 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
             for line in lines:
                 print(f"  {line}", file=sys.stderr)
         return EXIT_REFUSED
-    return ComposeProject(conversions, document, None if args.file == "-" else path)
+    return ComposeProject(conversions, document, None if args.file == "-" else path, environ)
 
 
 def _convert_compose(args: argparse.Namespace) -> int:
@@ -370,11 +343,12 @@ def _cluster_failure(error: Exception) -> int:
     return EXIT_CLUSTER
 
 
-def _project_name(args: argparse.Namespace, document: Any, path: Path | None) -> str | None:
+def _project_name(args: argparse.Namespace, document: Any, path: Path | None,
+                  environ: dict[str, str]) -> str | None:
     from app_operator.deploy.project import BadProjectName, project_name
 
     try:
-        return project_name(args.project_name, document, path, os.environ)
+        return project_name(args.project_name, document, path, environ)
     except BadProjectName as error:
         print(f"error: {error}", file=sys.stderr)
         return None
@@ -396,7 +370,7 @@ def _up(args: argparse.Namespace) -> int:
     loaded = _load_compose(args)
     if isinstance(loaded, int):
         return loaded
-    project = _project_name(args, loaded.document, loaded.path)
+    project = _project_name(args, loaded.document, loaded.path, loaded.environ)
     if project is None:
         return EXIT_USAGE
     warnings = [w for c in loaded.conversions for w in c.warnings]
@@ -494,7 +468,7 @@ def _down(args: argparse.Namespace) -> int:
                 print(f"error: {path}: {' '.join(str(error).split())} (or name the project "
                       "with -p)", file=sys.stderr)
                 return EXIT_REFUSED
-    project = _project_name(args, document, path)
+    project = _project_name(args, document, path, dict(os.environ))
     if project is None:
         return EXIT_USAGE
     try:
@@ -690,8 +664,9 @@ def _add_compose_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--image-tag", default="latest", metavar="TAG",
                      help="tag of those images (default: latest)")
     sub.add_argument("--profile", action="append", default=[], metavar="NAME",
-                     help="also convert the services of this compose profile (repeatable; "
-                     "default: $COMPOSE_PROFILES, comma-separated); services with "
+                     help="also convert the services of this compose profile (repeatable; * "
+                     "for all; default: $COMPOSE_PROFILES, comma-separated, from the shell "
+                     "or the file's .env); services with "
                      "`profiles:` are left out unless one of theirs is named, as docker "
                      "compose does")
 
@@ -704,9 +679,9 @@ def _add_cluster_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--kubeconfig", default=None, metavar="FILE",
                      help="the kubeconfig (default: $KUBECONFIG, else ~/.kube/config)")
     sub.add_argument("-p", "--project-name", default=None, metavar="NAME",
-                     help="the project's name, which labels what up applies (default: the "
-                     "file's `name:`, else $COMPOSE_PROJECT_NAME, else the compose file's "
-                     "directory, as docker compose names it)")
+                     help="the project's name, which labels what up applies (default: "
+                     "$COMPOSE_PROJECT_NAME, else the file's `name:`, else the compose "
+                     "file's directory, as docker compose names it)")
     sub.add_argument("--debug", action="store_true",
                      help="show the traceback of an internal error")
 

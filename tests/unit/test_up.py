@@ -163,8 +163,9 @@ def test_the_project_is_named_as_docker_compose_names_it(tmp_path: Path) -> None
     compose = tmp_path / "My_Shop.v2" / "compose.yaml"
     assert project_name(None, {}, compose, {}) == "my_shopv2"
     assert project_name(None, {}, compose, {"COMPOSE_PROJECT_NAME": "env"}) == "env"
-    assert project_name(None, {"name": "named"}, compose, {"COMPOSE_PROJECT_NAME": "e"}) == (
-        "named")
+    assert project_name(None, {"name": "named"}, compose, {}) == "named"
+    # Compose's order: -p, then the variable, then the file's name:.
+    assert project_name(None, {"name": "named"}, compose, {"COMPOSE_PROJECT_NAME": "e"}) == "e"
     assert project_name("given", {"name": "named"}, compose, {}) == "given"
     with pytest.raises(BadProjectName, match=r"'Bad Name' \(from -p\).*-p NAME"):
         project_name("Bad Name", {}, compose, {})
@@ -263,3 +264,41 @@ def test_down_says_which_claims_it_kept(shop: FakeCluster,
     assert "no App or other object to remove" in err
     assert "deleted claims (their data is gone): db-data" in err
     assert not shop.api.objects
+
+
+SHARED = """services:
+  app: {image: 'nextcloud:29-fpm', volumes: ['nextcloud:/var/www/html']}
+  web: {image: 'nginx:1.27', ports: ['8080:80'], volumes: ['nextcloud:/var/www/html:ro']}
+  adminer: {image: adminer, profiles: [debug], ports: ['8081:8080']}
+volumes: {nextcloud: {}}
+"""
+
+
+def test_up_applies_the_claim_apps_share_first_and_down_keeps_it(
+        shop: FakeCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    Path("compose.yaml").write_text(SHARED)
+    assert cli.main(["up", "--no-wait"]) == 0
+    assert [entry[1:] for entry in shop.api.journal] == [
+        ("PersistentVolumeClaim", "shop-nextcloud"), ("App", "app"), ("App", "web")]
+    shared = shop.api.objects[("PersistentVolumeClaim", "demo", "shop-nextcloud")]
+    assert shared["metadata"]["labels"][PROJECT_LABEL] == "shop"
+    capsys.readouterr()
+    assert cli.main(["down"]) == 0
+    assert "kept claims (with their data): shop-nextcloud;" in capsys.readouterr().err
+    assert cli.main(["down", "--volumes"]) == 0
+    assert "deleted claims (their data is gone): shop-nextcloud" in capsys.readouterr().err
+
+
+def test_profiles_as_docker_compose_takes_them(shop: FakeCluster,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    Path("compose.yaml").write_text(SHARED)
+    assert cli.main(["up", "--no-wait", "--profile", "debug", "-p", "cloud"]) == 0
+    assert {n for k, _, n in shop.api.objects if k == "App"} == {"app", "web", "adminer"}
+    # -p names the claim the Apps share, as it names the project.
+    assert ("PersistentVolumeClaim", "demo", "cloud-nextcloud") in shop.api.objects
+    capsys.readouterr()
+    assert cli.main(["convert", "compose"]) == 0
+    assert "name: adminer" not in capsys.readouterr().out
+    Path(".env").write_text("COMPOSE_PROFILES=debug\n")
+    assert cli.main(["convert", "compose"]) == 0
+    assert "name: adminer" in capsys.readouterr().out

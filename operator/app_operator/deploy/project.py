@@ -36,16 +36,17 @@ def normalize(name: str) -> str:
 
 def project_name(given: str | None, document: Any, compose_file: Path | None,
                  environ: Mapping[str, str]) -> str:
-    """The name Compose would give the project: -p, else the file's top-level `name:`, else
-    $COMPOSE_PROJECT_NAME, else the compose file's directory (the current one without a
-    file). Raises BadProjectName when it cannot label objects."""
+    """The name Compose would give the project, in its order: -p, else
+    $COMPOSE_PROJECT_NAME, else the file's top-level `name:`, else the compose file's
+    directory (the current one without a file). Raises BadProjectName when it cannot label
+    objects."""
     top = document.get("name") if isinstance(document, dict) else None
     if given:
         name, source = given, "-p"
-    elif isinstance(top, str) and top:
-        name, source = top, "the compose file's `name:`"
     elif environ.get("COMPOSE_PROJECT_NAME"):
         name, source = environ["COMPOSE_PROJECT_NAME"], "$COMPOSE_PROJECT_NAME"
+    elif isinstance(top, str) and top:
+        name, source = top, "the compose file's `name:`"
     else:
         directory = (compose_file.resolve().parent if compose_file is not None
                      else Path.cwd())
