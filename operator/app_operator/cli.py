@@ -334,8 +334,13 @@ def _cluster_failure(error: Exception) -> int:
         if error.status in (400, 422):
             print(f"error: the API server refused it: {error.message}", file=sys.stderr)
             return EXIT_REFUSED
-        if error.transient:
-            print(f"error: cannot reach the cluster: {error}", file=sys.stderr)
+        if error.status == 401:
+            print("error: the cluster does not accept the kubeconfig's credentials (401 "
+                  "Unauthorized): log in again, or choose another --context", file=sys.stderr)
+        elif error.status == 0:
+            print(f"error: cannot reach the cluster: {error.message}", file=sys.stderr)
+        elif error.transient:
+            print(f"error: the cluster answered with an error: {error}", file=sys.stderr)
         else:
             print(f"error: the API server refused a request: {error}", file=sys.stderr)
         return EXIT_CLUSTER

@@ -302,3 +302,49 @@ def test_profiles_as_docker_compose_takes_them(shop: FakeCluster,
     Path(".env").write_text("COMPOSE_PROFILES=debug\n")
     assert cli.main(["convert", "compose"]) == 0
     assert "name: adminer" in capsys.readouterr().out
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- {name: c, cluster: {server: "https://127.0.0.1:1"}}
+contexts:
+- {name: one, context: {cluster: c, user: u, namespace: team-a}}
+- {name: two, context: {cluster: c, user: u}}
+current-context: one
+users:
+- {name: u, user: {token: abc}}
+"""
+
+
+def test_the_namespace_is_chosen_as_kubectl_chooses_it(tmp_path: Path) -> None:
+    from app_operator.deploy.cluster import ClusterError, connect
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    assert connect(str(kubeconfig), None, None).namespace == "team-a"  # the context's
+    assert connect(str(kubeconfig), "two", None).namespace == "default"
+    assert connect(str(kubeconfig), "two", "shop").namespace == "shop"
+    with pytest.raises(ClusterError, match=r"no context 'three' in the kubeconfig "
+                                           r"\(it has: one, two\)"):
+        connect(str(kubeconfig), "three", None)
+    with pytest.raises(ClusterError, match="no usable kubeconfig"):
+        connect(str(tmp_path / "missing"), None, None)
+
+
+@pytest.mark.parametrize(("error", "code", "said"), [
+    (KubeError(0, "MaxRetryError", "connection refused"), cli.EXIT_CLUSTER,
+     "cannot reach the cluster: connection refused"),
+    (KubeError(401, "Unauthorized", ""), cli.EXIT_CLUSTER, "does not accept the kubeconfig's"),
+    (KubeError(403, "Forbidden", "cannot patch apps"), cli.EXIT_CLUSTER, "cannot patch apps"),
+    (KubeError(422, "Invalid", "spec.image: Required"), cli.EXIT_REFUSED, "spec.image"),
+])
+def test_what_the_cluster_answers_becomes_an_exit_code_and_a_reason(
+        shop: FakeCluster, capsys: pytest.CaptureFixture[str], error: KubeError, code: int,
+        said: str) -> None:
+    def fail(obj: Obj) -> Obj:
+        raise error
+
+    shop.apply = fail  # type: ignore[method-assign]
+    assert cli.main(["up", "--no-wait"]) == code
+    assert said in capsys.readouterr().err
