@@ -166,7 +166,8 @@ class FakeApi:
         self.journal.append(("event", reason))
 
     # cache.Children
-    def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
+    def get(self, kind: str, namespace: str, name: str, fetch: bool = True,
+            cached: bool = False) -> Obj | None:
         found = self.find(kind, namespace, name)
         return copy.deepcopy(found) if found is not None else None
 

@@ -8,7 +8,9 @@ Retain, which must outlive the App).
 Claims record the uid of the App that made them. A claim that was kept (its App deleted
 under Retain, or its volume removed from the spec) is marked as kept: an App that mounts it
 again, even one of the same name under volumeDeletionPolicy Delete, never owns it, so
-deleting that App never deletes the data.
+deleting that App never deletes the data. A volume with claimName mounts a claim the App
+does not own at all (shared by several Apps): it is rendered into the pods only, never as a
+child.
 """
 
 from __future__ import annotations
@@ -94,7 +96,18 @@ def owner_reference(app: AppRef) -> dict[str, Any]:
 
 
 def claim_name(app: AppRef, volume_name: str) -> str:
+    """The name of the claim the App owns for a volume (not for a shared one)."""
     return f"{app.name}-{volume_name}"
+
+
+def mounted_claim(app: AppRef, volume: model.Volume) -> str:
+    """The claim a volume mounts: the shared one it names, else the App's own."""
+    return volume.claim_name or claim_name(app, volume.name)
+
+
+def shared_claims(spec: AppSpec) -> dict[str, str]:
+    """Volume name -> the claim it mounts without owning it (claimName)."""
+    return {v.name: v.claim_name for v in spec.volumes or [] if v.claim_name is not None}
 
 
 def files_config_map_name(app: AppRef) -> str:
@@ -140,7 +153,9 @@ def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uses_single_node_volume(spec: AppSpec) -> bool:
-    return any(v.access_mode in model.SINGLE_NODE_ACCESS_MODES for v in spec.volumes or [])
+    """A volume that may be usable by pods of one node only: the App's own ReadWriteOnce
+    claims, and shared claims, whose access mode the App does not know."""
+    return any(v.shared or v.mode in model.SINGLE_NODE_ACCESS_MODES for v in spec.volumes or [])
 
 
 def render_strategy(spec: AppSpec) -> dict[str, Any]:
@@ -268,7 +283,7 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
     volumes = [
-        {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
+        {"name": v.name, "persistentVolumeClaim": {"claimName": mounted_claim(app, v)}}
         for v in spec.volumes or []
     ]
     files = render_files_volume(app, spec)
@@ -332,18 +347,21 @@ def is_kept_claim(claim: dict[str, Any], app: AppRef) -> bool:
 
 def render_claims(app: AppRef, spec: AppSpec,
                   kept: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """One claim per volume. `kept` names claims that exist and were kept (is_kept_claim):
+    """One claim per volume the App owns; none for a shared one (claimName), which the
+    operator never writes. `kept` names claims that exist and were kept (is_kept_claim):
     they are mounted again but never owned."""
     claims = []
     for volume in spec.volumes or []:
+        if volume.shared:
+            continue
         name = claim_name(app, volume.name)
         owned = spec.volume_deletion_policy == "Delete" and name not in kept
         annotations = {KEPT_ANNOTATION: "true"} if name in kept else {APP_UID_ANNOTATION: app.uid}
         meta = _metadata(app, name, owned=owned, annotations=annotations)
         meta["labels"] = {**meta["labels"], VOLUME_LABEL: volume.name}
         claim_spec: dict[str, Any] = {
-            "accessModes": [volume.access_mode],
-            "resources": {"requests": {"storage": volume.size}},
+            "accessModes": [volume.mode],
+            "resources": {"requests": {"storage": volume.storage_size}},
         }
         if volume.storage_class_name is not None:
             claim_spec["storageClassName"] = volume.storage_class_name

@@ -30,6 +30,7 @@ SUSPENDED = "Suspended"
 SCALED_TO_ZERO = "ScaledToZero"
 ROLLING_OUT = "RollingOut"
 VOLUMES_PENDING = "VolumesPending"
+CLAIM_MISSING = "ClaimMissing"
 RECONCILED = "Reconciled"
 INVALID_SPEC = "InvalidSpec"
 NAME_CONFLICT = "NameConflict"
@@ -70,7 +71,10 @@ class Observed:
 
     deployment: dict[str, Any] | None = None
     service: dict[str, Any] | None = None
+    # Volume name -> its claim as observed, the App's own and the shared ones alike.
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    # Volume name -> the claim it mounts without owning it (spec.volumes[].claimName).
+    shared: dict[str, str] = field(default_factory=dict)
     retained_claims: list[str] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
 
@@ -142,6 +146,20 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
+def _claim_of_volume(app: AppRef, observed: Observed, volume: str) -> str:
+    return observed.shared.get(volume) or claim_name(app, volume)
+
+
+# A shared claim is no child of the App: no watch tells the App when it is created or bound,
+# so an App waiting for one looks again this often.
+SHARED_CLAIM_RECHECK_SECONDS = 5.0
+
+
+def _shared_claims_unbound(observed: Observed) -> bool:
+    return any(_claim_phase(observed.claims.get(volume)) != "Bound"
+               for volume in observed.shared)
+
+
 # A container restarted this many times, the last time this recently, and not ready now, is
 # crash-looping, in whatever state the kubelet shows it at the moment (waiting in back-off,
 # terminated, or running but not ready for the few seconds before it exits again). A container
@@ -205,16 +223,21 @@ def recheck_after(observed: Observed, now: str) -> float | None:
     no event to say so: a container that restarted recently stops counting as crash-looping
     once its last exit is CRASH_LOOP_WINDOW old. The controller requeues the App then
     (controller-runtime's RequeueAfter) rather than leave the App unhealthy until the next
-    resync. None when nothing in the status depends on the time."""
+    resync. A shared claim that is missing or not bound is looked at again after
+    SHARED_CLAIM_RECHECK_SECONDS: it is not the App's child, and no watch says when it
+    changes. None when nothing in the status depends on the time."""
+    shared = SHARED_CLAIM_RECHECK_SECONDS if _shared_claims_unbound(observed) else None
     when = _time(now)
     if when is None:
-        return None
+        return shared
     ends = [end for pod in observed.pods if not (pod.get("metadata") or {}).get(
                 "deletionTimestamp")
             for container in (pod.get("status") or {}).get("containerStatuses") or []
             if not _in_back_off(container) and _restarts_while_not_ready(container)
             and (end := _window_end(container)) is not None and end > when]
-    return min(ends).timestamp() - when.timestamp() if ends else None
+    aged = min(ends).timestamp() - when.timestamp() if ends else None
+    waits = [wait for wait in (aged, shared) if wait is not None]
+    return min(waits) if waits else None
 
 
 def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress | None:
@@ -280,9 +303,18 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
                      now: str | None = None) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
     deployment = observed.deployment
+    desired = spec.effective_replicas
+    missing = [f"{claim} (volume {volume})" for volume, claim in observed.shared.items()
+               if observed.claims.get(volume) is None]
+    if missing and desired > 0:
+        # The pods cannot start without it, and the operator never creates a claim it does
+        # not own: a person (or the converter's output) must.
+        return Progress(False, CLAIM_MISSING, "waiting for PersistentVolumeClaim "
+                        f"{', '.join(missing)} in namespace {app.namespace}: the App mounts "
+                        "it (claimName) but does not own it, so the operator never creates "
+                        "it; create it")
     if deployment is None:
         return Progress(False, ROLLING_OUT, f"waiting for Deployment {app.name} to be created")
-    desired = spec.effective_replicas
     seen = _int(deployment, "status", "observedGeneration")
     if seen < _int(deployment, "metadata", "generation"):
         return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
@@ -305,7 +337,7 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     total = _int(deployment, "status", "replicas")
     available = _int(deployment, "status", "availableReplicas")
     pending = sorted(
-        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
+        f"{_claim_of_volume(app, observed, volume)} ({_claim_phase(claim)})"
         for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
     if pending and available < desired:
         # Pods that mount a claim not bound yet cannot start: the claim is what to look at
@@ -382,10 +414,12 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
     ]
 
 
-def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> VolumeStatus:
+def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None,
+                   observed: Observed) -> VolumeStatus:
     capacity = ((claim or {}).get("status") or {}).get("capacity") or {}
-    return VolumeStatus(name=name, claim_name=claim_name(app, name), phase=_claim_phase(claim),
-                        capacity=capacity.get("storage") or None)
+    return VolumeStatus(name=name, claim_name=_claim_of_volume(app, observed, name),
+                        phase=_claim_phase(claim), capacity=capacity.get("storage") or None,
+                        shared=True if name in observed.shared else None)
 
 
 def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed: Observed,
@@ -413,7 +447,7 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
         available_replicas=_int(observed.deployment, "status", "availableReplicas"),
         url=url,
         node_port=node_port or None,
-        volumes=[_volume_status(app, name, claim)
+        volumes=[_volume_status(app, name, claim, observed)
                  for name, claim in observed.claims.items()] or None,
         retained_claims=sorted(observed.retained_claims) or None,
     )

@@ -276,9 +276,12 @@ class Reconciler:
         observed.deployment = live.get(("Deployment", app.name))
         observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
+        observed.shared = render.shared_claims(spec)
         observed.claims = {
-            claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))
-            for claim in desired.claims
+            volume.name: (self._shared_claim(app, volume.claim_name) if volume.claim_name
+                          else live.get(("PersistentVolumeClaim",
+                                         render.claim_name(app, volume.name))))
+            for volume in spec.volumes or []
         }
         moment = now()
         # A verdict that changes with time alone (a crash loop that ages out) is looked at
@@ -304,10 +307,22 @@ class Reconciler:
                                                app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
         for volume in spec.volumes or []:
+            if volume.shared:
+                continue  # not a child: read for the status only (_shared_claim)
             key = ("PersistentVolumeClaim", render.claim_name(app, volume.name))
             if key not in live:
                 live[key] = self.children.get(key[0], app.namespace, key[1])
         return live
+
+    def _shared_claim(self, app: AppRef, name: str) -> dict[str, Any] | None:
+        """A claim the App mounts without owning it (claimName), read for the status only.
+        From the claims' store when it is one of the operator's (another App's claim);
+        otherwise from the API server's watch cache: a claim the store holds by name only
+        (labelled as ours by someone else) says nothing of its phase."""
+        claim = self.children.get("PersistentVolumeClaim", app.namespace, name)
+        if claim is not None and "spec" not in claim:
+            claim = self.kube.get("PersistentVolumeClaim", app.namespace, name, cached=True)
+        return claim
 
     def _observe_existing(self, app: AppRef) -> Observed:
         """What runs for an App whose spec cannot be parsed: reported, left untouched."""
@@ -446,7 +461,9 @@ class Reconciler:
             if not wanted_now and obj is not None and owner_of(obj, app) is None:
                 self._delete(body, obj, outcome)
                 live[key] = None
-        wanted = {render.claim_name(app, v.name) for v in spec.volumes or []}
+        # A claim the spec mounts, its own or shared (also one that was the App's own and
+        # is now named by claimName), is never pruned.
+        wanted = {render.mounted_claim(app, v) for v in spec.volumes or []}
         for (kind, name), claim in list(live.items()):
             if kind != "PersistentVolumeClaim" or claim is None or name in wanted:
                 continue
