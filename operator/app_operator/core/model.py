@@ -843,6 +843,16 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
 )
 
 
+class Dependency(Model):
+    """Another App of the namespace that this App waits for before it starts, like compose's
+    `depends_on` with `condition: service_healthy`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """Name of the App, in this App's namespace."""
+    condition: Literal["Ready"] = "Ready"
+    """Ready: the App is Ready for its current spec (and neither suspended nor scaled to 0)."""
+
+
 class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """What to run: the `docker run` line (and Dockerfile settings) of one container image."""
 
@@ -932,6 +942,15 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Primary group ID of the process (`docker run -u uid:gid`)."""
     fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     """Group that owns the mounted volumes, so a non-root process can write to them."""
+    depends_on: Annotated[
+        list[Dependency], Field(max_length=32, json_schema_extra=_map_list("name"))
+    ] | None = None
+    """Apps of the namespace that must meet their condition before this one starts (compose's
+    `depends_on`): until each does, the Deployment is kept at 0 replicas and the App is not
+    Ready (reason WaitingForDependency, naming each App and what it waits for). Only the
+    start waits: an App whose pods run already is not stopped when a dependency later stops
+    being Ready. Apps that depend on each other in a cycle never start: each is Stalled
+    (reason DependencyCycle, naming the cycle)."""
 
     def text_size(self) -> int:
         """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""

@@ -262,7 +262,8 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     return result
 
 
-def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
+    """`held`: kept at 0 replicas while the App waits for its dependencies (dependsOn)."""
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
     template_meta: dict[str, Any] = {"labels": pod_labels}
     annotations = dict(spec.pod_annotations or {})
@@ -296,7 +297,7 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": _metadata(app, app.name),
         "spec": {
-            "replicas": spec.effective_replicas,
+            "replicas": 0 if held else spec.effective_replicas,
             "selector": {"matchLabels": selector_labels(app)},
             "strategy": render_strategy(spec),
             "template": {"metadata": template_meta, "spec": pod_spec},
@@ -372,9 +373,10 @@ def render_claims(app: AppRef, spec: AppSpec,
     return claims
 
 
-def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset()) -> Desired:
+def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset(),
+               held: bool = False) -> Desired:
     return Desired(
-        deployment=render_deployment(app, spec),
+        deployment=render_deployment(app, spec, held),
         service=render_service(app, spec),
         claims=render_claims(app, spec, kept),
         config_map=render_config_map(app, spec),

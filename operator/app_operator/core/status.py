@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app_operator.core.dependencies import Hold
 from app_operator.core.model import (
     AppSpec,
     AppStatus,
@@ -75,6 +76,8 @@ class Observed:
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     # Volume name -> the claim it mounts without owning it (spec.volumes[].claimName).
     shared: dict[str, str] = field(default_factory=dict)
+    # Why the App may not start yet (dependsOn), judged on the other Apps' statuses.
+    hold: Hold | None = None
     retained_claims: list[str] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
 
@@ -302,6 +305,9 @@ def terminating_pods(deployment: dict[str, Any], pods: list[dict[str, Any]]) -> 
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
                      now: str | None = None) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
+    if observed.hold is not None:
+        return Progress(False, observed.hold.reason, observed.hold.message,
+                        stalled=observed.hold.stalled)
     deployment = observed.deployment
     desired = spec.effective_replicas
     missing = [f"{claim} (volume {volume})" for volume, claim in observed.shared.items()

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app_operator.core import drift, render, status
+from app_operator.core import dependencies, drift, render, status
 from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
@@ -197,8 +197,12 @@ def overridden_note(overridden: dict[tuple[str, str], tuple[str, ...]]) -> str:
 
 class Reconciler:
     def __init__(self, kube: Kube, children: Children,
-                 remember_app: Callable[[dict[str, Any]], None] = lambda _app: None) -> None:
+                 remember_app: Callable[[dict[str, Any]], None] = lambda _app: None,
+                 find_app: Callable[[str, str], dict[str, Any] | None] = (
+                     lambda _namespace, _name: None)) -> None:
         self.kube = kube
+        # Other Apps, from the App store, by namespace and name: what dependsOn is judged on.
+        self.find_app = find_app
         # Reads of children come from the informers; writes go to the API server and their
         # answers back into the informers' stores.
         self.children = children
@@ -255,8 +259,11 @@ class Reconciler:
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
                          and render.is_kept_claim(obj, app))
-        desired = render.render_all(app, spec, kept)
-        observed = Observed()
+        hold = dependencies.hold(app.name, spec, lambda name: self.find_app(app.namespace, name),
+                                 live.get(("Deployment", app.name)))
+        desired = render.render_all(app, spec, kept,
+                                    held=hold is not None and hold.replicas_held)
+        observed = Observed(hold=hold)
         try:
             self._check_ownership(app, desired, live)
             refused = self._apply(body, app, desired, live, outcome)
