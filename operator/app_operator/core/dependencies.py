@@ -1,7 +1,8 @@
 """Whether an App may start yet: its `dependsOn`, judged on the other Apps' statuses. Pure.
 
-Compose starts a service once the services it `depends_on` are healthy; an App does the same
-with its Deployment: held at 0 replicas until each App it names is Ready. Only the start
+Compose starts a service once the services it `depends_on` are healthy (or, for one-shot
+work, completed); an App does the same with its Deployment, held at 0 replicas, or its Job,
+suspended, until each App it names is Ready (or Completed). Only the start
 waits. An App whose Deployment runs already (more than 0 replicas) is never stopped because
 a dependency stopped being Ready: a database rolling out a new version would otherwise take
 every App that uses it down with it.
@@ -66,6 +67,10 @@ def why_unmet(name: str, condition: str, body: dict[str, Any] | None) -> str | N
     current = found.get("observedGeneration") == meta.get("generation")
     if found.get("status") != "True" or not current:
         said = f"{found.get('reason')}: {found.get('message')}" if found else "no status yet"
+        if not found and (body.get("status") or {}).get("conditions"):
+            said = f"it has no {condition} condition" + (
+                "; only run-once Apps (restartPolicy OnFailure or Never) complete"
+                if condition == "Completed" else "")
         if found.get("status") == "True":
             said = "its current spec is not reconciled yet"
         if len(said) > _DETAIL_LIMIT:
@@ -100,15 +105,23 @@ def find_cycle(name: str, spec: AppSpec, lookup: Lookup) -> list[str] | None:
     return None
 
 
+def _started(workload: dict[str, Any]) -> bool:
+    """A Deployment with replicas, or a Job not suspended: its pods were let run."""
+    workload_spec = workload.get("spec") or {}
+    if workload.get("kind") == "Job":
+        return workload_spec.get("suspend") is not True
+    return int(workload_spec.get("replicas") or 0) > 0
+
+
 def hold(name: str, spec: AppSpec, lookup: Lookup,
          deployment: dict[str, Any] | None) -> Hold | None:
     """Why the App `name` may not start yet, or None: it has no dependsOn, is scaled to 0
-    anyway, runs already (its Deployment has replicas), or every dependency is met. A cycle
+    anyway, runs already (`deployment`, its workload: a Deployment with replicas, a Job not
+    suspended), or every dependency is met. A cycle
     is reported also when the App runs already (its pods are left running)."""
     if not spec.depends_on or spec.effective_replicas == 0:
         return None
-    started = deployment is not None and int(
-        (deployment.get("spec") or {}).get("replicas") or 0) > 0
+    started = deployment is not None and _started(deployment)
     cycle = find_cycle(name, spec, lookup)
     if cycle is not None:
         return Hold(DEPENDENCY_CYCLE, "dependsOn forms a cycle: " + " -> ".join(cycle)

@@ -837,6 +837,9 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "a file's mountPath is a volume's mountPath; a path holds one or the other", ".files"),
     (f"!has(self.volumes) || !self.volumes.exists(v, v.name == '{FILES_VOLUME}')",
      f"the volume name {FILES_VOLUME} is reserved for spec.files", ".volumes"),
+    ("self.restartPolicy == 'Always' || self.replicas <= 1",
+     "a run-once App (restartPolicy OnFailure or Never) runs one pod: replicas may be 0 or 1",
+     ".replicas"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
     *_probe_port_rules(),
@@ -849,8 +852,10 @@ class Dependency(Model):
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
     """Name of the App, in this App's namespace."""
-    condition: Literal["Ready"] = "Ready"
-    """Ready: the App is Ready for its current spec (and neither suspended nor scaled to 0)."""
+    condition: Literal["Ready", "Completed"] = "Ready"
+    """Ready: the App is Ready for its current spec (and neither suspended nor scaled to 0).
+    Completed: the App is run-once work (restartPolicy OnFailure or Never) whose pod ran to
+    success for its current spec, like compose's `service_completed_successfully`."""
 
 
 class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
@@ -866,7 +871,15 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
     """How many copies run. `kubectl scale app/<name>` and autoscalers change it."""
     suspend: bool = False
-    """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`."""
+    """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`.
+    A run-once App's Job is suspended (its pod stopped) until this is false again."""
+    restart_policy: Literal["Always", "OnFailure", "Never"] = "Always"
+    """Always (default): a service that runs for good, kept by a Deployment. OnFailure or
+    Never: run-once work (a migration, a backup; compose's `restart: "no"` or `on-failure`)
+    kept by a Job `<app>` that runs one pod to completion: OnFailure restarts a failed
+    container (up to 6 times), Never runs it once. status says Completed or Failed; a change
+    of the App's pod (image, command, env...) runs it again. replicas is then 0 or 1 and
+    strategy is not used."""
     command: _argument_list("command", 256, 65536) | None = None  # type: ignore[valid-type]
     """Replaces the image's ENTRYPOINT (`docker run --entrypoint`); at most 256 arguments,
     64 KiB in all."""
@@ -1005,6 +1018,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")
         if any(v.name == FILES_VOLUME for v in volumes):
             problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
+        if self.restart_policy != "Always" and self.replicas > 1:
+            problems.append("replicas: a run-once App (restartPolicy OnFailure or Never) "
+                            "runs one pod: replicas may be 0 or 1")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
         text = self.text_size()
@@ -1049,6 +1065,11 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         items = [("readiness", self.probes.readiness), ("liveness", self.probes.liveness),
                  ("startup", self.probes.startup)]
         return [(kind, probe) for kind, probe in items if probe is not None]
+
+    @property
+    def run_once(self) -> bool:
+        """Whether the App is run-once work, kept by a Job rather than a Deployment."""
+        return self.restart_policy != "Always"
 
     @property
     def effective_replicas(self) -> int:

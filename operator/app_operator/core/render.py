@@ -30,7 +30,14 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
+CHILD_KINDS = ("Deployment", "Job", "Service", "PersistentVolumeClaim", "ConfigMap")
+# The kind that runs an App's pods: a Job for run-once work (restartPolicy OnFailure or
+# Never), a Deployment otherwise; an App has one of the two, never both.
+WORKLOAD_KINDS = ("Deployment", "Job")
+# A Job whose pod stopped after a failed container, with restartPolicy OnFailure, is tried
+# again this many times (Kubernetes' default); with Never it runs once, as compose's
+# `restart: "no"` does.
+JOB_BACKOFF_LIMIT = {"OnFailure": 6, "Never": 0}
 # What the operator watches: its children, and the pods of its Deployments (read only, for
 # the reasons pods do not run: an image that cannot be pulled, a crash, no room to schedule).
 WATCHED_KINDS = (*CHILD_KINDS, "Pod")
@@ -58,17 +65,26 @@ class AppRef:
 
 @dataclass(frozen=True)
 class Desired:
-    """Everything an App renders to. `service` is None when the App has no ports."""
+    """Everything an App renders to. `service` is None when the App has no ports; one of
+    `deployment` and `job` is None (see WORKLOAD_KINDS)."""
 
-    deployment: dict[str, Any]
+    deployment: dict[str, Any] | None
     service: dict[str, Any] | None
     claims: list[dict[str, Any]] = field(default_factory=list)
     config_map: dict[str, Any] | None = None  # the inline files, when there are any
+    job: dict[str, Any] | None = None
+
+    @property
+    def workload(self) -> dict[str, Any]:
+        """The Deployment or the Job."""
+        workload = self.deployment if self.deployment is not None else self.job
+        assert workload is not None  # render_all renders one of the two
+        return workload
 
     def objects(self) -> list[dict[str, Any]]:
         """In the order they are applied: what the pods mount before the pods."""
-        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment)
-                if obj is not None]
+        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment,
+                                self.job) if obj is not None]
 
 
 def selector_labels(app: AppRef) -> dict[str, str]:
@@ -262,8 +278,8 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     return result
 
 
-def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
-    """`held`: kept at 0 replicas while the App waits for its dependencies (dependsOn)."""
+def render_pod_template(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+    """The pods of the App, the same under a Deployment or a Job."""
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
     template_meta: dict[str, Any] = {"labels": pod_labels}
     annotations = dict(spec.pod_annotations or {})
@@ -292,6 +308,13 @@ def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[st
         volumes.append(files)
     if volumes:
         pod_spec["volumes"] = volumes
+    if spec.run_once:
+        pod_spec["restartPolicy"] = spec.restart_policy
+    return {"metadata": template_meta, "spec": pod_spec}
+
+
+def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
+    """`held`: kept at 0 replicas while the App waits for its dependencies (dependsOn)."""
     return with_desired_hash({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -300,7 +323,24 @@ def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[st
             "replicas": 0 if held else spec.effective_replicas,
             "selector": {"matchLabels": selector_labels(app)},
             "strategy": render_strategy(spec),
-            "template": {"metadata": template_meta, "spec": pod_spec},
+            "template": render_pod_template(app, spec),
+        },
+    })
+
+
+def render_job(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
+    """Run-once work: one pod to completion. Suspended (its pod stopped, or never started)
+    while the App is suspended, scaled to 0, or waits for its dependencies (`held`). The
+    Job's selector is the API server's (its own uid label): a Job's pods are never another
+    Job's. Its template cannot change: the reconciler replaces the Job when it differs."""
+    return with_desired_hash({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(app, app.name),
+        "spec": {
+            "backoffLimit": JOB_BACKOFF_LIMIT[spec.restart_policy],
+            "suspend": held or spec.effective_replicas == 0,
+            "template": render_pod_template(app, spec),
         },
     })
 
@@ -376,7 +416,8 @@ def render_claims(app: AppRef, spec: AppSpec,
 def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset(),
                held: bool = False) -> Desired:
     return Desired(
-        deployment=render_deployment(app, spec, held),
+        deployment=None if spec.run_once else render_deployment(app, spec, held),
+        job=render_job(app, spec, held) if spec.run_once else None,
         service=render_service(app, spec),
         claims=render_claims(app, spec, kept),
         config_map=render_config_map(app, spec),

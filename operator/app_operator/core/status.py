@@ -24,6 +24,9 @@ from app_operator.core.model import (
 from app_operator.core.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
+# Run-once Apps (a Job) have a fourth condition: True once the Job's pod ran to success for
+# the current spec (what dependsOn's condition Completed waits for).
+COMPLETED_CONDITION = "Completed"
 
 # Reasons (CamelCase, for machines; the messages are for people).
 AVAILABLE = "Available"
@@ -44,6 +47,9 @@ UNSCHEDULABLE = "Unschedulable"
 _IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                        "ErrImageNeverPull", "RegistryUnavailable"}
 RETRYING_AFTER_ERROR = "RetryingAfterError"
+COMPLETED = "Completed"
+RUNNING = "Running"
+JOB_FAILED = "JobFailed"
 
 # Messages are for people; a message that copies an API server's answer can be very long
 # (hundreds of field errors), and a status too large is refused as a whole.
@@ -71,6 +77,7 @@ class Observed:
     """The App's children as the API server returned them (None: does not exist)."""
 
     deployment: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None  # of a run-once App
     service: dict[str, Any] | None = None
     # Volume name -> its claim as observed, the App's own and the shared ones alike.
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
@@ -319,6 +326,8 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
                         f"{', '.join(missing)} in namespace {app.namespace}: the App mounts "
                         "it (claimName) but does not own it, so the operator never creates "
                         "it; create it")
+    if spec.run_once:
+        return job_progress(app, spec, observed, now)
     if deployment is None:
         return Progress(False, ROLLING_OUT, f"waiting for Deployment {app.name} to be created")
     seen = _int(deployment, "status", "observedGeneration")
@@ -383,6 +392,51 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
 
+def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any]:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return {}
+
+
+def job_progress(app: AppRef, spec: AppSpec, observed: Observed,
+                 now: str | None = None) -> Progress:
+    """Has the run-once work run to success? Ready once it has (Completed); Stalled when the
+    Job gave up (its pod failed, backoffLimit reached): only a change of the App runs it
+    again."""
+    job = observed.job
+    if job is None:
+        return Progress(False, ROLLING_OUT, f"waiting for Job {app.name} to be created")
+    if _job_condition(job, "Complete") or _job_condition(job, "SuccessCriteriaMet"):
+        when = (job.get("status") or {}).get("completionTime")
+        return Progress(True, COMPLETED, "completed: its pod ran to success"
+                        + (f" at {when}" if when else ""))
+    failed = _job_condition(job, "Failed") or _job_condition(job, "FailureTarget")
+    if failed:
+        return Progress(False, JOB_FAILED, "the run failed ({}: {}); see `kubectl logs "
+                        "job/{}`; a change of the App runs it again".format(
+                            failed.get("reason"), failed.get("message"), app.name),
+                        stalled=True)
+    if spec.suspend:
+        return Progress(True, SUSPENDED, "suspended: the Job's pod is stopped, or not started")
+    if spec.effective_replicas == 0:
+        return Progress(True, SCALED_TO_ZERO, "scaled to 0: the Job's pod is not started")
+    pending = sorted(
+        f"{_claim_of_volume(app, observed, volume)} ({_claim_phase(claim)})"
+        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
+    if pending:
+        return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
+                        + ", ".join(pending))
+    problem = pod_problem(observed.pods, now)
+    if problem is not None:
+        return problem
+    counts = job.get("status") or {}
+    active, failures = int(counts.get("active") or 0), int(counts.get("failed") or 0)
+    tried = f", {failures} failed before" if failures else ""
+    return Progress(False, RUNNING, f"running: {active} pod{'s' if active != 1 else ''} "
+                    f"active{tried}")
+
+
 def _condition(kind: str, value: bool, reason: str, message: str, generation: int,
                previous: dict[str, dict[str, Any]], now: str) -> dict[str, Any]:
     status = "True" if value else "False"
@@ -442,13 +496,23 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
     if spec is not None and spec.ports and observed.service is not None:
         url = app_url(app, spec)
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
+    found = conditions(progress, problem, generation, (previous or {}).get("conditions"), now)
+    if spec is not None and spec.run_once:
+        done = progress is not None and progress.reason == COMPLETED
+        before = {c.get("type", ""): c for c in (previous or {}).get("conditions") or []}
+        found.append(_condition(
+            COMPLETED_CONDITION, done, progress.reason if progress else problem.reason
+            if problem else RECONCILED, "ran to success" if done else "not completed for "
+            "the current spec", generation, before, now))
+    job = observed.job
     result = AppStatus(
         observed_generation=generation,
-        conditions=[Condition.model_validate(c) for c in conditions(
-            progress, problem, generation, (previous or {}).get("conditions"), now)],
+        conditions=[Condition.model_validate(c) for c in found],
         selector=label_selector(app),
-        replicas=_int(observed.deployment, "status", "replicas"),
-        ready_replicas=_int(observed.deployment, "status", "readyReplicas"),
+        replicas=(_int(job, "status", "active") if job is not None else
+                  _int(observed.deployment, "status", "replicas")),
+        ready_replicas=(_int(job, "status", "ready") if job is not None else
+                        _int(observed.deployment, "status", "readyReplicas")),
         updated_replicas=_int(observed.deployment, "status", "updatedReplicas"),
         available_replicas=_int(observed.deployment, "status", "availableReplicas"),
         url=url,
@@ -473,5 +537,7 @@ def retrying_status(previous: dict[str, Any], generation: int, message: str,
         ready,
         _condition(RECONCILING, True, RETRYING_AFTER_ERROR, message, generation, before, now),
         _condition(STALLED, False, RETRYING_AFTER_ERROR, "retrying", generation, before, now),
+        # Others (a run-once App's Completed) stay as they were.
+        *[c for kind, c in before.items() if kind not in (READY, RECONCILING, STALLED)],
     ]
     return {**previous, "conditions": changed}

@@ -147,6 +147,15 @@ def shrink_refusal(desired: dict[str, Any], live: dict[str, Any] | None) -> str 
             f"volume's size back to {has} or more, or use a new volume to hold less")
 
 
+def _job_replaced(desired: dict[str, Any], live: dict[str, Any]) -> bool:
+    """Whether a Job must be replaced to match: its pod template differs, which the API
+    server never lets change."""
+    if desired.get("kind") != "Job":
+        return False
+    template = (live.get("spec") or {}).get("template")
+    return bool(drift.differences(desired["spec"]["template"], template))
+
+
 def _fingerprint(desired: dict[str, Any], live: dict[str, Any]) -> str:
     """What the live object holds where the desired one says something (lists whole): it
     changes when another hand changes a field the operator sets, not when a controller
@@ -259,8 +268,9 @@ class Reconciler:
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
                          and render.is_kept_claim(obj, app))
+        workload = "Job" if spec.run_once else "Deployment"
         hold = dependencies.hold(app.name, spec, lambda name: self.find_app(app.namespace, name),
-                                 live.get(("Deployment", app.name)))
+                                 live.get((workload, app.name)))
         desired = render.render_all(app, spec, kept,
                                     held=hold is not None and hold.replicas_held)
         observed = Observed(hold=hold)
@@ -280,7 +290,8 @@ class Reconciler:
             # recreating children (or reporting that it cannot) would only be refused.
             outcome.namespace_terminating = True
             return
-        observed.deployment = live.get(("Deployment", app.name))
+        observed.deployment = None if spec.run_once else live.get(("Deployment", app.name))
+        observed.job = live.get(("Job", app.name)) if spec.run_once else None
         observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
         observed.shared = render.shared_claims(spec)
@@ -303,7 +314,12 @@ class Reconciler:
         # A Service or ConfigMap the App does not want matters only if it is ours (to delete
         # it): the informers hold all of ours, so no request is sent for it.
         live: dict[tuple[str, str], Any] = {
-            ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name),
+            # The workload the App does not want (a Deployment of a run-once App, a Job of
+            # another) matters only if it is ours, to delete it.
+            ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name,
+                                                        fetch=not spec.run_once),
+            ("Job", app.name): self.children.get("Job", app.namespace, app.name,
+                                                 fetch=spec.run_once),
             ("Service", app.name): self.children.get("Service", app.namespace, app.name,
                                                      fetch=bool(spec.ports)),
             ("ConfigMap", files): self.children.get(
@@ -384,6 +400,12 @@ class Reconciler:
                         app, generation, obj, before):
                     outcome.overridden[key] = record.fields
                     continue
+                if before is not None and _job_replaced(obj, before):
+                    # A Job's pods cannot change: the Job is replaced, which runs the work
+                    # again for the new spec (as compose recreates a changed one-shot
+                    # container). Deleted in the background: its pods go after it.
+                    self._delete(body, before, outcome)
+                    live[key] = before = None
                 shrink = shrink_refusal(obj, before)
                 if shrink is not None:
                     refused.append(f"{what} {shrink}")
@@ -462,6 +484,8 @@ class Reconciler:
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
         for key, wanted_now in ((("Service", app.name), bool(spec.ports)),
+                                (("Deployment", app.name), not spec.run_once),
+                                (("Job", app.name), spec.run_once),
                                 (("ConfigMap", render.files_config_map_name(app)),
                                  any(f.content is not None for f in spec.files or []))):
             obj = live.get(key)
