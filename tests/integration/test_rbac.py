@@ -21,8 +21,8 @@ NEEDED = [
     ("get", "apps.appoperator.dev"), ("list", "apps.appoperator.dev"),
     ("watch", "apps.appoperator.dev"), ("patch", "apps.appoperator.dev/status"),
     ("update", "apps.appoperator.dev/finalizers"),
-    *[(verb, resource) for resource in ("deployments.apps", "services", "persistentvolumeclaims",
-                                        "configmaps")
+    *[(verb, resource) for resource in ("deployments.apps", "jobs.batch", "services",
+                                        "persistentvolumeclaims", "configmaps")
       for verb in ("get", "list", "watch", "create", "patch", "delete")],
     ("create", "events"), ("patch", "events"), ("get", "pods"), ("list", "pods"), ("watch", "pods"),
 ]

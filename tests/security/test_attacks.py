@@ -103,6 +103,33 @@ def test_a_readable_secret_may_be_used_and_an_unreadable_one_not_even_by_an_upda
     healthy(secured_operator)
 
 
+def test_a_shared_claim_the_tenant_cannot_read_is_never_mounted(
+        tenant: Kubectl, kubectl: Kubectl, namespace: str) -> None:
+    """volumes[].claimName mounts a claim the App does not own: naming another team's claim
+    would put its data, read-write, in the tenant's pods. Only a claim the tenant may `get`
+    may be named, also by an update."""
+    for name in ("team-media", "admin-db"):
+        kubectl.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                       "metadata": {"name": name},
+                       "spec": {"accessModes": ["ReadWriteOnce"],
+                                "resources": {"requests": {"storage": "1Gi"}}}})
+    steal = [{"name": "db", "mountPath": "/steal", "claimName": "admin-db"}]
+    message = refused(tenant, app_manifest(volumes=steal),
+                      "an App may mount only PersistentVolumeClaims its author may read",
+                      f"system:serviceaccount:{namespace}:tenant may not get every claim",
+                      "(volumes[].claimName)")
+    assert message.rstrip().endswith("admin-db"), message
+    grant(kubectl, namespace, "read-media", "persistentvolumeclaims", "team-media")
+    mine = [{"name": "media", "mountPath": "/media", "claimName": "team-media"}]
+    tenant.apply(app_manifest(volumes=mine))
+    assert tenant.get("app", "flask") is not None
+    result = tenant.run("apply", "-f", "-", stdin=json.dumps(app_manifest(
+        volumes=[*mine, *steal])), check=False)
+    assert result.returncode != 0, result.stdout
+    assert "may not get every claim" in result.stderr and "admin-db" in result.stderr, (
+        result.stderr)
+
+
 # 3. AppArmor, seccomp and runtime options only through the profile fields.
 
 @pytest.mark.parametrize("key", [

@@ -175,7 +175,8 @@ class FakeApi:
         self.journal.append(("event", reason))
 
     # cache.Children
-    def get(self, kind: str, namespace: str, name: str, fetch: bool = True) -> Obj | None:
+    def get(self, kind: str, namespace: str, name: str, fetch: bool = True,
+            cached: bool = False) -> Obj | None:
         """With `fetch`, a GET: any object. Without, what the label-selected informers would
         hold: objects with the operator's managed-by label."""
         found = self.find(kind, namespace, name)

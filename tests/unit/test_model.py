@@ -29,8 +29,11 @@ def test_port_and_volume_defaults() -> None:
     assert app.ports is not None and app.volumes is not None
     assert app.ports[0].protocol == "TCP"
     assert app.ports[0].service_port is None
-    assert app.volumes[0].size == "1Gi"
-    assert app.volumes[0].access_mode == "ReadWriteOnce"
+    # Defaults of the App's own claim, applied by the operator, not by the schema: a
+    # volume with claimName may give neither, and a schema default would give both.
+    assert app.volumes[0].size is None and app.volumes[0].access_mode is None
+    assert app.volumes[0].storage_size == "1Gi"
+    assert app.volumes[0].mode == "ReadWriteOnce"
 
 
 def test_image_is_required() -> None:

@@ -15,7 +15,7 @@ from app_operator.convert.values import dns_label, size_text
 from app_operator.core import model
 
 TEXT = re.compile(model.TEXT_PATTERN)
-DEFAULT_SIZE = str(model.Volume.model_fields["size"].default)  # a claim given no size
+DEFAULT_SIZE = model.DEFAULT_VOLUME_SIZE  # a claim given no size
 FILE_LIKE = re.compile(r"[^.]\.(conf|cfg|ini|json|ya?ml|toml|xml|txt|env|sh|py|js|php|lua|"
                        r"pem|crt|key|cert|sql|db|sqlite3?|log|html?|properties)$", re.IGNORECASE)
 # The host's time zone, mounted so that a container's clock shows local time: nothing but the

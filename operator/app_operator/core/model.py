@@ -540,35 +540,62 @@ _SIZE_OK = (f"self.size.size() <= {QUANTITY_MAX_LENGTH} && "
             f"{cel_matches('self.size', QUANTITY_PATTERN)}")
 
 
+DEFAULT_VOLUME_SIZE = "1Gi"
+DEFAULT_ACCESS_MODE = "ReadWriteOnce"
+AccessMode = Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"]
+# CEL: a volume's access mode, or its default when it has none (a shared claim has neither).
+_CEL_MODE = f"(has(self.accessMode) ? self.accessMode : '{DEFAULT_ACCESS_MODE}')"
+_CEL_OLD_MODE = f"(has(oldSelf.accessMode) ? oldSelf.accessMode : '{DEFAULT_ACCESS_MODE}')"
+SHARED_CLAIM_MESSAGE = ("a volume with claimName mounts an existing claim that the App does "
+                        "not own: size, storageClassName and accessMode belong to that claim "
+                        "and may not be given")
+
+
 class Volume(Model, json_schema_extra=_cel(
-    (f"!({_SIZE_OK}) || quantity(self.size).isGreaterThan(quantity('0'))",
+    (f"!has(self.size) || !({_SIZE_OK}) || quantity(self.size).isGreaterThan(quantity('0'))",
      "a volume's size must be positive", ".size"),
-    (f"!({_SIZE_OK}) || quantity(self.size).isLessThan(quantity('{QUANTITY_LIMIT}'))",
+    (f"!has(self.size) || !({_SIZE_OK}) || "
+     f"quantity(self.size).isLessThan(quantity('{QUANTITY_LIMIT}'))",
      f"a volume's size must be less than {QUANTITY_LIMIT}", ".size"),
-    ("self.accessMode == oldSelf.accessMode",
+    ("!has(self.claimName) || !(has(self.size) || has(self.storageClassName) || "
+     "has(self.accessMode))", SHARED_CLAIM_MESSAGE, ".claimName"),
+    # Transition rules: a claim the App owns keeps its access mode and class. Moving a volume
+    # to a shared claim, or back, is a new claim: the old one is kept or deleted as the
+    # volumeDeletionPolicy says.
+    (f"has(self.claimName) || has(oldSelf.claimName) || {_CEL_MODE} == {_CEL_OLD_MODE}",
      "accessMode of an existing volume cannot change; add a volume under a new name instead",
      ".accessMode"),
-    ("(has(self.storageClassName) ? self.storageClassName : '') == "
+    ("has(self.claimName) || has(oldSelf.claimName) || "
+     "(has(self.storageClassName) ? self.storageClassName : '') == "
      "(has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')",
      "storageClassName of an existing volume cannot change; add a volume under a new name instead",
      ".storageClassName"),
 )):
     """Persistent storage, like `docker run -v name:/path` or Dockerfile `VOLUME`: a
-    PersistentVolumeClaim named `<app>-<name>` mounted at mountPath."""
+    PersistentVolumeClaim named `<app>-<name>` mounted at mountPath, or, with claimName, an
+    existing claim that several Apps share (a compose volume used by several services)."""
 
     name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
     """Volume name (lowercase letters, digits, '-'), part of the claim's name."""
     mount_path: AbsolutePath
     """Absolute path inside the container, the right side of `-v data:/var/lib/data`."""
-    size: Annotated[str, Field(max_length=QUANTITY_MAX_LENGTH, pattern=QUANTITY_PATTERN)] = "1Gi"
-    """Requested capacity, e.g. `10Gi`. It may grow later (the claim is expanded in place
-    when its StorageClass allows it) but never shrink below what its claim has: a growth
-    the cluster refused is undone by setting the size back."""
+    claim_name: DnsSubdomain | None = None
+    """Mount this existing PersistentVolumeClaim of the App's namespace instead of a claim of
+    the App's own: the way several Apps share data (compose's named volume used by several
+    services). The App does not own it: the operator never creates, resizes, changes or
+    deletes it, whatever volumeDeletionPolicy says, and deleting every App that mounts it
+    leaves it. Its size, class and access mode are the claim's own (size, storageClassName
+    and accessMode may not be given). status.volumes says whether it exists and is bound;
+    while it does not exist the App is not Ready (reason ClaimMissing). The App's author
+    must be allowed to `get` it (the admission policy checks)."""
+    size: Annotated[str, Field(max_length=QUANTITY_MAX_LENGTH,
+                               pattern=QUANTITY_PATTERN)] | None = None
+    """Requested capacity, e.g. `10Gi` (default 1Gi). It may grow later (the claim is
+    expanded in place when its StorageClass allows it) but never shrink below what its claim
+    has: a growth the cluster refused is undone by setting the size back."""
     storage_class_name: DnsSubdomain | None = None
     """StorageClass of the claim; the cluster's default class when omitted."""
-    access_mode: Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany"] = (
-        "ReadWriteOnce"
-    )
+    access_mode: AccessMode | None = None
     """ReadWriteOnce (default; one node, so at most one replica), ReadWriteOncePod,
     ReadWriteMany or ReadOnlyMany (shared; the StorageClass must support it)."""
     read_only: bool = False
@@ -576,10 +603,34 @@ class Volume(Model, json_schema_extra=_cel(
 
     @model_validator(mode="after")
     def _positive_size(self) -> Volume:
-        if parse_quantity(self.size) <= 0:
+        if self.claim_name is not None:
+            given = [field for field, value in (
+                ("size", self.size), ("storageClassName", self.storage_class_name),
+                ("accessMode", self.access_mode)) if value is not None]
+            if given:
+                raise ValueError(f"volume {self.name}: {', '.join(given)} given with claimName "
+                                 f"{self.claim_name}: {SHARED_CLAIM_MESSAGE}")
+            return self
+        if parse_quantity(self.storage_size) <= 0:
             raise ValueError(f"volume {self.name}: size must be positive, not {self.size}")
-        _check_quantity(self.size)
+        _check_quantity(self.storage_size)
         return self
+
+    @property
+    def shared(self) -> bool:
+        """Whether the volume mounts a claim the App does not own (claimName)."""
+        return self.claim_name is not None
+
+    @property
+    def storage_size(self) -> str:
+        """The size the App's own claim requests (its default when none is given)."""
+        return self.size or DEFAULT_VOLUME_SIZE
+
+    @property
+    def mode(self) -> str | None:
+        """The access mode of the App's own claim; None for a shared claim, whose mode is
+        the claim's and unknown to the App."""
+        return None if self.shared else (self.access_mode or DEFAULT_ACCESS_MODE)
 
 
 FILES_VOLUME = "app-operator-files"
@@ -773,8 +824,8 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
     ("!has(self.ports) || !self.ports.exists(p, has(p.nodePort)) || (has(self.service) && "
      "self.service.type in ['NodePort', 'LoadBalancer'])",
      "nodePort needs service.type NodePort or LoadBalancer", ".ports"),
-    ("!has(self.volumes) || self.replicas <= 1 || "
-     "!self.volumes.exists(v, v.accessMode in ['ReadWriteOnce', 'ReadWriteOncePod'])",
+    ("!has(self.volumes) || self.replicas <= 1 || !self.volumes.exists(v, !has(v.claimName) "
+     "&& (!has(v.accessMode) || v.accessMode in ['ReadWriteOnce', 'ReadWriteOncePod']))",
      "replicas > 1 needs every volume to be ReadWriteMany or ReadOnlyMany: a ReadWriteOnce "
      "volume can be used by one replica only", ".replicas"),
     ("!has(self.podLabels) || !self.podLabels.exists(k, k in "
@@ -786,10 +837,25 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "a file's mountPath is a volume's mountPath; a path holds one or the other", ".files"),
     (f"!has(self.volumes) || !self.volumes.exists(v, v.name == '{FILES_VOLUME}')",
      f"the volume name {FILES_VOLUME} is reserved for spec.files", ".volumes"),
+    ("self.restartPolicy == 'Always' || self.replicas <= 1",
+     "a run-once App (restartPolicy OnFailure or Never) runs one pod: replicas may be 0 or 1",
+     ".replicas"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
     *_probe_port_rules(),
 )
+
+
+class Dependency(Model):
+    """Another App of the namespace that this App waits for before it starts, like compose's
+    `depends_on` with `condition: service_healthy`."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """Name of the App, in this App's namespace."""
+    condition: Literal["Ready", "Completed"] = "Ready"
+    """Ready: the App is Ready for its current spec (and neither suspended nor scaled to 0).
+    Completed: the App is run-once work (restartPolicy OnFailure or Never) whose pod ran to
+    success for its current spec, like compose's `service_completed_successfully`."""
 
 
 class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
@@ -805,7 +871,15 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     replicas: Annotated[int, Field(ge=0, le=10000)] = 1
     """How many copies run. `kubectl scale app/<name>` and autoscalers change it."""
     suspend: bool = False
-    """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`."""
+    """Scale to zero and keep everything else (Service, volumes, data), like `docker stop`.
+    A run-once App's Job is suspended (its pod stopped) until this is false again."""
+    restart_policy: Literal["Always", "OnFailure", "Never"] = "Always"
+    """Always (default): a service that runs for good, kept by a Deployment. OnFailure or
+    Never: run-once work (a migration, a backup; compose's `restart: "no"` or `on-failure`)
+    kept by a Job `<app>` that runs one pod to completion: OnFailure restarts a failed
+    container (up to 6 times), Never runs it once. status says Completed or Failed; a change
+    of the App's pod (image, command, env...) runs it again. replicas is then 0 or 1 and
+    strategy is not used."""
     command: _argument_list("command", 256, 65536) | None = None  # type: ignore[valid-type]
     """Replaces the image's ENTRYPOINT (`docker run --entrypoint`); at most 256 arguments,
     64 KiB in all."""
@@ -835,7 +909,8 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     volumes: Annotated[
         list[Volume], Field(max_length=32, json_schema_extra=_map_list("name"))
     ] | None = None
-    """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each."""
+    """Persistent volumes (`-v name:/path`, VOLUME): one PersistentVolumeClaim each, the
+    App's own (`<app>-<name>`), or an existing claim it shares with other Apps (claimName)."""
     files: Annotated[
         list[File], Field(max_length=32, json_schema_extra={**_map_list("mountPath"), **_cel(
             (f"self.map(f, has(f.content) ? {cel_bytes('f.content')} : 0).sum() <= "
@@ -868,7 +943,8 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     workload identity, Vault), which only the cluster's administrators may set."""
     strategy: Literal["Auto", "RollingUpdate", "Recreate"] = "Auto"
     """How a new version replaces the old. Auto: Recreate (stop, then start) when a
-    ReadWriteOnce volume is mounted, since two pods cannot share it; RollingUpdate otherwise."""
+    ReadWriteOnce volume or a shared claim (claimName, whose access mode the App does not
+    know) is mounted, since two pods may not be able to share it; RollingUpdate otherwise."""
     security_profile: Literal["baseline", "restricted"] = "baseline"
     """baseline: no privilege escalation, the runtime's default seccomp profile.
     restricted: also never root and all Linux capabilities dropped (Pod Security
@@ -879,6 +955,15 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Primary group ID of the process (`docker run -u uid:gid`)."""
     fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     """Group that owns the mounted volumes, so a non-root process can write to them."""
+    depends_on: Annotated[
+        list[Dependency], Field(max_length=32, json_schema_extra=_map_list("name"))
+    ] | None = None
+    """Apps of the namespace that must meet their condition before this one starts (compose's
+    `depends_on`): until each does, the Deployment is kept at 0 replicas and the App is not
+    Ready (reason WaitingForDependency, naming each App and what it waits for). Only the
+    start waits: an App whose pods run already is not stopped when a dependency later stops
+    being Ready. Apps that depend on each other in a cycle never start: each is Stalled
+    (reason DependencyCycle, naming the cycle)."""
 
     def text_size(self) -> int:
         """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""
@@ -918,7 +1003,7 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         service_type = self.service.type if self.service else "ClusterIP"
         if any(p.node_port for p in ports) and service_type == "ClusterIP":
             problems.append("ports: nodePort needs service.type NodePort or LoadBalancer")
-        if self.replicas > 1 and any(v.access_mode in SINGLE_NODE_ACCESS_MODES for v in volumes):
+        if self.replicas > 1 and any(v.mode in SINGLE_NODE_ACCESS_MODES for v in volumes):
             problems.append(
                 "replicas: replicas > 1 needs every volume to be ReadWriteMany or ReadOnlyMany"
             )
@@ -933,6 +1018,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")
         if any(v.name == FILES_VOLUME for v in volumes):
             problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
+        if self.restart_policy != "Always" and self.replicas > 1:
+            problems.append("replicas: a run-once App (restartPolicy OnFailure or Never) "
+                            "runs one pod: replicas may be 0 or 1")
         if self.security_profile == "restricted" and self.run_as_user == 0:
             problems.append("runAsUser: securityProfile restricted cannot run as user 0")
         text = self.text_size()
@@ -979,6 +1067,11 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         return [(kind, probe) for kind, probe in items if probe is not None]
 
     @property
+    def run_once(self) -> bool:
+        """Whether the App is run-once work, kept by a Job rather than a Deployment."""
+        return self.restart_policy != "Always"
+
+    @property
     def effective_replicas(self) -> int:
         return 0 if self.suspend else self.replicas
 
@@ -1009,6 +1102,9 @@ class VolumeStatus(Model):
     """Pending, Bound or Lost; Missing when the claim does not exist yet."""
     capacity: str | None = None
     """Capacity the storage system reports."""
+    shared: bool | None = None
+    """True for a claim the App mounts but does not own (claimName): never changed or
+    deleted by the operator."""
 
 
 class AppStatus(Model):

@@ -8,7 +8,9 @@ Retain, which must outlive the App).
 Claims record the uid of the App that made them. A claim that was kept (its App deleted
 under Retain, or its volume removed from the spec) is marked as kept: an App that mounts it
 again, even one of the same name under volumeDeletionPolicy Delete, never owns it, so
-deleting that App never deletes the data.
+deleting that App never deletes the data. A volume with claimName mounts a claim the App
+does not own at all (shared by several Apps): it is rendered into the pods only, never as a
+child.
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-CHILD_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
+CHILD_KINDS = ("Deployment", "Job", "Service", "PersistentVolumeClaim", "ConfigMap")
+# The kind that runs an App's pods: a Job for run-once work (restartPolicy OnFailure or
+# Never), a Deployment otherwise; an App has one of the two, never both.
+WORKLOAD_KINDS = ("Deployment", "Job")
+# A Job whose pod stopped after a failed container, with restartPolicy OnFailure, is tried
+# again this many times (Kubernetes' default); with Never it runs once, as compose's
+# `restart: "no"` does.
+JOB_BACKOFF_LIMIT = {"OnFailure": 6, "Never": 0}
 # What the operator watches: its children, and the pods of its Deployments (read only, for
 # the reasons pods do not run: an image that cannot be pulled, a crash, no room to schedule).
 WATCHED_KINDS = (*CHILD_KINDS, "Pod")
@@ -56,17 +65,26 @@ class AppRef:
 
 @dataclass(frozen=True)
 class Desired:
-    """Everything an App renders to. `service` is None when the App has no ports."""
+    """Everything an App renders to. `service` is None when the App has no ports; one of
+    `deployment` and `job` is None (see WORKLOAD_KINDS)."""
 
-    deployment: dict[str, Any]
+    deployment: dict[str, Any] | None
     service: dict[str, Any] | None
     claims: list[dict[str, Any]] = field(default_factory=list)
     config_map: dict[str, Any] | None = None  # the inline files, when there are any
+    job: dict[str, Any] | None = None
+
+    @property
+    def workload(self) -> dict[str, Any]:
+        """The Deployment or the Job."""
+        workload = self.deployment if self.deployment is not None else self.job
+        assert workload is not None  # render_all renders one of the two
+        return workload
 
     def objects(self) -> list[dict[str, Any]]:
         """In the order they are applied: what the pods mount before the pods."""
-        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment)
-                if obj is not None]
+        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment,
+                                self.job) if obj is not None]
 
 
 def selector_labels(app: AppRef) -> dict[str, str]:
@@ -94,7 +112,18 @@ def owner_reference(app: AppRef) -> dict[str, Any]:
 
 
 def claim_name(app: AppRef, volume_name: str) -> str:
+    """The name of the claim the App owns for a volume (not for a shared one)."""
     return f"{app.name}-{volume_name}"
+
+
+def mounted_claim(app: AppRef, volume: model.Volume) -> str:
+    """The claim a volume mounts: the shared one it names, else the App's own."""
+    return volume.claim_name or claim_name(app, volume.name)
+
+
+def shared_claims(spec: AppSpec) -> dict[str, str]:
+    """Volume name -> the claim it mounts without owning it (claimName)."""
+    return {v.name: v.claim_name for v in spec.volumes or [] if v.claim_name is not None}
 
 
 def files_config_map_name(app: AppRef) -> str:
@@ -140,7 +169,9 @@ def with_desired_hash(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uses_single_node_volume(spec: AppSpec) -> bool:
-    return any(v.access_mode in model.SINGLE_NODE_ACCESS_MODES for v in spec.volumes or [])
+    """A volume that may be usable by pods of one node only: the App's own ReadWriteOnce
+    claims, and shared claims, whose access mode the App does not know."""
+    return any(v.shared or v.mode in model.SINGLE_NODE_ACCESS_MODES for v in spec.volumes or [])
 
 
 def render_strategy(spec: AppSpec) -> dict[str, Any]:
@@ -247,7 +278,8 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     return result
 
 
-def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+def render_pod_template(app: AppRef, spec: AppSpec) -> dict[str, Any]:
+    """The pods of the App, the same under a Deployment or a Job."""
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
     template_meta: dict[str, Any] = {"labels": pod_labels}
     annotations = dict(spec.pod_annotations or {})
@@ -268,7 +300,7 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
     volumes = [
-        {"name": v.name, "persistentVolumeClaim": {"claimName": claim_name(app, v.name)}}
+        {"name": v.name, "persistentVolumeClaim": {"claimName": mounted_claim(app, v)}}
         for v in spec.volumes or []
     ]
     files = render_files_volume(app, spec)
@@ -276,15 +308,39 @@ def render_deployment(app: AppRef, spec: AppSpec) -> dict[str, Any]:
         volumes.append(files)
     if volumes:
         pod_spec["volumes"] = volumes
+    if spec.run_once:
+        pod_spec["restartPolicy"] = spec.restart_policy
+    return {"metadata": template_meta, "spec": pod_spec}
+
+
+def render_deployment(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
+    """`held`: kept at 0 replicas while the App waits for its dependencies (dependsOn)."""
     return with_desired_hash({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _metadata(app, app.name),
         "spec": {
-            "replicas": spec.effective_replicas,
+            "replicas": 0 if held else spec.effective_replicas,
             "selector": {"matchLabels": selector_labels(app)},
             "strategy": render_strategy(spec),
-            "template": {"metadata": template_meta, "spec": pod_spec},
+            "template": render_pod_template(app, spec),
+        },
+    })
+
+
+def render_job(app: AppRef, spec: AppSpec, held: bool = False) -> dict[str, Any]:
+    """Run-once work: one pod to completion. Suspended (its pod stopped, or never started)
+    while the App is suspended, scaled to 0, or waits for its dependencies (`held`). The
+    Job's selector is the API server's (its own uid label): a Job's pods are never another
+    Job's. Its template cannot change: the reconciler replaces the Job when it differs."""
+    return with_desired_hash({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _metadata(app, app.name),
+        "spec": {
+            "backoffLimit": JOB_BACKOFF_LIMIT[spec.restart_policy],
+            "suspend": held or spec.effective_replicas == 0,
+            "template": render_pod_template(app, spec),
         },
     })
 
@@ -332,18 +388,21 @@ def is_kept_claim(claim: dict[str, Any], app: AppRef) -> bool:
 
 def render_claims(app: AppRef, spec: AppSpec,
                   kept: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """One claim per volume. `kept` names claims that exist and were kept (is_kept_claim):
+    """One claim per volume the App owns; none for a shared one (claimName), which the
+    operator never writes. `kept` names claims that exist and were kept (is_kept_claim):
     they are mounted again but never owned."""
     claims = []
     for volume in spec.volumes or []:
+        if volume.shared:
+            continue
         name = claim_name(app, volume.name)
         owned = spec.volume_deletion_policy == "Delete" and name not in kept
         annotations = {KEPT_ANNOTATION: "true"} if name in kept else {APP_UID_ANNOTATION: app.uid}
         meta = _metadata(app, name, owned=owned, annotations=annotations)
         meta["labels"] = {**meta["labels"], VOLUME_LABEL: volume.name}
         claim_spec: dict[str, Any] = {
-            "accessModes": [volume.access_mode],
-            "resources": {"requests": {"storage": volume.size}},
+            "accessModes": [volume.mode],
+            "resources": {"requests": {"storage": volume.storage_size}},
         }
         if volume.storage_class_name is not None:
             claim_spec["storageClassName"] = volume.storage_class_name
@@ -354,9 +413,11 @@ def render_claims(app: AppRef, spec: AppSpec,
     return claims
 
 
-def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset()) -> Desired:
+def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset(),
+               held: bool = False) -> Desired:
     return Desired(
-        deployment=render_deployment(app, spec),
+        deployment=None if spec.run_once else render_deployment(app, spec, held),
+        job=render_job(app, spec, held) if spec.run_once else None,
         service=render_service(app, spec),
         claims=render_claims(app, spec, kept),
         config_map=render_config_map(app, spec),

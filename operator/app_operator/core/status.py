@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app_operator.core.dependencies import Hold
 from app_operator.core.model import (
     AppSpec,
     AppStatus,
@@ -23,6 +24,9 @@ from app_operator.core.model import (
 from app_operator.core.render import AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
+# Run-once Apps (a Job) have a fourth condition: True once the Job's pod ran to success for
+# the current spec (what dependsOn's condition Completed waits for).
+COMPLETED_CONDITION = "Completed"
 
 # Reasons (CamelCase, for machines; the messages are for people).
 AVAILABLE = "Available"
@@ -30,6 +34,7 @@ SUSPENDED = "Suspended"
 SCALED_TO_ZERO = "ScaledToZero"
 ROLLING_OUT = "RollingOut"
 VOLUMES_PENDING = "VolumesPending"
+CLAIM_MISSING = "ClaimMissing"
 RECONCILED = "Reconciled"
 INVALID_SPEC = "InvalidSpec"
 NAME_CONFLICT = "NameConflict"
@@ -42,6 +47,9 @@ UNSCHEDULABLE = "Unschedulable"
 _IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                        "ErrImageNeverPull", "RegistryUnavailable"}
 RETRYING_AFTER_ERROR = "RetryingAfterError"
+COMPLETED = "Completed"
+RUNNING = "Running"
+JOB_FAILED = "JobFailed"
 
 # Messages are for people; a message that copies an API server's answer can be very long
 # (hundreds of field errors), and a status too large is refused as a whole.
@@ -69,8 +77,14 @@ class Observed:
     """The App's children as the API server returned them (None: does not exist)."""
 
     deployment: dict[str, Any] | None = None
+    job: dict[str, Any] | None = None  # of a run-once App
     service: dict[str, Any] | None = None
+    # Volume name -> its claim as observed, the App's own and the shared ones alike.
     claims: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    # Volume name -> the claim it mounts without owning it (spec.volumes[].claimName).
+    shared: dict[str, str] = field(default_factory=dict)
+    # Why the App may not start yet (dependsOn), judged on the other Apps' statuses.
+    hold: Hold | None = None
     retained_claims: list[str] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
 
@@ -142,6 +156,20 @@ def _claim_phase(claim: dict[str, Any] | None) -> str:
     return str((claim.get("status") or {}).get("phase") or "Pending")
 
 
+def _claim_of_volume(app: AppRef, observed: Observed, volume: str) -> str:
+    return observed.shared.get(volume) or claim_name(app, volume)
+
+
+# A shared claim is no child of the App: no watch tells the App when it is created or bound,
+# so an App waiting for one looks again this often.
+SHARED_CLAIM_RECHECK_SECONDS = 5.0
+
+
+def _shared_claims_unbound(observed: Observed) -> bool:
+    return any(_claim_phase(observed.claims.get(volume)) != "Bound"
+               for volume in observed.shared)
+
+
 # A container restarted this many times, the last time this recently, and not ready now, is
 # crash-looping, in whatever state the kubelet shows it at the moment (waiting in back-off,
 # terminated, or running but not ready for the few seconds before it exits again). A container
@@ -205,16 +233,21 @@ def recheck_after(observed: Observed, now: str) -> float | None:
     no event to say so: a container that restarted recently stops counting as crash-looping
     once its last exit is CRASH_LOOP_WINDOW old. The controller requeues the App then
     (controller-runtime's RequeueAfter) rather than leave the App unhealthy until the next
-    resync. None when nothing in the status depends on the time."""
+    resync. A shared claim that is missing or not bound is looked at again after
+    SHARED_CLAIM_RECHECK_SECONDS: it is not the App's child, and no watch says when it
+    changes. None when nothing in the status depends on the time."""
+    shared = SHARED_CLAIM_RECHECK_SECONDS if _shared_claims_unbound(observed) else None
     when = _time(now)
     if when is None:
-        return None
+        return shared
     ends = [end for pod in observed.pods if not (pod.get("metadata") or {}).get(
                 "deletionTimestamp")
             for container in (pod.get("status") or {}).get("containerStatuses") or []
             if not _in_back_off(container) and _restarts_while_not_ready(container)
             and (end := _window_end(container)) is not None and end > when]
-    return min(ends).timestamp() - when.timestamp() if ends else None
+    aged = min(ends).timestamp() - when.timestamp() if ends else None
+    waits = [wait for wait in (aged, shared) if wait is not None]
+    return min(waits) if waits else None
 
 
 def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress | None:
@@ -279,10 +312,24 @@ def terminating_pods(deployment: dict[str, Any], pods: list[dict[str, Any]]) -> 
 def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
                      now: str | None = None) -> Progress:
     """Is everything the spec asks for running? If not, what is it waiting for?"""
+    if observed.hold is not None:
+        return Progress(False, observed.hold.reason, observed.hold.message,
+                        stalled=observed.hold.stalled)
     deployment = observed.deployment
+    desired = spec.effective_replicas
+    missing = [f"{claim} (volume {volume})" for volume, claim in observed.shared.items()
+               if observed.claims.get(volume) is None]
+    if missing and desired > 0:
+        # The pods cannot start without it, and the operator never creates a claim it does
+        # not own: a person (or the converter's output) must.
+        return Progress(False, CLAIM_MISSING, "waiting for PersistentVolumeClaim "
+                        f"{', '.join(missing)} in namespace {app.namespace}: the App mounts "
+                        "it (claimName) but does not own it, so the operator never creates "
+                        "it; create it")
+    if spec.run_once:
+        return job_progress(app, spec, observed, now)
     if deployment is None:
         return Progress(False, ROLLING_OUT, f"waiting for Deployment {app.name} to be created")
-    desired = spec.effective_replicas
     seen = _int(deployment, "status", "observedGeneration")
     if seen < _int(deployment, "metadata", "generation"):
         return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
@@ -305,7 +352,7 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     total = _int(deployment, "status", "replicas")
     available = _int(deployment, "status", "availableReplicas")
     pending = sorted(
-        f"{claim_name(app, volume)} ({_claim_phase(claim)})"
+        f"{_claim_of_volume(app, observed, volume)} ({_claim_phase(claim)})"
         for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
     if pending and available < desired:
         # Pods that mount a claim not bound yet cannot start: the claim is what to look at
@@ -345,6 +392,51 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
 
+def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any]:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return {}
+
+
+def job_progress(app: AppRef, spec: AppSpec, observed: Observed,
+                 now: str | None = None) -> Progress:
+    """Has the run-once work run to success? Ready once it has (Completed); Stalled when the
+    Job gave up (its pod failed, backoffLimit reached): only a change of the App runs it
+    again."""
+    job = observed.job
+    if job is None:
+        return Progress(False, ROLLING_OUT, f"waiting for Job {app.name} to be created")
+    if _job_condition(job, "Complete") or _job_condition(job, "SuccessCriteriaMet"):
+        when = (job.get("status") or {}).get("completionTime")
+        return Progress(True, COMPLETED, "completed: its pod ran to success"
+                        + (f" at {when}" if when else ""))
+    failed = _job_condition(job, "Failed") or _job_condition(job, "FailureTarget")
+    if failed:
+        return Progress(False, JOB_FAILED, "the run failed ({}: {}); see `kubectl logs "
+                        "job/{}`; a change of the App runs it again".format(
+                            failed.get("reason"), failed.get("message"), app.name),
+                        stalled=True)
+    if spec.suspend:
+        return Progress(True, SUSPENDED, "suspended: the Job's pod is stopped, or not started")
+    if spec.effective_replicas == 0:
+        return Progress(True, SCALED_TO_ZERO, "scaled to 0: the Job's pod is not started")
+    pending = sorted(
+        f"{_claim_of_volume(app, observed, volume)} ({_claim_phase(claim)})"
+        for volume, claim in observed.claims.items() if _claim_phase(claim) != "Bound")
+    if pending:
+        return Progress(False, VOLUMES_PENDING, "waiting for claims to be bound: "
+                        + ", ".join(pending))
+    problem = pod_problem(observed.pods, now)
+    if problem is not None:
+        return problem
+    counts = job.get("status") or {}
+    active, failures = int(counts.get("active") or 0), int(counts.get("failed") or 0)
+    tried = f", {failures} failed before" if failures else ""
+    return Progress(False, RUNNING, f"running: {active} pod{'s' if active != 1 else ''} "
+                    f"active{tried}")
+
+
 def _condition(kind: str, value: bool, reason: str, message: str, generation: int,
                previous: dict[str, dict[str, Any]], now: str) -> dict[str, Any]:
     status = "True" if value else "False"
@@ -382,10 +474,12 @@ def conditions(progress: Progress | None, problem: Problem | None, generation: i
     ]
 
 
-def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None) -> VolumeStatus:
+def _volume_status(app: AppRef, name: str, claim: dict[str, Any] | None,
+                   observed: Observed) -> VolumeStatus:
     capacity = ((claim or {}).get("status") or {}).get("capacity") or {}
-    return VolumeStatus(name=name, claim_name=claim_name(app, name), phase=_claim_phase(claim),
-                        capacity=capacity.get("storage") or None)
+    return VolumeStatus(name=name, claim_name=_claim_of_volume(app, observed, name),
+                        phase=_claim_phase(claim), capacity=capacity.get("storage") or None,
+                        shared=True if name in observed.shared else None)
 
 
 def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed: Observed,
@@ -402,18 +496,28 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
     if spec is not None and spec.ports and observed.service is not None:
         url = app_url(app, spec)
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
+    found = conditions(progress, problem, generation, (previous or {}).get("conditions"), now)
+    if spec is not None and spec.run_once:
+        done = progress is not None and progress.reason == COMPLETED
+        before = {c.get("type", ""): c for c in (previous or {}).get("conditions") or []}
+        found.append(_condition(
+            COMPLETED_CONDITION, done, progress.reason if progress else problem.reason
+            if problem else RECONCILED, "ran to success" if done else "not completed for "
+            "the current spec", generation, before, now))
+    job = observed.job
     result = AppStatus(
         observed_generation=generation,
-        conditions=[Condition.model_validate(c) for c in conditions(
-            progress, problem, generation, (previous or {}).get("conditions"), now)],
+        conditions=[Condition.model_validate(c) for c in found],
         selector=label_selector(app),
-        replicas=_int(observed.deployment, "status", "replicas"),
-        ready_replicas=_int(observed.deployment, "status", "readyReplicas"),
+        replicas=(_int(job, "status", "active") if job is not None else
+                  _int(observed.deployment, "status", "replicas")),
+        ready_replicas=(_int(job, "status", "ready") if job is not None else
+                        _int(observed.deployment, "status", "readyReplicas")),
         updated_replicas=_int(observed.deployment, "status", "updatedReplicas"),
         available_replicas=_int(observed.deployment, "status", "availableReplicas"),
         url=url,
         node_port=node_port or None,
-        volumes=[_volume_status(app, name, claim)
+        volumes=[_volume_status(app, name, claim, observed)
                  for name, claim in observed.claims.items()] or None,
         retained_claims=sorted(observed.retained_claims) or None,
     )
@@ -433,5 +537,7 @@ def retrying_status(previous: dict[str, Any], generation: int, message: str,
         ready,
         _condition(RECONCILING, True, RETRYING_AFTER_ERROR, message, generation, before, now),
         _condition(STALLED, False, RETRYING_AFTER_ERROR, "retrying", generation, before, now),
+        # Others (a run-once App's Completed) stay as they were.
+        *[c for kind, c in before.items() if kind not in (READY, RECONCILING, STALLED)],
     ]
     return {**previous, "conditions": changed}

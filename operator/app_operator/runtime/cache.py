@@ -180,7 +180,7 @@ def is_child(obj: Obj) -> bool:
                 f"{model.GROUP}/"):
             return False
         owner = str(ref.get("name", ""))
-        return {"Deployment": name == owner, "Service": name == owner,
+        return {"Deployment": name == owner, "Job": name == owner, "Service": name == owner,
                 "ConfigMap": name == f"{owner}-files",
                 "PersistentVolumeClaim": name.startswith(f"{owner}-")}.get(str(kind), False)
     if kind == "PersistentVolumeClaim":

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app_operator.core import render, status
+from app_operator.core import dependencies, render, status
 from app_operator.runtime import metrics
 from app_operator.runtime.cache import Informer
 from app_operator.runtime.kube import KubeError
@@ -82,6 +82,11 @@ class Controller:
         self._startup_pending: set[AppKey] | None = None
         self._startup_checked: set[AppKey] | None = set()
         self._started = time.monotonic()
+        # dependsOn, both ways: an App -> the Apps it names; an App -> the Apps that name it
+        # (its dependents, reconciled again when its status changes or it goes). Updated from
+        # each App the informers bring; an App's entries go in `forget`.
+        self._depends_on: dict[AppKey, frozenset[str]] = {}
+        self._dependents: dict[AppKey, set[str]] = {}
 
     # Reading the caches.
 
@@ -190,8 +195,41 @@ class Controller:
         if gone:
             log.info("%s/%s: App deleted; forgotten", *key)
             self.forget(key)
+            self._wake_dependents(key)
             return
+        self._index_dependencies(key, frozenset(dependencies.declared(body)))
         self.queue.add(key)
+        self._wake_dependents(key)
+
+    def _index_dependencies(self, key: AppKey, names: frozenset[str]) -> None:
+        with self._lock:
+            before = self._depends_on.get(key, frozenset())
+            if names == before:
+                return
+            for name in before - names:
+                dependents = self._dependents.get((key[0], name))
+                if dependents is not None:
+                    dependents.discard(key[1])
+                    if not dependents:
+                        del self._dependents[(key[0], name)]
+            for name in names - before:
+                self._dependents.setdefault((key[0], name), set()).add(key[1])
+            if names:
+                self._depends_on[key] = names
+            else:
+                self._depends_on.pop(key, None)
+
+    def dependents(self, key: AppKey) -> list[AppKey]:
+        """The Apps whose dependsOn names this one."""
+        with self._lock:
+            return [(key[0], name) for name in sorted(self._dependents.get(key, ()))]
+
+    def _wake_dependents(self, key: AppKey) -> None:
+        """An App changed or went: the Apps waiting for it look again (its status is what
+        their dependsOn is judged on)."""
+        for dependent in self.dependents(key):
+            if self.known(dependent):
+                self.queue.add(dependent)
 
     def on_child_change(self, body: dict[str, Any], gone: bool) -> None:
         meta = body.get("metadata", {})
@@ -207,6 +245,7 @@ class Controller:
         with self._lock:
             self._state.pop(key, None)
             self._checked_at_start(key)
+        self._index_dependencies(key, frozenset())
         self.queue.forget(key)
         self.reconciler.forget(*key)
 
@@ -308,6 +347,10 @@ class Controller:
         if outcome.namespace_terminating:
             self.queue.forget(key)
             return "success"
+        if outcome.status_written:
+            # Its own status write comes back from the watch as no news (the store has it
+            # already): the Apps waiting for this one are woken here.
+            self._wake_dependents(key)
         if outcome.requeue_after is not None:
             # A verdict that changes with time alone (a crash loop that ages out): the App
             # is reconciled again then, although nothing in the cluster may say so.

@@ -90,6 +90,7 @@ def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
     reconciler = Reconciler(kube, children)
     controller = Controller(reconciler, apps, workers=workers, resync_seconds=resync)
     reconciler.remember_app = controller.remember_app
+    reconciler.find_app = lambda namespace, name: controller.app((namespace, name))
     return controller
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app_operator.core import drift, render, status
+from app_operator.core import dependencies, drift, render, status
 from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
@@ -147,6 +147,15 @@ def shrink_refusal(desired: dict[str, Any], live: dict[str, Any] | None) -> str 
             f"volume's size back to {has} or more, or use a new volume to hold less")
 
 
+def _job_replaced(desired: dict[str, Any], live: dict[str, Any]) -> bool:
+    """Whether a Job must be replaced to match: its pod template differs, which the API
+    server never lets change."""
+    if desired.get("kind") != "Job":
+        return False
+    template = (live.get("spec") or {}).get("template")
+    return bool(drift.differences(desired["spec"]["template"], template))
+
+
 def _fingerprint(desired: dict[str, Any], live: dict[str, Any]) -> str:
     """What the live object holds where the desired one says something (lists whole): it
     changes when another hand changes a field the operator sets, not when a controller
@@ -197,8 +206,12 @@ def overridden_note(overridden: dict[tuple[str, str], tuple[str, ...]]) -> str:
 
 class Reconciler:
     def __init__(self, kube: Kube, children: Children,
-                 remember_app: Callable[[dict[str, Any]], None] = lambda _app: None) -> None:
+                 remember_app: Callable[[dict[str, Any]], None] = lambda _app: None,
+                 find_app: Callable[[str, str], dict[str, Any] | None] = (
+                     lambda _namespace, _name: None)) -> None:
         self.kube = kube
+        # Other Apps, from the App store, by namespace and name: what dependsOn is judged on.
+        self.find_app = find_app
         # Reads of children come from the informers; writes go to the API server and their
         # answers back into the informers' stores.
         self.children = children
@@ -291,8 +304,12 @@ class Reconciler:
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
                          and render.is_kept_claim(obj, app))
-        desired = render.render_all(app, spec, kept)
-        observed = Observed()
+        workload = "Job" if spec.run_once else "Deployment"
+        hold = dependencies.hold(app.name, spec, lambda name: self.find_app(app.namespace, name),
+                                 live.get((workload, app.name)))
+        desired = render.render_all(app, spec, kept,
+                                    held=hold is not None and hold.replicas_held)
+        observed = Observed(hold=hold)
         try:
             self._check_ownership(app, desired, live)
             refused = self._apply(body, app, desired, live, outcome, made)
@@ -309,12 +326,16 @@ class Reconciler:
             # recreating children (or reporting that it cannot) would only be refused.
             outcome.namespace_terminating = True
             return
-        observed.deployment = live.get(("Deployment", app.name))
+        observed.deployment = None if spec.run_once else live.get(("Deployment", app.name))
+        observed.job = live.get(("Job", app.name)) if spec.run_once else None
         observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
+        observed.shared = render.shared_claims(spec)
         observed.claims = {
-            claim["metadata"]["labels"][render.VOLUME_LABEL]: live.get(_key(claim))
-            for claim in desired.claims
+            volume.name: (self._shared_claim(app, volume.claim_name) if volume.claim_name
+                          else live.get(("PersistentVolumeClaim",
+                                         render.claim_name(app, volume.name))))
+            for volume in spec.volumes or []
         }
         moment = now()
         # A verdict that changes with time alone (a crash loop that ages out) is looked at
@@ -335,8 +356,12 @@ class Reconciler:
         # A Service or ConfigMap the App does not want matters only if it is ours (to delete
         # it): the informers hold all of ours, so no request is sent for it.
         live: dict[tuple[str, str], Any] = {
+            # The workload the App does not want (a Deployment of a run-once App, a Job of
+            # another) matters only if it is ours, to delete it.
             ("Deployment", app.name): self.children.get("Deployment", app.namespace, app.name,
-                                                        fetch=fetch),
+                                                        fetch=fetch and not spec.run_once),
+            ("Job", app.name): self.children.get("Job", app.namespace, app.name,
+                                                 fetch=fetch and spec.run_once),
             ("Service", app.name): self.children.get("Service", app.namespace, app.name,
                                                      fetch=fetch and bool(spec.ports)),
             ("ConfigMap", files): self.children.get(
@@ -347,10 +372,22 @@ class Reconciler:
                                                app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
         for volume in spec.volumes or []:
+            if volume.shared:
+                continue  # not a child: read for the status only (_shared_claim)
             key = ("PersistentVolumeClaim", render.claim_name(app, volume.name))
             if key not in live:
                 live[key] = self.children.get(key[0], app.namespace, key[1], fetch=fetch)
         return live
+
+    def _shared_claim(self, app: AppRef, name: str) -> dict[str, Any] | None:
+        """A claim the App mounts without owning it (claimName), read for the status only.
+        From the claims' store when it is one of the operator's (another App's claim);
+        otherwise from the API server's watch cache: a claim the store holds by name only
+        (labelled as ours by someone else) says nothing of its phase."""
+        claim = self.children.get("PersistentVolumeClaim", app.namespace, name)
+        if claim is not None and "spec" not in claim:
+            claim = self.kube.get("PersistentVolumeClaim", app.namespace, name, cached=True)
+        return claim
 
     def _observe_existing(self, app: AppRef) -> Observed:
         """What runs for an App whose spec cannot be parsed: reported, left untouched."""
@@ -408,6 +445,12 @@ class Reconciler:
                         app, generation, obj, before):
                     outcome.overridden[key] = record.fields
                     continue
+                if before is not None and _job_replaced(obj, before):
+                    # A Job's pods cannot change: the Job is replaced, which runs the work
+                    # again for the new spec (as compose recreates a changed one-shot
+                    # container). Deleted in the background: its pods go after it.
+                    self._delete(body, before, outcome)
+                    live[key] = before = None
                 shrink = shrink_refusal(obj, before)
                 if shrink is not None:
                     refused.append(f"{what} {shrink}")
@@ -505,13 +548,17 @@ class Reconciler:
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
                live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
         for key, wanted_now in ((("Service", app.name), bool(spec.ports)),
+                                (("Deployment", app.name), not spec.run_once),
+                                (("Job", app.name), spec.run_once),
                                 (("ConfigMap", render.files_config_map_name(app)),
                                  any(f.content is not None for f in spec.files or []))):
             obj = live.get(key)
             if not wanted_now and obj is not None and owner_of(obj, app) is None:
                 self._delete(body, obj, outcome)
                 live[key] = None
-        wanted = {render.claim_name(app, v.name) for v in spec.volumes or []}
+        # A claim the spec mounts, its own or shared (also one that was the App's own and
+        # is now named by claimName), is never pruned.
+        wanted = {render.mounted_claim(app, v) for v in spec.volumes or []}
         for (kind, name), claim in list(live.items()):
             if kind != "PersistentVolumeClaim" or claim is None or name in wanted:
                 continue
