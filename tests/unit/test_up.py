@@ -348,3 +348,17 @@ def test_what_the_cluster_answers_becomes_an_exit_code_and_a_reason(
     shop.apply = fail  # type: ignore[method-assign]
     assert cli.main(["up", "--no-wait"]) == code
     assert said in capsys.readouterr().err
+
+
+def test_a_field_the_clusters_crd_lacks_is_said_to_need_a_newer_crd(
+        shop: FakeCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a real API server answers (seen on kube-apiserver 1.3x) when the App carries a
+    field its CRD does not declare: 500, which is no transient error."""
+    shop.api.refuse["App"] = KubeError(
+        500, "", "failed to create typed patch object (demo/web; appoperator.dev/v1alpha1, "
+        "Kind=App): .spec.volumes[name=\"nextcloud\"].claimName: field not declared in schema")
+    assert cli.main(["up", "--no-wait"]) == cli.EXIT_CLUSTER
+    err = capsys.readouterr().err
+    assert "error: App web: the API server refused it: failed to create typed patch" in err
+    assert "the cluster's App schema is older than this app-operator: update the CRD" in err
+    assert "error: App db: " in err  # each App said, none held back by the first

@@ -34,6 +34,13 @@ class Applied:
         return [o["metadata"]["name"] for o in self.objects if o.get("kind") == model.KIND]
 
 
+def older_schema(error: KubeError) -> bool:
+    """Server-side apply of a field the CRD does not declare: the API server answers 500
+    (it cannot build the typed patch), but nothing will change by retrying: the CRD in the
+    cluster is older than the converter that wrote the field."""
+    return error.status == 500 and "field not declared in schema" in error.message
+
+
 def apply_order(objects: Iterable[Obj]) -> list[Obj]:
     """Apps last: a claim an App mounts exists before the App, so the operator never sees
     an App whose claim is missing. Otherwise the converter's order."""
@@ -51,7 +58,12 @@ def apply_project(cluster: Cluster, objects: Iterable[Obj], project: str) -> App
             result.objects.append(cluster.apply(
                 projects.labelled(obj, project, cluster.namespace)))
         except KubeError as error:
-            if error.transient:
+            if older_schema(error):
+                error = KubeError(error.status, error.reason, f"{error.message}; the "
+                                  f"cluster's {obj.get('kind')} schema is older than this "
+                                  "app-operator: update the CRD (`app-operator crd | kubectl "
+                                  "apply --server-side -f -`) and the operator")
+            elif error.transient:
                 raise
             result.refused.append((describe(obj), error))
     names = {o["metadata"]["name"] for o in objects_of_kind(result.objects, model.KIND)}
