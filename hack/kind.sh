@@ -3,6 +3,8 @@
 #   up          create the cluster of kind-config.yaml (or reuse it when it runs)
 #   load        load app-operator:dev and pylounge_flask_app:v1 into it
 #   deploy      kubectl apply crds/, then -k manifests, and wait for the operator's rollout
+#   gateway     the Gateway API CRDs, Traefik (built here) and the Gateway app-operator/
+#               app-operator-gateway on localhost:8081 (HTTP) and :8443 (HTTPS): hack/gateway/
 #   e2e         all of the above, the Flask example App Ready, `curl localhost:8080`
 #   down        delete the cluster
 #   node-image  build the local node image only (prints its tag)
@@ -23,22 +25,35 @@ if [ "${1:-}" = test ]; then
     # port. Two checkouts' tiers take turns (a lock), as they would share that name and port.
     export KIND_CLUSTER_NAME=${KIND_TEST_CLUSTER_NAME:-app-operator-test}
     export KIND_HOST_PORT=${KIND_HOST_PORT:-18080}
+    export KIND_GATEWAY_HTTP_PORT=${KIND_GATEWAY_HTTP_PORT:-18081}
+    export KIND_GATEWAY_HTTPS_PORT=${KIND_GATEWAY_HTTPS_PORT:-18443}
     export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$root/.kind/kubeconfig}
 fi
 # shellcheck source=hack/kind/lib.sh
 source hack/kind/lib.sh
 cluster=$KIND_CLUSTER_NAME
 context="kind-$cluster"
-# The host port of the example's NodePort 30080: kind-config.yaml says 8080; another one gets
-# a copy of the config with that port.
+# The host port of the example's NodePort 30080: kind-config.yaml says 8080; and of the
+# gateway's NodePorts 30081 and 30443 (hack/gateway/): 8081 and 8443. Other ports get a copy
+# of the config with those ports.
 host_port=${KIND_HOST_PORT:-8080}
+gateway_http_port=${KIND_GATEWAY_HTTP_PORT:-8081}
+gateway_https_port=${KIND_GATEWAY_HTTPS_PORT:-8443}
 kind_config() {
-    if [ "$host_port" = 8080 ]; then echo kind-config.yaml; return; fi
+    local ports="$host_port $gateway_http_port $gateway_https_port" copy from_to from to
+    if [ "$ports" = "8080 8081 8443" ]; then echo kind-config.yaml; return; fi
     mkdir -p .kind
-    sed "s/hostPort: 8080 /hostPort: $host_port /" kind-config.yaml >".kind/kind-config-$host_port.yaml"
-    grep -q "hostPort: $host_port " ".kind/kind-config-$host_port.yaml" ||
-        die "kind-config.yaml has no 'hostPort: 8080' mapping to change"
-    echo ".kind/kind-config-$host_port.yaml"
+    copy=".kind/kind-config-${ports// /-}.yaml"
+    # `t`: a line already changed is not changed again (8080 -> 8081 stays 8081)
+    sed -e "s/hostPort: 8080 /hostPort: $host_port /;t" \
+        -e "s/hostPort: 8081 /hostPort: $gateway_http_port /;t" \
+        -e "s/hostPort: 8443 /hostPort: $gateway_https_port /" kind-config.yaml >"$copy"
+    for from_to in "8080:$host_port" "8081:$gateway_http_port" "8443:$gateway_https_port"; do
+        from=${from_to%%:*} to=${from_to#*:}
+        grep -q "hostPort: $to " "$copy" ||
+            die "kind-config.yaml has no 'hostPort: $from' mapping to change"
+    done
+    echo "$copy"
 }
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 mkdir -p "$(dirname "$KIND_KUBECONFIG")"
@@ -143,6 +158,10 @@ deploy() {
     log "operator deployed in $(( SECONDS - start ))s"
 }
 
+gateway() {
+    KIND="$kind" KUBECTL="$KIND_CACHE/bin/kubectl" hack/gateway/install.sh
+}
+
 e2e() {
     up
     load
@@ -175,6 +194,7 @@ tier() {
     up
     load
     deploy
+    gateway
     log "pytest tests/kind"
     local output
     output=$(mktemp)
@@ -194,16 +214,17 @@ tier() {
 }
 
 case "${1:-}" in
-    up|load|deploy|e2e|down|test) kind=$(kind_bin); use_shim_if_needed ;;&
+    up|load|deploy|gateway|e2e|down|test) kind=$(kind_bin); use_shim_if_needed ;;&
     up) up ;;
     load) load ;;
     deploy) deploy ;;
+    gateway) gateway ;;
     e2e) e2e ;;
     down) "$kind" delete cluster --name "$cluster" --kubeconfig "$KIND_KUBECONFIG" ;;
     node-image) hack/kind/node-image.sh ;;
     test) shift; tier "$@" ;;
     *)
-        echo "usage: $0 up|load|deploy|e2e|down|node-image|test [pytest args]" >&2
+        echo "usage: $0 up|load|deploy|gateway|e2e|down|node-image|test [pytest args]" >&2
         exit 2
         ;;
 esac
