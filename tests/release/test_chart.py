@@ -91,7 +91,9 @@ def comparable(obj: Object) -> Object:
     return result
 
 
-OPERATOR_DEFAULTS = {"--leader-election-id": "app-operator", "--metrics-bind-address": ":9090"}
+OPERATOR_DEFAULTS = {"--leader-election-id": "app-operator", "--metrics-bind-address": ":9090",
+                     "--leader-elect-lease-duration": "15", "--leader-elect-renew-deadline": "10",
+                     "--leader-elect-retry-period": "2"}
 
 
 def test_helm_lint(helm: str) -> None:
@@ -219,6 +221,19 @@ def test_switches(helm: str) -> None:
     assert operator["resources"]["limits"]["memory"] == "1Gi"
     assert "without the Lease every replica writes" in render_error(
         helm, "leaderElection.enabled=false")
+
+
+def test_leader_election_timings_reach_the_operator_and_are_checked(helm: str) -> None:
+    args = container(template(helm))["args"]
+    assert [args[args.index(flag) + 1] for flag in (
+        "--leader-elect-lease-duration", "--leader-elect-renew-deadline",
+        "--leader-elect-retry-period")] == ["15", "10", "2"]
+    slow = container(template(helm, "leaderElection.leaseDuration=60",
+                              "leaderElection.renewDeadline=40"))["args"]
+    assert slow[slow.index("--leader-elect-lease-duration") + 1] == "60"
+    assert slow[slow.index("--leader-elect-renew-deadline") + 1] == "40"
+    assert "must be shorter than leaderElection.leaseDuration" in render_error(
+        helm, "leaderElection.renewDeadline=15")
 
 
 VALUE_SETS = {
