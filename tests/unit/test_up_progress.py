@@ -36,6 +36,12 @@ def test_the_line_says_what_the_status_says() -> None:
     assert ready.detail == "Available: 1 of 1 replicas available"
 
 
+def test_run_once_work_that_completed_is_done() -> None:
+    completed = [condition("Ready", "True", "Completed", "completed: its pod ran to success")]
+    state = app_state("migrate", app(observedGeneration=1, conditions=completed))
+    assert (state.word, state.ready) == ("done", True)
+
+
 def test_a_ready_status_of_the_previous_generation_is_not_ready() -> None:
     """kstatus: a status written for the spec before this `up` says nothing of the new one."""
     state = app_state("web", app(generation=2, observedGeneration=1, conditions=READY))

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-READY, WAITING, STALLED, MISSING = "ready", "waiting", "stalled", "missing"
+READY, DONE, WAITING, STALLED, MISSING = "ready", "done", "waiting", "stalled", "missing"
+# The Ready reason of run-once work (a migration, a one-shot service) that ran to success.
+COMPLETED = "Completed"
 NO_STATUS = "waiting for the operator: no status yet"
 # An operator that runs writes a first status within a second or two; after this long
 # without one, the line asks whether it runs at all.
@@ -26,14 +28,14 @@ NO_OPERATOR = ("no status yet: is the operator running, and watching this namesp
 class AppState:
     name: str
     word: str
-    """ready, waiting, stalled or missing."""
+    """ready, done (run-once work completed), waiting, stalled or missing."""
     detail: str
     """What it waits for, or the Ready message."""
     url: str | None = None
 
     @property
     def ready(self) -> bool:
-        return self.word == READY
+        return self.word in (READY, DONE)
 
 
 def _conditions(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -64,7 +66,8 @@ def app_state(name: str, app: Mapping[str, Any] | None, waited: float = 0.0) -> 
     ready = conditions.get("Ready") or {}
     url = status.get("url") if isinstance(status.get("url"), str) else None
     if ready.get("status") == "True":
-        return AppState(name, READY, _said(ready), url)
+        return AppState(name, DONE if ready.get("reason") == COMPLETED else READY, _said(ready),
+                        url)
     stalled = conditions.get("Stalled") or {}
     if stalled.get("status") == "True":
         return AppState(name, STALLED, _said(stalled))
