@@ -398,8 +398,9 @@ def _up(args: argparse.Namespace) -> int:
     print(f"project {project} in namespace {cluster.namespace}: applied {done}",
           file=sys.stderr)
     for stray in applied.strays:
-        print(f"warning: App {stray} of project {project} is not in the file: it stays "
-              "(`app-operator down` removes the whole project)", file=sys.stderr)
+        print(f"warning: App {stray} of project {project} was not applied this time (not in "
+              "the file, or its profile is not active): it stays as it was (`app-operator "
+              "down` removes the whole project)", file=sys.stderr)
     if applied.refused:
         for what, refusal in applied.refused:
             print(f"error: {what}: the API server refused it: {refusal.message}",

@@ -294,6 +294,10 @@ def test_profiles_as_docker_compose_takes_them(shop: FakeCluster,
     Path("compose.yaml").write_text(SHARED)
     assert cli.main(["up", "--no-wait", "--profile", "debug", "-p", "cloud"]) == 0
     assert {n for k, _, n in shop.api.objects if k == "App"} == {"app", "web", "adminer"}
+    capsys.readouterr()
+    assert cli.main(["up", "--no-wait", "-p", "cloud"]) == 0  # adminer's profile not active
+    assert ("warning: App adminer of project cloud was not applied this time (not in the file, "
+            "or its profile is not active): it stays as it was") in capsys.readouterr().err
     # -p names the claim the Apps share, as it names the project.
     assert ("PersistentVolumeClaim", "demo", "cloud-nextcloud") in shop.api.objects
     capsys.readouterr()
