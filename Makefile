@@ -82,7 +82,7 @@ bench-quick: $(VENV)/.bench ## benchmark N = 100 only
 bench-large: $(VENV)/.bench ## benchmark N = 5,000 (long)
 	$(PY) bench/run.py 5000 --skip nopods --name large-$$(date -u +%Y-%m-%d)
 
-.PHONY: images kind-image kind-up kind-load deploy kind-e2e kind-down kind-test
+.PHONY: images kind-image kind-up kind-load deploy kind-gateway kind-e2e kind-down kind-test
 images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
 	@hack/images/build.sh
 kind-image: ## build the local kind node image (Go modules, Debian packages; cached, see docs/kind.md)
@@ -93,6 +93,8 @@ kind-load: ## load both images into the kind cluster
 	@hack/kind.sh load
 deploy: ## kubectl apply -k manifests into the kind cluster, wait for the operator's rollout
 	@hack/kind.sh deploy
+kind-gateway: ## Gateway API CRDs, Traefik (built here) and the Gateway app-operator in the kind cluster (docs/kind.md)
+	@hack/kind.sh gateway
 kind-e2e: images ## kind cluster, images loaded, operator deployed, Flask App Ready, curl localhost:8080
 	@hack/kind.sh e2e
 kind-down: ## delete the kind cluster
