@@ -224,8 +224,7 @@ def test_compose_lamp_stack() -> None:
     assert {"name": "DB_NAME", "value": "shop"} in apps["web"]["env"]
     assert {"name": "MYSQL_ROOT_PASSWORD", "value": "hunter2"} in apps["db"]["env"]
     assert apps["db"]["ports"] == [{"name": "mysql", "containerPort": 3306}]
-    warnings = "\n".join(w for c in conversions for w in c.warnings)
-    assert "depends_on" in warnings
+    assert apps["web"]["dependsOn"] == [{"name": "db", "condition": "Ready"}]
 
 
 def test_compose_unset_variable_is_reported() -> None:

@@ -462,8 +462,13 @@ services:
   b:
     image: redis:7
     networks: {front: {aliases: [cache]}}
-    depends_on: {a: {condition: service_healthy}}
+    depends_on: {c: {condition: service_healthy}}
     restart: unless-stopped
+  c:
+    image: alpine
+    command: sleep infinity
+    restart: "no"
+    healthcheck: {test: [CMD, "true"]}
 networks:
   front: {driver: bridge}
 volumes:
@@ -478,32 +483,29 @@ x-custom: 1
                   {"containerPort": 9100}, {"containerPort": 9101}],
         "service": {"type": "NodePort"}, "podLabels": {"team": "web"},
         "podAnnotations": {"description": "The web tier"}, "runAsUser": 1000,
-        "runAsGroup": 2000}
+        "runAsGroup": 2000, "dependsOn": [{"name": "b", "condition": "Ready"}]}
     assert warnings == [
         "networks: front: driver not translated (all Apps of a namespace share one network)",
         "volumes: data: driver not translated (each volume becomes a PersistentVolumeClaim of "
         "the cluster's default StorageClass)",
         "a: ports {'target': 443, 'published': '30443', 'protocol': 'tcp', 'host_ip': "
         "'127.0.0.1'}: host address 127.0.0.1 is not translated",
-        "a: restart on-failure:3: an App's containers are always restarted",
-        "a: depends_on b: Apps start independently and in any order; make the app retry its "
-        "connections (a readiness probe on what it depends on keeps traffic away until it is "
-        "ready)",
         "a: container_name my-nginx: the App is named a after the service; other Apps reach it "
         "as a, not my-nginx",
         "a: networks: all Apps of a namespace share one network; reach others by their App "
         "name",
         "a: hostname: not translated (pods are named by Kubernetes; other Apps reach this one "
         "by its App name)",
+        "a: restart on-failure:3: kept running by a Deployment, which starts its container "
+        "again whenever it stops, since it serves port 80; if it is work that runs once, set "
+        "restartPolicy: OnFailure",
         "a: ports 8080:80, 53:53/udp: inside the cluster the Service listens on 53, 80 (other "
         "Apps reach it at a:53); nothing is published on your machine's ports. To reach it "
         "from outside use `kubectl port-forward svc/a 8080:80` or a nodePort (30000-32767, "
         "e.g. `ports: [\"30080:80\"]`) with service.type NodePort"]
     assert apps["b"] == ({"image": "redis:7",
-                          "ports": [{"name": "redis", "containerPort": 6379}]}, [
-        "b: depends_on a (service_healthy): Apps start independently and in any order; make "
-        "the app retry its connections (a readiness probe on what it depends on keeps traffic "
-        "away until it is ready)",
+                          "ports": [{"name": "redis", "containerPort": 6379}],
+                          "dependsOn": [{"name": "c", "condition": "Ready"}]}, [
         "b: networks: all Apps of a namespace share one network; reach others by their App "
         "name (front: aliases not translated)",
         "b: no ports listed; added 6379, the port of the redis image, so other services reach "

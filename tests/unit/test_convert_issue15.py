@@ -462,7 +462,10 @@ def test_every_key_not_carried_over_gets_a_warning(tmp_path: Path) -> None:
     assert "web: init: not translated" in text
     assert "web: stop_grace_period: not translated" in text
     assert "web: develop: not translated" in text
-    assert "depends_on db (service_healthy), cache (service_started)" in text
+    assert "depends_on db (service_healthy): db has no healthcheck in the file" in text
+    assert "start independently" not in text  # kept as dependsOn, not said to be dropped
+    assert apps(conversions)["web"]["dependsOn"] == [
+        {"name": "db", "condition": "Ready"}, {"name": "cache", "condition": "Ready"}]
     assert "container_name web" not in text  # the same as the service's name: nothing lost
     assert "db: container_name database: the App is named db" in text
     assert "name shop: not used" in text

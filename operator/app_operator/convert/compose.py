@@ -15,6 +15,7 @@ from app_operator.convert.compose_project import Project
 from app_operator.convert.compose_reach import reach_by_name
 from app_operator.convert.compose_service import compose_service, resolve_extends
 from app_operator.convert.compose_shared import share_volumes
+from app_operator.convert.compose_starts import plan_starts
 from app_operator.convert.compose_warnings import top_level_warnings
 from app_operator.convert.conversion import Conversion, Refused
 from app_operator.convert.files import NoFiles, SourceFiles
@@ -109,9 +110,10 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
     builders: dict[str, Builder] = {}
     problems: list[str] = []
     names: dict[str, str] = {}
+    resolved: dict[str, dict[str, Any]] = {}
     for name in services:
         try:
-            service = resolve_extends(name, every_service)
+            service = resolved[name] = resolve_extends(name, every_service)
             builder = compose_service(name, service, project)
         except Refused as error:
             problems.append(f"{name}: {error}")
@@ -122,6 +124,9 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
         names[builder.name] = name
         builders[name] = builder
     reach_by_name(builders)
+    cycle = plan_starts(builders, resolved, every_service)
+    if cycle:
+        problems.append(cycle)
     claims = share_volumes(builders, document.get("volumes") or {},
                            _project_name(document, environ or {}, project.files), namespace,
                            warnings)

@@ -1,5 +1,6 @@
 """One compose service as an App builder: its image, ports, volumes, environment, health
-check, resources, secrets and configs."""
+check, resources, secrets and configs. What holds between services (depends_on, and the
+restart: that depends on them) is compose_starts.py's."""
 
 from __future__ import annotations
 
@@ -230,16 +231,12 @@ def compose_service(name: str, service: Mapping[str, Any], project: Project) -> 
     builder.attempt(_compose_deploy, builder, service)
     if "labels" in service:
         builder.add_labels({k: v or "" for k, v in compose_mapping(service["labels"]).items()})
-    restart = service.get("restart")
-    if restart is not None and str(restart).split(":")[0] not in ("always", "unless-stopped"):
-        builder.warn(f"restart {restart}: an App's containers are always restarted")
     pull = service.get("pull_policy")
     if pull in ("always", "missing", "never", "if_not_present"):
         builder.spec["imagePullPolicy"] = {"always": "Always", "never": "Never"}.get(
             str(pull), "IfNotPresent")
     elif pull is not None:
         builder.warn(f"pull_policy {pull}: not translated")
-    _depends_on(builder, service)
     container_name = service.get("container_name")
     if container_name and container_name not in (name, app_name):
         builder.warn(f"container_name {container_name}: the App is named {app_name} after "
@@ -263,18 +260,4 @@ def compose_service(name: str, service: Mapping[str, Any], project: Project) -> 
                          f"{image_base(image)} image, so other services reach "
                          f"{app_name}:{known} as they did under Compose")
     return builder
-
-
-def _depends_on(builder: Builder, service: Mapping[str, Any]) -> None:
-    depends = service.get("depends_on")
-    if not depends:
-        return
-    if isinstance(depends, dict):
-        names = [f"{n} ({v['condition']})" if isinstance(v, dict) and v.get("condition")
-                 else n for n, v in depends.items()]
-    else:
-        names = [str(n) for n in depends]
-    builder.warn(f"depends_on {', '.join(names)}: Apps start independently and in any order; "
-                 "make the app retry its connections (a readiness probe on what it depends on "
-                 "keeps traffic away until it is ready)")
 

@@ -56,8 +56,10 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
         if key in ("pid", "ipc", "userns_mode", "uts", "cgroup") and value != "host":
             builder.warn(f"{key} {value}: not translated")
             continue
-        if key == "network_mode" and not (value == "host" or str(value).startswith(
-                ("service:", "container:"))):
+        if key == "network_mode" and str(value).startswith(("service:", "container:")):
+            builder.refuse(_shared_network(str(value)))
+            continue
+        if key == "network_mode" and value != "host":
             builder.warn(f"network_mode {value}: not translated (Apps share the cluster "
                          "network)")
             continue
@@ -67,6 +69,20 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
             continue
         builder.attempt(refuse_host_access, key, value)
 
+
+
+def _shared_network(value: str) -> str:
+    """network_mode service:X / container:X is no host access: the container joins X's
+    network namespace, as a sidecar in X's pod would. An App runs one container (the model
+    has no sidecars yet), so the refusal says what to do instead."""
+    kind, _, other = value.partition(":")
+    whose = (f"service {other}'s" if kind == "service" else
+             f"the container {other}'s (not a service of this file)")
+    return (f"network_mode {value}: the container shares {whose} network, as a sidecar "
+            "in its pod would (localhost is the same for both); an App runs one container. "
+            f"Instead: remove network_mode and convert it as an App of its own, reaching {other} "
+            f"by its App name ({other}:PORT instead of localhost:PORT), or run both processes "
+            "in one image")
 
 
 def top_level_warnings(project: Project, warnings: list[str], shared_claims: bool) -> None:

@@ -20,6 +20,7 @@ and the command that creates that Secret is returned beside the App.
     interpolation.py   ${VAR} in compose files       compose_build.py    build: and images
     conversion.py      what is given back            compose_reach.py    services by name
                                                      compose_shared.py   volumes Apps share
+                                                     compose_starts.py   depends_on, restart
                                                      compose_warnings.py keys not translated
 """
 
