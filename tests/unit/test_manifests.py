@@ -95,7 +95,13 @@ def test_kind_config_maps_the_tutorial_port() -> None:
     roles = [node["role"] for node in config["nodes"]]
     assert roles == ["control-plane"]  # one node: docs/kind.md says why
     assert config["nodes"][0]["extraPortMappings"] == [
-        {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"}]
+        {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"},
+        # the gateway's NodePorts (hack/gateway/traefik.yaml, docs/kind.md)
+        {"containerPort": 30081, "hostPort": 8081, "protocol": "TCP"},
+        {"containerPort": 30443, "hostPort": 8443, "protocol": "TCP"}]
+    gateway = yaml.safe_load_all((ROOT / "hack" / "gateway" / "traefik.yaml").read_text())
+    [service] = [d for d in gateway if d["kind"] == "Service"]
+    assert [p["nodePort"] for p in service["spec"]["ports"]] == [30081, 30443]
     flask = yaml.safe_load((ROOT / "examples" / "apps" / "flask.yaml").read_text())
     assert flask["spec"]["ports"][0]["nodePort"] == 30080
 
