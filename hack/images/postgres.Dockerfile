@@ -17,6 +17,8 @@ FROM ${BASE}
 # The user first, so that the package's files belong to UID 999; no "main" cluster made at
 # install time: the entrypoint initialises the data directory the container is given. The
 # packages' documentation, manual pages and message translations are not installed (24 MB).
+# Most of the rest is Debian's package as it is: LLVM for JIT (libllvm14 and libz3, 130 MB) is
+# a dependency of postgresql-15, kept so that apt still works in images built on this one.
 RUN printf 'path-exclude=%s\n' '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/locale/*' \
         >/etc/dpkg/dpkg.cfg.d/app-operator-slim \
  && groupadd --system --gid 999 postgres \
