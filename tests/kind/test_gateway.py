@@ -1,7 +1,8 @@
 """A real gateway in kind (hack/gateway/): Traefik, built here from its Go module, serves the
-Gateway `app-operator` (namespace app-operator-gateway); real HTTP and HTTPS requests reach the
-Flask App by host name through it, on the host ports kind-config.yaml maps to its NodePorts
-(the tier's own cluster: 18081 and 18443, see hack/kind.sh)."""
+Gateway `app-operator` (namespace app-operator-gateway) and Ingresses of the class `traefik`;
+real HTTP and HTTPS requests reach the Flask App by host name through it, on the host ports
+kind-config.yaml maps to its NodePorts (the tier's own cluster: 18081 and 18443, see
+hack/kind.sh)."""
 
 from __future__ import annotations
 
@@ -97,32 +98,89 @@ def answer(url: str, host: str, port: int, *extra: str) -> str | None:
     return result.stdout if result.returncode == 0 and GREETING in result.stdout else None
 
 
-def test_flask_by_host_name_over_http_and_https(gateway: Kubectl, kubectl: Kubectl,
-                                                tmp_path: Path) -> None:
+def ingress_to_app(kubectl: Kubectl, name: str, host: str, port: int, tls_secret: str) -> None:
+    """An Ingress of the class `traefik` (served by the same Traefik) from `host` to the App's
+    Service, TLS with `tls_secret`: written by hand, as route_to_app."""
+    kubectl.apply({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name},
+        "spec": {
+            "ingressClassName": "traefik",
+            "tls": [{"hosts": [host], "secretName": tls_secret}],
+            "rules": [{"host": host, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": name, "port": {"number": port}}}}]}}],
+        },
+    })
+
+
+def run_flask(kubectl: Kubectl) -> None:
+    """The Flask App with a Service on port 80, Ready."""
     kubectl.apply(app("flask", ports=[{"name": "http", "containerPort": 5000,
                                        "servicePort": 80}],
                       probes={"readiness": {"httpGet": {"path": "/", "port": "http"}}}))
     wait_app_ready(kubectl, "flask")
+
+
+def gateway_certificate(gateway: Kubectl, directory: Path) -> Path:
+    """The Gateway's self-signed certificate (its HTTPS listener's Secret), as a file for
+    curl --cacert."""
+    secret = gateway.get("secret", TLS_SECRET)
+    assert secret, f"no Secret {GATEWAY_NAMESPACE}/{TLS_SECRET}"
+    ca = directory / "gateway.crt"
+    ca.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
+    return ca
+
+
+def assert_greeting_by_host_name(host: str, ca: Path) -> None:
+    """The greeting over HTTP and HTTPS for `host` (the certificate verified against `ca`
+    alone, so Traefik's own default certificate would fail, and matched to the name sent in
+    SNI); another host name on the same port gets 404: routing is by host name."""
+    http_url = f"http://{host}:{HTTP_PORT}/"
+    reply = wait_for(f"the greeting on {http_url}",
+                     lambda: answer(http_url, host, HTTP_PORT), timeout=60, interval=1)
+    assert GREETING in reply
+    other = curl(f"http://other.example.test:{HTTP_PORT}/", "other.example.test", HTTP_PORT)
+    assert other.stdout.rstrip().endswith("404"), other
+    https_url = f"https://{host}:{HTTPS_PORT}/"
+    reply = wait_for(f"the greeting on {https_url}",
+                     lambda: answer(https_url, host, HTTPS_PORT, "--cacert", str(ca)),
+                     timeout=60, interval=1)
+    assert GREETING in reply
+
+
+def test_flask_by_host_name_over_http_and_https(gateway: Kubectl, kubectl: Kubectl,
+                                                tmp_path: Path) -> None:
+    """Through the Gateway: an HTTPRoute, HTTPS terminated by the Gateway's listener."""
+    run_flask(kubectl)
     route_to_app(kubectl, "flask", HOST, 80)
     wait_for("the HTTPRoute to be Accepted with its backend resolved",
              lambda: route_accepted(kubectl, "flask"), timeout=TIMEOUT, interval=1)
+    assert_greeting_by_host_name(HOST, gateway_certificate(gateway, tmp_path))
 
-    http_url = f"http://{HOST}:{HTTP_PORT}/"
-    reply = wait_for(f"the greeting on {http_url}",
-                     lambda: answer(http_url, HOST, HTTP_PORT), timeout=60, interval=1)
-    assert GREETING in reply
-    # routed by host name: another name on the same port is not this App
-    other = curl(f"http://other.example.test:{HTTP_PORT}/", "other.example.test", HTTP_PORT)
-    assert other.stdout.rstrip().endswith("404"), other
 
-    # HTTPS: the certificate must be the Secret's (curl verifies it against that certificate
-    # alone, so Traefik's own default certificate would fail) and match the name sent in SNI
-    secret = gateway.get("secret", TLS_SECRET)
-    assert secret, f"no Secret {GATEWAY_NAMESPACE}/{TLS_SECRET}"
-    ca = tmp_path / "gateway.crt"
-    ca.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    https_url = f"https://{HOST}:{HTTPS_PORT}/"
-    reply = wait_for(f"the greeting on {https_url}",
-                     lambda: answer(https_url, HOST, HTTPS_PORT, "--cacert", str(ca)),
-                     timeout=60, interval=1)
-    assert GREETING in reply
+def self_signed(host: str, directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for `host` and its key, made with openssl as install.sh
+    makes the Gateway's."""
+    cert, key = directory / f"{host}.crt", directory / f"{host}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_flask_by_host_name_through_an_ingress(gateway: Kubectl, kubectl: Kubectl,
+                                               tmp_path: Path) -> None:
+    """Through an Ingress of the class traefik, TLS from a Secret in the App's namespace: a
+    host name outside *.example.test, so only that Secret's certificate can verify."""
+    run_flask(kubectl)
+    host = "flask.ingress.test"
+    cert, key = self_signed(host, tmp_path)
+    kubectl("create", "secret", "tls", "flask-tls", "--cert", str(cert), "--key", str(key))
+    ingress_to_app(kubectl, "flask", host, 80, "flask-tls")
+    wait_for("the Ingress's address (127.0.0.1, where kind maps the gateway's ports)",
+             lambda: ((kubectl.get("ingress", "flask") or {}).get("status") or {})
+             .get("loadBalancer", {}).get("ingress") == [{"ip": "127.0.0.1"}],
+             timeout=TIMEOUT, interval=1)
+    assert_greeting_by_host_name(host, cert)
