@@ -121,6 +121,13 @@ def test_any_compose_document_converts_or_is_refused(document: dict[str, Any], p
         return
     claims = {c.app["metadata"]["name"] for c in conversions
               if c.app["kind"] == "PersistentVolumeClaim"}
+    apps = {c.app["metadata"]["name"]: c.app["spec"] for c in conversions
+            if c.app["kind"] == "App"}
+    for spec in apps.values():  # what an App waits for is an App of the conversion
+        for dependency in spec.get("dependsOn", []):
+            assert dependency["name"] in apps
+            if dependency["condition"] == "Completed":
+                assert apps[dependency["name"]].get("restartPolicy") in ("Never", "OnFailure")
     for conversion in conversions:
         if conversion.app["kind"] == "PersistentVolumeClaim":
             continue

@@ -169,6 +169,20 @@ networks:
     assert "restartPolicy" not in spec(apps, "vote")
 
 
+def test_the_corpus_voting_app_with_profile_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    from app_operator.cli import main
+    from tests.corpus import CORPUS
+
+    path = CORPUS / "example-voting-app" / "docker-compose.yml"
+    code = main(["convert", "compose", "--image-prefix", "registry.example.com/vote",
+                 "--files-from-dirs", "--profile", "seed", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    seed = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "seed")
+    assert seed["spec"]["restartPolicy"] == "Never"
+    assert seed["spec"]["dependsOn"] == [{"name": "vote", "condition": "Ready"}]
+
+
 def test_a_server_with_restart_no_stays_a_deployment_and_says_how_to_make_it_run_once(
         ) -> None:
     # awesome-compose's fastapi/compose.yaml (image instead of build)
