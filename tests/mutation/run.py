@@ -8,8 +8,8 @@ the unit tests read. Its configuration is `[tool.mutmut]` in pyproject.toml, cop
    fails there shows a real bug not fixed yet: it is named, and left out of the mutation run.
 2. mutmut runs every mutant, each in a process forked from one that imported everything.
 3. A function the pure modules call while they are imported (the CEL rules and the field
-   types of model.py, the flag table of convert.py) has already run, unmutated, in that
-   process, so none of its mutants could be killed there (and mutmut finds no test that
+   types of model.py, the flag table of convert/docker_run.py) has already run, unmutated, in
+   that process, so none of its mutants could be killed there (and mutmut finds no test that
    calls it). Those mutants run again, each in a fresh `pytest -x` over the whole selection
    that imports the mutated modules with the mutant active (MUTANT_UNDER_TEST); a mutant
    that breaks the import itself is killed too.
@@ -38,7 +38,11 @@ STAGE = ROOT / ".mutation"
 LINKS = {"src": "operator", "tests": "tests", "crds": "crds", "docs": "docs",
          "examples": "examples", "manifests": "manifests"}
 KILLED = {"killed", "timeout"}
-PURE = ("core.model", "core.render", "core.drift", "core.status", "convert.converter")
+PURE = ("core.model", "core.render", "core.drift", "core.status", "convert.docker_run",
+        "convert.short_syntax", "convert.builder", "convert.mounts", "convert.files",
+        "convert.values", "convert.interpolation", "convert.compose", "convert.compose_schema",
+        "convert.compose_service", "convert.compose_volumes", "convert.compose_secrets",
+        "convert.compose_build", "convert.compose_reach", "convert.compose_warnings")
 # Step 3 runs these first: they kill most mutants of the import-time functions at once.
 FIRST = ("tests/unit/test_crd.py", "tests/unit/test_model.py", "tests/unit/test_convert.py")
 
