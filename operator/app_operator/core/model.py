@@ -1080,7 +1080,7 @@ class Condition(Model):
     """A Kubernetes-style condition (kstatus compatible)."""
 
     type: str
-    """Ready, Reconciling or Stalled."""
+    """Ready, Reconciling or Stalled; Completed for run-once Apps."""
     status: Literal["True", "False", "Unknown"]
     """True, False or Unknown."""
     reason: str
@@ -1113,7 +1113,8 @@ class AppStatus(Model):
     observed_generation: int | None = None
     """The App generation last reconciled."""
     conditions: list[Condition] | None = None
-    """Ready, Reconciling and Stalled (`kubectl wait --for=condition=Ready app/<name>`)."""
+    """Ready, Reconciling and Stalled (`kubectl wait --for=condition=Ready app/<name>`);
+    run-once Apps also Completed."""
     replicas: int | None = None
     """Pods that exist."""
     ready_replicas: int | None = None
