@@ -264,6 +264,14 @@ class Reconciler:
             outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
             self._finish(body, app, None, self._observe_existing(app), outcome)
             return
+        taken = [s.name for s in spec.sidecars or [] if s.name == app.name]
+        if taken:
+            # The CRD refuses it (a rule on metadata.name); an App stored before cannot pass.
+            outcome.problem = Problem(status.INVALID_SPEC, f"spec.sidecars: {taken[0]} is the "
+                                      "App's own name, which the main container has; rename "
+                                      "the sidecar")
+            self._finish(body, app, None, self._observe_existing(app), outcome)
+            return
         live = self._read(app, spec)
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
