@@ -25,6 +25,14 @@ NAME_RULE = {
     "digits or '-' (it names the App's Service and labels its pods)",
 }
 
+# The main container is named after the App: a sidecar may not take that name.
+SIDECAR_NAME_RULE = {
+    "rule": "!has(self.spec.sidecars) || !self.spec.sidecars.exists(s, s.name == "
+    "self.metadata.name)",
+    "message": "a sidecar may not have the App's own name: the main container has it",
+    "fieldPath": ".spec.sidecars",
+}
+
 PRINTER_COLUMNS = [
     {"name": "Image", "type": "string", "jsonPath": ".spec.image"},
     {"name": "Desired", "type": "integer", "jsonPath": ".spec.replicas"},
@@ -131,7 +139,7 @@ def app_crd() -> dict[str, Any]:
             "spec": spec_schema,
             "status": status_schema,
         },
-        "x-kubernetes-validations": [NAME_RULE],
+        "x-kubernetes-validations": [NAME_RULE, SIDECAR_NAME_RULE],
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -769,6 +769,63 @@ class Probes(Model):
     """Has the app started? The other checks wait until this one passes once."""
 
 
+SIDECAR_ENV_TOTAL_MAX = 32768
+
+
+class VolumeMount(Model):
+    """One of the App's volumes, mounted into a sidecar too."""
+
+    name: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """Name of a volume of spec.volumes."""
+    mount_path: AbsolutePath
+    """Absolute path inside the sidecar."""
+    read_only: bool = False
+    """Mount read-only."""
+
+
+def _check_sidecar_env_total(env: list[EnvVar]) -> list[EnvVar]:
+    _total_size("sidecar env", SIDECAR_ENV_TOTAL_MAX, [utf8_size(e.value or "") for e in env])
+    return env
+
+
+class Sidecar(Model):
+    """A second container in the App's pods, started before the main one and stopped after
+    it (a Kubernetes native sidecar): what compose's `network_mode: service:<app>` means (it
+    shares the pods' network, so localhost reaches the main container). It gets the same
+    security settings as the main container (securityProfile, user, groups) and never more."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """Container name (lowercase letters, digits, '-'); not the App's own name, which the
+    main container has."""
+    image: Annotated[str, Field(min_length=1, max_length=1024, pattern=IMAGE_PATTERN)]
+    """Container image."""
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    """When to pull the image."""
+    command: _argument_list("sidecar command", 64, 16384) | None = None  # type: ignore[valid-type]
+    """Replaces the image's ENTRYPOINT; at most 64 arguments, 16 KiB in all."""
+    args: _argument_list("sidecar args", 64, 16384) | None = None  # type: ignore[valid-type]
+    """Replaces the image's CMD; at most 64 arguments, 16 KiB in all."""
+    working_dir: AbsolutePath | None = None
+    """Replaces the image's WORKDIR."""
+    env: Annotated[
+        list[EnvVar], Field(max_length=64, json_schema_extra={**_map_list("name"), **_cel(
+            (f"self.map(e, has(e.value) ? {cel_bytes('e.value')} : 0).sum() <= "
+             f"{SIDECAR_ENV_TOTAL_MAX}",
+             f"sidecar env: the values may have at most {SIDECAR_ENV_TOTAL_MAX} bytes in all "
+             "(UTF-8)"))}),
+        AfterValidator(_check_sidecar_env_total),
+    ] | None = None
+    """Environment variables; at most 64, their values 32 KiB in all."""
+    env_from: Annotated[list[EnvFromSource], Field(max_length=8)] | None = None
+    """Variables from whole ConfigMaps or Secrets."""
+    volume_mounts: Annotated[
+        list[VolumeMount], Field(max_length=32, json_schema_extra=_map_list("mountPath"))
+    ] | None = None
+    """Volumes of the App (spec.volumes, by name) mounted into the sidecar too."""
+    resources: Resources | None = None
+    """CPU and memory requests and limits of the sidecar."""
+
+
 def _probe_port_rules() -> list[tuple[str, str, str]]:
     rules = []
     for kind in ("readiness", "liveness", "startup"):
@@ -808,6 +865,20 @@ _APP_TEXT_BYTES = " + ".join((
     ".sum() : 0)"))
 APP_TEXT_MESSAGE = (f"an App may hold at most {APP_TEXT_MAX} bytes (256 KiB, UTF-8) of command, "
                     "args, env values, pod labels, annotations and inline files in all")
+# The sidecars' free text has a bound of its own (one CEL rule for all would exceed the API
+# server's cost budget): with APP_TEXT_MAX, an App holds at most 320 KiB of it.
+SIDECARS_TEXT_MAX = 65536
+_SIDECAR_TEXT_BYTES = (
+    f"(has(s.command) ? s.command.map(a, {cel_bytes('a')}).sum() : 0) + "
+    f"(has(s.args) ? s.args.map(a, {cel_bytes('a')}).sum() : 0) + "
+    f"(has(s.env) ? s.env.map(e, has(e.value) ? {cel_bytes('e.value')} : 0).sum() : 0)")
+
+
+def _check_sidecars_text(sidecars: list[Sidecar]) -> list[Sidecar]:
+    _total_size("sidecars (command, args and env values)", SIDECARS_TEXT_MAX,
+                [utf8_size(a) for c in sidecars for a in [*(c.command or []), *(c.args or [])]]
+                + [utf8_size(e.value or "") for c in sidecars for e in c.env or []])
+    return sidecars
 
 APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
     (f"{_APP_TEXT_BYTES} <= {APP_TEXT_MAX}", APP_TEXT_MESSAGE),
@@ -840,6 +911,9 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
     ("self.restartPolicy == 'Always' || self.replicas <= 1",
      "a run-once App (restartPolicy OnFailure or Never) runs one pod: replicas may be 0 or 1",
      ".replicas"),
+    ("!has(self.sidecars) || self.sidecars.all(s, !has(s.volumeMounts) || "
+     "s.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name)))",
+     "a sidecar's volumeMounts name volumes of spec.volumes", ".sidecars"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
     *_probe_port_rules(),
@@ -955,6 +1029,16 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     """Primary group ID of the process (`docker run -u uid:gid`)."""
     fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     """Group that owns the mounted volumes, so a non-root process can write to them."""
+    sidecars: Annotated[
+        list[Sidecar], Field(max_length=4, json_schema_extra={**_map_list("name"), **_cel(
+            (f"self.map(s, {_SIDECAR_TEXT_BYTES}).sum() <= {SIDECARS_TEXT_MAX}",
+             f"sidecars: their command, args and env values may have at most "
+             f"{SIDECARS_TEXT_MAX} bytes in all (UTF-8)"))}),
+        AfterValidator(_check_sidecars_text),
+    ] | None = None
+    """Containers beside the main one in each pod, started before it and stopped after it
+    (native sidecars), with the same security settings (compose's `network_mode:
+    service:<app>`); at most 4, their command, args and env values 64 KiB in all."""
     depends_on: Annotated[
         list[Dependency], Field(max_length=32, json_schema_extra=_map_list("name"))
     ] | None = None
@@ -985,6 +1069,7 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             ("env", self.env or [], "name"), ("ports", ports, "name"),
             ("volumes", volumes, "name"), ("volumes", volumes, "mount_path"),
             ("files", files, "mount_path"),
+            ("sidecars", self.sidecars or [], "name"),
         ):
             seen: set[str] = set()
             for item in items:
@@ -1018,6 +1103,12 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             problems.append(f"files: {', '.join(on_volumes)} is a volume's mountPath too")
         if any(v.name == FILES_VOLUME for v in volumes):
             problems.append(f"volumes: the name {FILES_VOLUME} is reserved for spec.files")
+        volume_names = {v.name for v in volumes}
+        for sidecar in self.sidecars or []:
+            unknown = sorted({m.name for m in sidecar.volume_mounts or []} - volume_names)
+            if unknown:
+                problems.append(f"sidecars: {sidecar.name} mounts {', '.join(unknown)}, which "
+                                "is no volume of spec.volumes")
         if self.restart_policy != "Always" and self.replicas > 1:
             problems.append("replicas: a run-once App (restartPolicy OnFailure or Never) "
                             "runs one pod: replicas may be 0 or 1")
@@ -1080,7 +1171,7 @@ class Condition(Model):
     """A Kubernetes-style condition (kstatus compatible)."""
 
     type: str
-    """Ready, Reconciling or Stalled."""
+    """Ready, Reconciling or Stalled; Completed for run-once Apps."""
     status: Literal["True", "False", "Unknown"]
     """True, False or Unknown."""
     reason: str
@@ -1113,7 +1204,8 @@ class AppStatus(Model):
     observed_generation: int | None = None
     """The App generation last reconciled."""
     conditions: list[Condition] | None = None
-    """Ready, Reconciling and Stalled (`kubectl wait --for=condition=Ready app/<name>`)."""
+    """Ready, Reconciling and Stalled (`kubectl wait --for=condition=Ready app/<name>`);
+    run-once Apps also Completed."""
     replicas: int | None = None
     """Pods that exist."""
     ready_replicas: int | None = None

@@ -278,6 +278,30 @@ def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     return result
 
 
+def render_sidecar(spec: AppSpec, sidecar: model.Sidecar) -> dict[str, Any]:
+    """A native sidecar: an init container that keeps running (restartPolicy Always), so it
+    starts before the main container and stops after it, with the main container's
+    security settings."""
+    container: dict[str, Any] = {"name": sidecar.name, "image": sidecar.image,
+                                 "restartPolicy": "Always"}
+    optional: dict[str, Any] = {
+        "imagePullPolicy": sidecar.image_pull_policy,
+        "command": sidecar.command,
+        "args": sidecar.args,
+        "workingDir": sidecar.working_dir,
+        "env": [e.to_dict() for e in sidecar.env or []],
+        "envFrom": [e.to_dict() for e in sidecar.env_from or []],
+        "resources": sidecar.resources.to_dict() if sidecar.resources else None,
+        "volumeMounts": [{"name": m.name, "mountPath": m.mount_path,
+                          **({"readOnly": True} if m.read_only else {})}
+                         for m in sidecar.volume_mounts or []],
+    }
+    container.update({key: value for key, value in optional.items() if value})
+    container["securityContext"] = render_container_security(spec)
+    result: dict[str, Any] = compact(container)
+    return result
+
+
 def render_pod_template(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     """The pods of the App, the same under a Deployment or a Job."""
     pod_labels = {**(spec.pod_labels or {}), **child_labels(app)}
@@ -297,6 +321,8 @@ def render_pod_template(app: AppRef, spec: AppSpec) -> dict[str, Any]:
         "securityContext": render_pod_security(spec),
         "containers": [render_container(app, spec)],
     }
+    if spec.sidecars:
+        pod_spec["initContainers"] = [render_sidecar(spec, c) for c in spec.sidecars]
     if spec.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": name} for name in spec.image_pull_secrets]
     volumes = [

@@ -268,7 +268,9 @@ def pod_problem(pods: list[dict[str, Any]], now: str | None = None) -> Progress 
                     "PodScheduled", "False", "Unschedulable"):
                 found.append(Progress(False, UNSCHEDULABLE, "pod {} cannot be scheduled: {}".format(
                     meta.get("name"), condition.get("message") or "no node fits it")))
-        for container in status.get("containerStatuses") or []:
+        # The sidecars' statuses are the init containers' (native sidecars).
+        for container in [*(status.get("containerStatuses") or []),
+                          *(status.get("initContainerStatuses") or [])]:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in _IMAGE_PULL_REASONS:
                 found.append(Progress(False, IMAGE_PULL_BACK_OFF, "cannot pull image {}: {}".format(

@@ -123,7 +123,7 @@ _CLAIM_STATUS = ("phase", "capacity", "conditions")
 
 
 _POD_METADATA = ("name", "namespace", "uid", "resourceVersion", "labels", "deletionTimestamp")
-_POD_STATUS = ("phase", "conditions", "containerStatuses")
+_POD_STATUS = ("phase", "conditions", "containerStatuses", "initContainerStatuses")
 _DROPPED_METADATA = ("managedFields",)
 # kubectl's client-side apply keeps the whole object in it: never read, as large as the rest.
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

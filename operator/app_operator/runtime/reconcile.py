@@ -147,6 +147,16 @@ def shrink_refusal(desired: dict[str, Any], live: dict[str, Any] | None) -> str 
             f"volume's size back to {has} or more, or use a new volume to hold less")
 
 
+def _sidecar_named_as_app(app: AppRef, spec: AppSpec) -> str | None:
+    """The one rule of the spec that needs the App's name: the CRD refuses a sidecar of the
+    App's own name (a rule on metadata.name), which an App stored before cannot have passed."""
+    taken = [s.name for s in spec.sidecars or [] if s.name == app.name]
+    if not taken:
+        return None
+    return (f"spec.sidecars: {taken[0]} is the App's own name, which the main container has; "
+            "rename the sidecar")
+
+
 def _job_replaced(desired: dict[str, Any], live: dict[str, Any]) -> bool:
     """Whether a Job must be replaced to match: its pod template differs, which the API
     server never lets change."""
@@ -260,8 +270,11 @@ class Reconciler:
         app = AppRef.from_body(body)
         try:
             spec = AppSpec.model_validate(body.get("spec") or {})
+            invalid = _sidecar_named_as_app(app, spec)
         except ValidationError as error:
-            outcome.problem = Problem(status.INVALID_SPEC, describe_validation_error(error))
+            invalid = describe_validation_error(error)
+        if invalid is not None:
+            outcome.problem = Problem(status.INVALID_SPEC, invalid)
             self._finish(body, app, None, self._observe_existing(app), outcome)
             return
         if _stalled_on_a_taken_name(body):
