@@ -95,7 +95,7 @@ deploy: ## kubectl apply -k manifests into the kind cluster, wait for the operat
 	@hack/kind.sh deploy
 kind-gateway: ## Gateway API CRDs, Traefik (built here) and the Gateway app-operator in the kind cluster (docs/kind.md)
 	@hack/kind.sh gateway
-kind-e2e: images ## kind cluster, images loaded, operator deployed, Flask App Ready, curl localhost:8080
+kind-e2e: images ## kind cluster, images loaded, operator and gateway deployed, Flask App Ready, curl localhost:8080
 	@hack/kind.sh e2e
 kind-down: ## delete the kind cluster
 	@hack/kind.sh down

@@ -4,7 +4,9 @@
 #   2. the kind cluster of kind-config.yaml, `app-operator` (hack/kind.sh up: kind's public node
 #      image where Docker Hub answers, else the one built here from Go modules, once)
 #   3. the images loaded, the CRD and manifests/ applied: the operator runs as a pod
-#   4. examples/apps/flask.yaml applied, waited for, and its greeting fetched from localhost:8080
+#   4. the gateway (hack/kind.sh gateway): Gateway API CRDs, Traefik built here (the first time
+#      about 13 minutes, then cached), the Gateway app-operator on localhost:8081 and :8443
+#   5. examples/apps/flask.yaml applied, waited for, and its greeting fetched from localhost:8080
 # Each step is built on hack/kind.sh (the same steps as `make kind-e2e`) and skips what is done
 # already, so a second run takes seconds. Without Docker: `make demo-sim` (simulated pods).
 # The cluster is kind's usual one: its kubeconfig in ~/.kube/config (KIND_KUBECONFIG elsewhere),
@@ -19,7 +21,7 @@ context="kind-$cluster"
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 host_port=8080 # kind-config.yaml's hostPort for the example's nodePort 30080
 greeting="Hello from PyLounge and Docker!"
-steps=4
+steps=5
 step() { printf '\n==> [%d/%d %4ds] %s\n' "$1" "$steps" "$(( $(date +%s) - KIND_T0 ))" "$2" >&2; }
 
 # the kubectl built with the node's Kubernetes (hack/kind/build-binaries.sh), else the one on PATH
@@ -32,11 +34,16 @@ if ! docker_bin=$(hack/images/docker.sh); then
     die "no Docker engine here, and none could be installed or started: \`make demo-sim\` runs \
 the same demo with simulated pods (no Docker needed)"
 fi
-# kind maps localhost:8080 to the cluster; another program holding it would fail the creation.
-if ! "$docker_bin" inspect "$cluster-control-plane" >/dev/null 2>&1 &&
-    (exec 3<>"/dev/tcp/127.0.0.1/$host_port") 2>/dev/null; then
-    die "something listens on localhost:$host_port already, which kind-config.yaml maps to the \
-Flask App's nodePort 30080: stop it, or change hostPort in kind-config.yaml"
+# kind maps localhost:8080 (and the gateway's 8081 and 8443) to the cluster; another program
+# holding one would fail the creation.
+if ! "$docker_bin" inspect "$cluster-control-plane" >/dev/null 2>&1; then
+    for port in "$host_port" 8081 8443; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            die "something listens on localhost:$port already, which kind-config.yaml maps to \
+the cluster (8080: the Flask App's nodePort 30080; 8081, 8443: the gateway's): stop it, or change \
+hostPort in kind-config.yaml"
+        fi
+    done
 fi
 
 step 1 "images app-operator:dev and pylounge_flask_app:v1 (built once, then Docker's cache)"
@@ -49,7 +56,10 @@ step 3 "the operator in the cluster: images loaded, kubectl apply crds/ and -k m
 hack/kind.sh load
 hack/kind.sh deploy
 
-step 4 "the Flask App: kubectl apply -f examples/apps/flask.yaml"
+step 4 "the gateway: Gateway API CRDs, Traefik (built here the first time, about 13 minutes), the Gateway app-operator"
+hack/kind.sh gateway
+
+step 5 "the Flask App: kubectl apply -f examples/apps/flask.yaml"
 kube apply -f examples/apps/flask.yaml
 kube wait --for=condition=Ready app/flask --timeout=300s
 kube get apps
@@ -78,6 +88,9 @@ cat >&2 <<MSG
 Done in $(( $(date +%s) - KIND_T0 ))s: that greeting came from a real pod of the App flask, through
 its Service's nodePort 30080, which kind-config.yaml maps to http://localhost:$host_port.
 The operator runs in the cluster (kubectl -n app-operator-system logs deploy/app-operator).
+Apps by host name: the Gateway app-operator (namespace app-operator-gateway, Traefik) answers
+on localhost:8081 (HTTP) and localhost:8443 (HTTPS, *.example.test), e.g.
+curl --resolve <host>:8081:127.0.0.1 http://<host>:8081/ (docs/kind.md, "A gateway").
 MSG
 if [ ${#hints[@]} -gt 0 ]; then
     printf '\nFirst:\n' >&2

@@ -166,6 +166,7 @@ e2e() {
     up
     load
     deploy
+    gateway
     local start=$SECONDS
     kubectl apply -f examples/apps/flask.yaml
     kubectl wait --for=condition=Ready app/flask --timeout=180s
