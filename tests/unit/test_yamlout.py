@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,3 +58,18 @@ def test_every_string_reads_back_as_itself(value: str) -> None:
                  yamlout.dump_all([{"content": value}, {"content": value}])):
         loaded = list(yaml.safe_load_all(text))
         assert all(document["content"] == value for document in loaded), text
+
+
+def test_convert_prints_a_corpus_nginx_conf_as_the_file_reads(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from app_operator.cli import main
+    from tests.corpus import CORPUS
+
+    project = CORPUS / "awesome-compose" / "nginx-golang"
+    assert main(["convert", "compose", "--image-prefix", "registry.example.com/corpus",
+                 str(project / "compose.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "    content: |-\n      server {\n        listen 80;\n" in out
+    proxy = next(d for d in yaml.safe_load_all(out) if d["metadata"]["name"] == "proxy")
+    conf = (project / "proxy" / "nginx.conf").read_text()
+    assert proxy["spec"]["files"][0]["content"] == conf.rstrip("\n")
