@@ -175,6 +175,9 @@ class FakeApi:
                 if k == kind and ns == namespace and
                 (o["metadata"].get("labels") or {}).get(render.INSTANCE_LABEL) == instance]
 
+    def all_of(self, kind: str) -> list[Obj]:
+        return [copy.deepcopy(o) for (k, _, _), o in sorted(self.objects.items()) if k == kind]
+
     def remember(self, obj: Obj) -> None:
         pass  # the store is the API itself
 

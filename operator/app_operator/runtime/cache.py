@@ -181,6 +181,7 @@ def is_child(obj: Obj) -> bool:
             return False
         owner = str(ref.get("name", ""))
         return {"Deployment": name == owner, "Service": name == owner,
+                "Ingress": name == owner, "HTTPRoute": name == owner,
                 "ConfigMap": name == f"{owner}-files",
                 "PersistentVolumeClaim": name.startswith(f"{owner}-")}.get(str(kind), False)
     if kind == "PersistentVolumeClaim":
@@ -724,18 +725,48 @@ class Children:
         self.namespaces = list(namespaces)
         self._selector = dict(part.split("=", 1) for part in label_selector.split(","))
         self._on_change: Callable[[Obj, bool], None] = lambda _obj, _gone: None
-        self.informers = {
-            (kind, namespace): Informer(source, kind, label_selector, index_label, namespace,
-                                        on_change=self._changed)
-            for kind in kinds for namespace in self.namespaces}
+        self._source, self._label_selector, self._index_label = (
+            source, label_selector, index_label)
+        self._started = False
+        self._add_lock = threading.Lock()
+        # Replaced whole, never changed in place: other threads iterate over it while a kind
+        # is added (add_kind).
+        self.informers: dict[tuple[str, str | None], Informer] = {}
+        for kind in kinds:
+            self._informers_for(kind)
+
+    def _informers_for(self, kind: str) -> list[Informer]:
+        new = {(kind, namespace): Informer(self._source, kind, self._label_selector,
+                                           self._index_label, namespace,
+                                           on_change=self._changed)
+               for namespace in self.namespaces if (kind, namespace) not in self.informers}
+        self.informers = {**self.informers, **new}
+        return list(new.values())
+
+    def add_kind(self, kind: str) -> bool:
+        """Watch one more kind from now on (HTTPRoutes, once the Gateway API CRDs are found
+        in the cluster): its informers start at once if the others have. Returns whether
+        the kind is new. Until its informers have listed, the Apps of their namespaces wait
+        (`holding`), as at the start."""
+        with self._add_lock:
+            added = self._informers_for(kind)
+            if self._started:
+                for informer in added:
+                    informer.start()
+        return bool(added)
+
+    def watches(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self.informers)
 
     def _changed(self, obj: Obj, gone: bool) -> None:
         self._on_change(obj, gone)
 
     def start(self, on_change: Callable[[Obj, bool], None]) -> None:
         self._on_change = on_change
-        for informer in self.informers.values():
-            informer.start()
+        with self._add_lock:
+            self._started = True
+            for informer in self.informers.values():
+                informer.start()
 
     def stop(self) -> None:
         for informer in self.informers.values():
@@ -782,6 +813,12 @@ class Children:
     def of_instance(self, kind: str, namespace: str, instance: str) -> list[Obj]:
         store = self._store(kind, namespace)
         return store.of_instance(namespace, instance) if store is not None else []
+
+    def all_of(self, kind: str) -> list[Obj]:
+        """Every object of a kind the informers hold, in every namespace they watch (the
+        routes of all Apps, for the host conflict check)."""
+        return [obj for (each, _), informer in self.informers.items() if each == kind
+                for obj in informer.store.objects()]
 
     def remember(self, obj: Obj) -> None:
         """An object as a write of ours returned it."""

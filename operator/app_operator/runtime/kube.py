@@ -51,6 +51,8 @@ RESOURCES = {
     "Service": ("/api/v1", "services"),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
     "ConfigMap": ("/api/v1", "configmaps"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HTTPRoute": (f"/apis/{model.GATEWAY_GROUP}/v1", "httproutes"),
     "Pod": ("/api/v1", "pods"),
     "Event": ("/api/v1", "events"),
     model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
