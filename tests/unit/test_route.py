@@ -323,13 +323,13 @@ def test_a_host_routed_by_another_app_is_refused_naming_it() -> None:
     assert "a.example.test is routed by App blog" in outcome.problem.message
     assert api.find("Ingress", NS, "shop") is None
     assert api.find("Deployment", NS, "shop") is not None, "the rest of the App runs"
-    assert operator.waiting_for(["a.example.test"]) == [(NS, "shop")]
+    assert operator.waiting() == [(NS, "shop")]
     # The first App gives its host up: the second gets it.
     del first["spec"]["route"]
     run(api, first)
     outcome = run(api, second, operator)
     assert outcome.problem is None and api.find("Ingress", NS, "shop") is not None
-    assert operator.waiting_for(["a.example.test"]) == []
+    assert operator.waiting() == []
 
 
 def test_two_routes_made_at_once_leave_the_host_to_the_older() -> None:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -225,7 +225,7 @@ class Reconciler:
         self.gateway_api = gateway_api
         # Per App (namespace, name): the hosts it was refused because another App's route
         # serves them. When that route changes or goes, these Apps are looked at again
-        # (waiting_for). Cleared with the rest in `forget`.
+        # (waiting). Cleared with the rest in `forget`.
         self._waiting: dict[tuple[str, str], frozenset[str]] = {}
         # Per App (namespace, name): its children whose apply was found futile. Kept here,
         # the one memory the reconciler has of an App; `forget` clears it when the App goes.
@@ -238,11 +238,11 @@ class Reconciler:
             self._overridden.pop((namespace, name), None)
             self._waiting.pop((namespace, name), None)
 
-    def waiting_for(self, hosts: Iterable[str]) -> list[tuple[str, str]]:
-        """The Apps refused one of these hosts because another App's route had it."""
-        wanted = set(hosts)
+    def waiting(self) -> list[tuple[str, str]]:
+        """The Apps refused a host because another App's route had it: any change of an
+        App's route may free it (a route's old hosts are not in its watch event)."""
         with self._lock:
-            return sorted(key for key, taken in self._waiting.items() if taken & wanted)
+            return sorted(self._waiting)
 
     def _wait_for(self, app: AppRef, hosts: frozenset[str]) -> None:
         with self._lock:
@@ -377,7 +377,7 @@ class Reconciler:
         and path prefix in this namespace, or the same host at all in another one (a host
         is served by the Apps of one namespace: another team must not take its paths). The
         route that was made first keeps the host; the other App is Stalled, and looked at
-        again when that route changes or goes (waiting_for). Only Apps' routes are
+        again when that route changes or goes (waiting). Only Apps' routes are
         compared: routes made by other hands are the gateway's to judge. An App in another
         namespace is not named (its author may know nothing of it, issue 23)."""
         wanted = render.wanted_hosts(spec)
