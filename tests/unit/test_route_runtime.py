@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from app_operator.core import render
-from app_operator.runtime.cache import Children
+from app_operator.runtime.cache import Children, Store
 from app_operator.runtime.controller import Controller
 from app_operator.runtime.discovery import GatewayApiDiscovery
 from app_operator.runtime.kube import KubeError
@@ -80,7 +80,9 @@ def test_a_kind_added_after_the_start_is_listed_and_read_like_the_others() -> No
         informer = children.informers[("HTTPRoute", None)]
         assert informer.synced.wait(10), "the new informer never listed"
         assert children.watches("HTTPRoute")
-        assert [o["metadata"]["name"] for o in children.all_of("HTTPRoute")] == ["a"]
+        found = children.with_hosts("HTTPRoute", ["a.example.test", "b.example.test"])
+        assert [o["metadata"]["name"] for o in found] == ["a"]
+        assert children.with_hosts("HTTPRoute", ["b.example.test"]) == []
         assert informer in children.holding("ns")
     finally:
         children.stop()
@@ -147,3 +149,22 @@ def test_watching_http_routes_later_looks_at_every_app_again_once() -> None:
         controller.watch_kind("HTTPRoute")
         assert reconciler.children.added == ["HTTPRoute"]
         assert queued(controller) == {("ns", "a"), ("ns", "b")}
+
+
+def test_the_store_finds_routes_by_host_as_they_change_and_go() -> None:
+    store = Store("app.kubernetes.io/instance")
+    first = route("a", "a.example.test")
+    store.upsert(first)
+    assert [o["metadata"]["name"] for o in store.with_host("a.example.test")] == ["a"]
+    moved = route("a", "b.example.test")
+    moved["metadata"]["resourceVersion"] = "6"
+    store.upsert(moved)
+    assert store.with_host("a.example.test") == []
+    assert [o["metadata"]["name"] for o in store.with_host("b.example.test")] == ["a"]
+    store.remove(moved)
+    assert store.with_host("b.example.test") == []
+    # An object that is no App's child (no App owner) is never found by its hosts.
+    stranger = route("c", "c.example.test")
+    del stranger["metadata"]["ownerReferences"]
+    store.upsert(stranger)
+    assert store.with_host("c.example.test") == []

@@ -192,6 +192,13 @@ def is_child(obj: Obj) -> bool:
     return False
 
 
+def _hosts_of(obj: Obj) -> set[str]:
+    """The hosts a route that is an App's child serves (none for any other object)."""
+    if obj.get("kind") not in render.ROUTE_KINDS or not is_child(obj):
+        return set()
+    return {host for host, _path in render.route_hosts(obj)}
+
+
 def _name_only(obj: Obj) -> Obj:
     """What the store keeps of an object that is no App's child: enough for a reconcile to
     see the name taken (a NameConflict, never an apply over it) and for the index, no more
@@ -313,6 +320,9 @@ class Store:
         self._label = index_label
         self._objects: dict[Key, Obj] = {}
         self._index: dict[Key, set[str]] = {}
+        # Routes (HTTPRoutes, Ingresses) by the hosts they serve: the host conflict check
+        # looks up the few routes of its hosts, not every route of the cluster.
+        self._hosts: dict[str, set[Key]] = {}
         # The resourceVersion up to which the list and watch have brought the store.
         self._position: int | None = None
         # uid -> the version the operator deleted: versions up to it are not brought back.
@@ -352,6 +362,8 @@ class Store:
         instance = self._instance(obj)
         if instance is not None:
             self._index.setdefault(instance, set()).add(key[1])
+        for host in _hosts_of(obj):
+            self._hosts.setdefault(host, set()).add(key)
         self._count_ignored(key, obj, ignored=obj.get("kind") in render.CHILD_KINDS
                             and not is_child(obj))
 
@@ -385,6 +397,12 @@ class Store:
             return len(self._ignored)
 
     def _unindex(self, key: Key, obj: Obj) -> None:
+        for host in _hosts_of(obj):
+            keys = self._hosts.get(host)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._hosts[host]
         instance = self._instance(obj)
         if instance is not None:
             names = self._index.get(instance)
@@ -530,6 +548,11 @@ class Store:
     def objects(self) -> list[Obj]:
         with self._lock:
             return list(self._objects.values())
+
+    def with_host(self, host: str) -> list[Obj]:
+        """The routes that serve this host."""
+        with self._lock:
+            return [self._objects[key] for key in sorted(self._hosts.get(host, ()))]
 
     def __len__(self) -> int:
         with self._lock:
@@ -814,11 +837,17 @@ class Children:
         store = self._store(kind, namespace)
         return store.of_instance(namespace, instance) if store is not None else []
 
-    def all_of(self, kind: str) -> list[Obj]:
-        """Every object of a kind the informers hold, in every namespace they watch (the
-        routes of all Apps, for the host conflict check)."""
-        return [obj for (each, _), informer in self.informers.items() if each == kind
-                for obj in informer.store.objects()]
+    def with_hosts(self, kind: str, hosts: Iterable[str]) -> list[Obj]:
+        """The routes of a kind that serve one of these hosts, in every namespace the
+        informers watch (for the host conflict check), each once."""
+        found: dict[tuple[str, str], Obj] = {}
+        for (each, _), informer in self.informers.items():
+            if each != kind:
+                continue
+            for host in hosts:
+                for obj in informer.store.with_host(host):
+                    found[Store.key(obj)] = obj
+        return [found[key] for key in sorted(found)]
 
     def remember(self, obj: Obj) -> None:
         """An object as a write of ours returned it."""

@@ -391,7 +391,7 @@ class Reconciler:
         clashes: list[str] = []
         taken: set[str] = set()
         for kind in render.ROUTE_KINDS:
-            for other in self.children.all_of(kind):
+            for other in self.children.with_hosts(kind, {host for host, _ in wanted}):
                 owner = _app_of(other)
                 meta = other.get("metadata") or {}
                 if owner is None or owner.get("uid") == app.uid or not is_child(other):
