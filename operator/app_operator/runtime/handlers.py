@@ -43,6 +43,7 @@ log = logging.getLogger("app_operator.handlers")
 _controller: Controller | None = None
 _elector: LeaderElector | None = None
 _health: Health | None = None
+_discovery: GatewayApiDiscovery | None = None
 
 # The exit status of a replica that lost the Lease (controller-runtime's manager exits
 # non-zero too): its pod restarts and waits as a standby.
@@ -100,7 +101,7 @@ def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
 
 @kopf.on.startup()
 def start(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _controller, _elector, _health
+    global _controller, _elector, _health, _discovery
     settings.posting.enabled = False
     settings.scanning.disabled = True
     options = options_of(settings)
@@ -110,7 +111,7 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     # events.
     kube = Kube(load_client(pool_size=options.workers + informers + 2),
                 limiter=RateLimiter(options.qps, options.burst))
-    discovery = GatewayApiDiscovery(
+    discovery = _discovery = GatewayApiDiscovery(
         kube, on_found=lambda: controller.watch_kind(render.HTTP_ROUTE))
     _controller = build_controller(kube, namespaces, options.workers, options.resync_seconds,
                                    gateway_api=discovery.check())
@@ -189,5 +190,7 @@ def stop(**_: Any) -> None:
     # takes over without waiting for the reconciles in flight here to end.
     if _elector is not None:
         _elector.stop()
+    if _discovery is not None:
+        _discovery.stop()
     if _controller is not None:
         _controller.stop()
