@@ -175,6 +175,7 @@ def test_a_host_routed_by_another_app_is_refused_until_it_is_free(
 
 @pytest.mark.parametrize("route, words", [
     ({"hosts": ["*.example.test"]}, "spec.route.hosts"),
+    ({"hosts": ["10.0.0.1"]}, "spec.route.hosts"),
     ({"hosts": [HOST], "paths": ["/a/../b"]}, "spec.route.paths"),
     ({"hosts": [HOST], "port": "admin"}, "route.port names no TCP port"),
     ({"hosts": [HOST], "parent": {}}, "exactly one of gateway or ingressClassName"),

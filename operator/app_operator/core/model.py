@@ -534,10 +534,12 @@ class ServiceSpec(Model):
     all)."""
 
 
-# Host names a route may serve: DNS names in lowercase, no wildcard (a wildcard would make
-# one App's route take every host of a domain, other Apps' included), as Gateway API's and
-# Ingress's `hostname` fields take them.
-HOSTNAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+# Host names a route may serve: DNS names in lowercase with at least one dot, the last
+# label starting with a letter (no IP address, which neither Ingress nor Gateway API take),
+# and no wildcard (a wildcard would make one App's route take every host of a domain, other
+# Apps' included).
+HOSTNAME_PATTERN = (r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+                    r"\.[a-z]([-a-z0-9]*[a-z0-9])?$")
 # Path prefixes: `/`, or segments of URL-safe characters without `.` and `..` segments, an
 # empty segment (`//`) or percent escapes, which gateways and ingress controllers read in
 # different ways (Gateway API refuses most of them in its own schema).
@@ -661,6 +663,9 @@ class Route(Model, json_schema_extra=_cel(
 
     @model_validator(mode="after")
     def _tls_with_gateway(self) -> Route:
+        for field, values in (("hosts", self.hosts), ("paths", self.paths)):
+            if len(set(values)) < len(values):
+                raise ValueError(f"route.{field}: an entry is given twice")
         tls, parent = self.tls, self.parent
         if tls is not None and parent is not None and parent.gateway is not None and (
                 tls.secret_name or tls.issuer or tls.cluster_issuer):
