@@ -22,7 +22,9 @@ NEEDED = [
     ("watch", "apps.appoperator.dev"), ("patch", "apps.appoperator.dev/status"),
     ("update", "apps.appoperator.dev/finalizers"),
     *[(verb, resource) for resource in ("deployments.apps", "jobs.batch", "services",
-                                        "persistentvolumeclaims", "configmaps")
+                                        "persistentvolumeclaims", "configmaps",
+                                        "ingresses.networking.k8s.io",
+                                        "httproutes.gateway.networking.k8s.io")
       for verb in ("get", "list", "watch", "create", "patch", "delete")],
     ("create", "events"), ("patch", "events"), ("get", "pods"), ("list", "pods"), ("watch", "pods"),
 ]
@@ -37,6 +39,12 @@ DENIED = [
     ("create", "serviceaccounts/token"), ("create", "clusterrolebindings"),
     ("escalate", "clusterroles"), ("bind", "clusterroles"), ("impersonate", "users"),
     ("impersonate", "serviceaccounts"), ("create", "customresourcedefinitions"),
+    # A route's status is its gateway's; Gateways and ReferenceGrants are their owners'.
+    ("patch", "ingresses.networking.k8s.io/status"),
+    ("patch", "httproutes.gateway.networking.k8s.io/status"),
+    ("get", "gateways.gateway.networking.k8s.io"),
+    ("patch", "gateways.gateway.networking.k8s.io"),
+    ("create", "referencegrants.gateway.networking.k8s.io"),
     ("*", "*"),
 ]
 

@@ -192,6 +192,11 @@ class FakeApi:
                 if k == kind and ns == namespace and
                 (o["metadata"].get("labels") or {}).get(render.INSTANCE_LABEL) == instance]
 
+    def with_hosts(self, kind: str, hosts: Any) -> list[Obj]:
+        wanted = set(hosts)
+        return [copy.deepcopy(o) for (k, _, _), o in sorted(self.objects.items()) if k == kind
+                and wanted & {host for host, _ in render.route_hosts(o)}]
+
     def remember(self, obj: Obj) -> None:
         pass  # the store is the API itself
 

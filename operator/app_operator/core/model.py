@@ -534,6 +534,147 @@ class ServiceSpec(Model):
     all)."""
 
 
+# Host names a route may serve: DNS names in lowercase with at least one dot, the last
+# label starting with a letter (no IP address, which neither Ingress nor Gateway API take),
+# and no wildcard (a wildcard would make one App's route take every host of a domain, other
+# Apps' included).
+HOSTNAME_PATTERN = (r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+                    r"\.[a-z]([-a-z0-9]*[a-z0-9])?$")
+# Path prefixes: `/`, or segments of URL-safe characters without `.` and `..` segments, an
+# empty segment (`//`) or percent escapes, which gateways and ingress controllers read in
+# different ways (Gateway API refuses most of them in its own schema).
+PATH_PREFIX_PATTERN = r"^/$|^(/\.?[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?$"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+# The annotations cert-manager's ingress-shim reads on an Ingress.
+CERT_MANAGER_ISSUER = "cert-manager.io/issuer"
+CERT_MANAGER_CLUSTER_ISSUER = "cert-manager.io/cluster-issuer"
+
+
+def web_scheme(app_protocol: str | None, name: str) -> str | None:
+    """`http` or `https` when a port serves the web, as its appProtocol says, else its name
+    (given or derived) in the service-mesh convention `<protocol>[-<suffix>]` (`http`,
+    `http2`, `https-admin`; `web` and `www` too); None for any other port (a database, a
+    queue): an address like `http://db:5432` would be wrong, and so would a route to it."""
+    if app_protocol is not None:
+        said = app_protocol_name(app_protocol) or ""
+    else:
+        name = name.lower()
+        said = "http" if name in ("web", "www") else name.split("-", 1)[0]
+    if said in ("http", "http2"):
+        return "http"
+    return "https" if said == "https" else None
+
+
+class RouteGateway(Model):
+    """A Gateway (Gateway API) the route attaches to; its listeners' `allowedRoutes` decide
+    whether it may."""
+
+    name: DnsSubdomain
+    """Name of the Gateway."""
+    namespace: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)] | None = None
+    """Namespace of the Gateway; the App's namespace when omitted."""
+    section_name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)] | None = (
+        None)
+    """Name of one listener of the Gateway (e.g. `websecure` for its HTTPS listener); every
+    listener that allows the route when omitted."""
+
+
+class RouteParent(Model, json_schema_extra=_cel(
+    ("has(self.gateway) != has(self.ingressClassName)",
+     "route.parent needs exactly one of gateway or ingressClassName"),
+)):
+    """What serves the route: a Gateway (the operator makes an HTTPRoute) or an ingress
+    class (the operator makes an Ingress)."""
+
+    gateway: RouteGateway | None = None
+    """Attach an HTTPRoute (gateway.networking.k8s.io/v1) to this Gateway. Needs the Gateway
+    API CRDs in the cluster."""
+    ingress_class_name: DnsSubdomain | None = None
+    """Make an Ingress (networking.k8s.io/v1) of this IngressClass, e.g. `traefik` or
+    `nginx`."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RouteParent:
+        if (self.gateway is None) == (self.ingress_class_name is None):
+            raise ValueError("route.parent needs exactly one of gateway or ingressClassName")
+        return self
+
+
+class RouteTls(Model, json_schema_extra=_cel(
+    ("!(has(self.issuer) && has(self.clusterIssuer))",
+     "route.tls: give issuer or clusterIssuer, not both"),
+)):
+    """HTTPS for the route. With an Ingress: the certificate is the Secret `secretName`,
+    which cert-manager fills when an issuer is given. With a Gateway: the certificate is
+    the Gateway listener's (its `certificateRefs`), and this only says that the route is
+    served over HTTPS (name the HTTPS listener in parent.gateway.sectionName)."""
+
+    secret_name: DnsSubdomain | None = None
+    """Secret of type kubernetes.io/tls holding the certificate and key, in the App's
+    namespace (Ingress only). Its author must be allowed to `get` it. With an issuer it
+    defaults to `<app>-tls`; without either, the ingress controller's default certificate
+    is used."""
+    issuer: DnsSubdomain | None = None
+    """cert-manager Issuer (in the App's namespace) that issues the certificate into
+    secretName: written on the Ingress as the annotation `cert-manager.io/issuer`."""
+    cluster_issuer: DnsSubdomain | None = None
+    """cert-manager ClusterIssuer that issues the certificate into secretName: written on
+    the Ingress as the annotation `cert-manager.io/cluster-issuer`."""
+
+    @model_validator(mode="after")
+    def _one_issuer(self) -> RouteTls:
+        if self.issuer is not None and self.cluster_issuer is not None:
+            raise ValueError("route.tls: give issuer or clusterIssuer, not both")
+        return self
+
+
+Hostname = Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME_PATTERN)]
+PathPrefix = Annotated[str, Field(min_length=1, max_length=256, pattern=PATH_PREFIX_PATTERN)]
+
+
+class Route(Model, json_schema_extra=_cel(
+    ("!has(self.tls) || !has(self.parent) || !has(self.parent.gateway) || "
+     "(!has(self.tls.secretName) && !has(self.tls.issuer) && !has(self.tls.clusterIssuer))",
+     "route.tls: with a Gateway the certificate is the Gateway listener's (its "
+     "certificateRefs); give tls: {} and name the HTTPS listener in "
+     "parent.gateway.sectionName", ".tls"),
+)):
+    """Reach the App from outside the cluster by host name: an HTTPRoute (Gateway API) or
+    an Ingress in front of the App's Service, like a reverse proxy's `Host(...)` rule."""
+
+    hosts: Annotated[list[Hostname], Field(min_length=1, max_length=16, json_schema_extra={
+        "x-kubernetes-list-type": "set"})]
+    """Host names that reach the App, e.g. `flask.example.com` (no wildcards). A host that
+    another App's route already serves (with the same path, or at all when that App is in
+    another namespace) is refused: the App is Stalled with reason HostConflict."""
+    paths: Annotated[list[PathPrefix], Field(min_length=1, max_length=16, json_schema_extra={
+        "x-kubernetes-list-type": "set"})] = ["/"]
+    """Path prefixes that reach the App (default `/`: every path), matched by whole
+    segments: `/api` matches `/api` and `/api/v1`, not `/apis`."""
+    port: PortRef | None = None
+    """Which of spec.ports receives the traffic: its name, or its containerPort. Default:
+    the first port that serves HTTP or HTTPS (by its appProtocol or name, as status.url
+    judges it)."""
+    tls: RouteTls | None = None
+    """Serve the hosts over HTTPS (status.url then starts with `https://`)."""
+    parent: RouteParent | None = None
+    """A Gateway or an ingress class. When omitted: an Ingress of the cluster's default
+    IngressClass."""
+
+    @model_validator(mode="after")
+    def _tls_with_gateway(self) -> Route:
+        for field, values in (("hosts", self.hosts), ("paths", self.paths)):
+            if len(set(values)) < len(values):
+                raise ValueError(f"route.{field}: an entry is given twice")
+        tls, parent = self.tls, self.parent
+        if tls is not None and parent is not None and parent.gateway is not None and (
+                tls.secret_name or tls.issuer or tls.cluster_issuer):
+            raise ValueError("route.tls: with a Gateway the certificate is the Gateway "
+                             "listener's (its certificateRefs); give tls: {} and name the "
+                             "HTTPS listener in parent.gateway.sectionName")
+        return self
+
+
 # quantity() runs only on sizes of the strict form: a failing pattern does not stop the API
 # server from evaluating the CEL rules of the same object.
 _SIZE_OK = (f"self.size.size() <= {QUANTITY_MAX_LENGTH} && "
@@ -916,6 +1057,13 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "a sidecar's volumeMounts name volumes of spec.volumes", ".sidecars"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
+    ("!has(self.route) || has(self.ports)",
+     "route needs spec.ports: it sends traffic to the App's Service", ".route"),
+    ("!has(self.route) || !has(self.route.port) || (type(self.route.port) == int ? "
+     "self.ports.exists(p, p.containerPort == self.route.port && p.protocol == 'TCP') : "
+     "self.ports.exists(p, has(p.name) && p.name == self.route.port))",
+     "route.port names no TCP port of spec.ports (give a port's name or containerPort)",
+     ".route.port"),
     *_probe_port_rules(),
 )
 
@@ -1048,6 +1196,9 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     start waits: an App whose pods run already is not stopped when a dependency later stops
     being Ready. Apps that depend on each other in a cycle never start: each is Stalled
     (reason DependencyCycle, naming the cycle)."""
+    route: Route | None = None
+    """Reach the App from outside by host name (an HTTPRoute or an Ingress); see
+    `kubectl explain app.spec.route`."""
 
     def text_size(self) -> int:
         """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""
@@ -1122,9 +1273,41 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
             name = probe.named_port()
             if name is not None and name not in port_names:
                 problems.append(f"probes.{kind}: port {name!r} names no port in spec.ports")
+        if self.route is not None:
+            problems.extend(self._route_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _route_problems(self) -> list[str]:
+        if not self.ports:
+            return ["route needs spec.ports: it sends traffic to the App's Service"]
+        if self.route is not None and self.route.port is None and self.route_port() is None:
+            names = ", ".join(self.port_names())
+            return ["route: no port of spec.ports serves HTTP or HTTPS by its name or "
+                    f"appProtocol ({names}); name the port in route.port"]
+        if self.route_port() is None:
+            return [f"route.port {self.route.port if self.route else None!r} names no TCP "
+                    "port of spec.ports (give a port's name or containerPort)"]
+        return []
+
+    def route_port(self) -> tuple[Port, str] | None:
+        """The port the route sends traffic to, with its name (given or derived): the one
+        route.port names, else the first port that serves the web; None when there is
+        none."""
+        if self.route is None:
+            return None
+        wanted = self.route.port
+        for port, name in zip(self.ports or [], self.port_names(), strict=True):
+            if port.protocol != "TCP":
+                continue
+            if wanted is None and web_scheme(port.app_protocol, name) is not None:
+                return port, name
+            if isinstance(wanted, int) and port.container_port == wanted:
+                return port, name
+            if isinstance(wanted, str) and port.name == wanted:
+                return port, name
+        return None
 
     def port_names(self) -> list[str]:
         """Each port's name, given or derived, in the order of spec.ports. A derived name
@@ -1217,8 +1400,11 @@ class AppStatus(Model):
     selector: str | None = None
     """Label selector of the App's pods (used by `kubectl scale` and autoscalers)."""
     url: str | None = None
-    """In-cluster address of the first port that serves HTTP or HTTPS (by its appProtocol
-    or name), e.g. `http://<app>.<namespace>.svc:8080`; none when no port does."""
+    """The App's address. With a route that carries traffic (its HTTPRoute accepted by the
+    Gateway, or its Ingress given an address): the external one, `https://<first
+    host><first path>` (`http://` without route.tls). Otherwise the in-cluster address of
+    the first port that serves HTTP or HTTPS (by its appProtocol or name), e.g.
+    `http://<app>.<namespace>.svc:8080`; none when no port does."""
     node_port: int | None = None
     """Node port of the first port, when the Service has one."""
     volumes: list[VolumeStatus] | None = None

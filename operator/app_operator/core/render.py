@@ -30,7 +30,11 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 VOLUME_LABEL = f"{model.GROUP}/volume"
 # Selects every object this operator made, of every App (the informers watch these).
 CHILDREN_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-CHILD_KINDS = ("Deployment", "Job", "Service", "PersistentVolumeClaim", "ConfigMap")
+# The route kinds: an App's route is one or the other (route_kind).
+INGRESS, HTTP_ROUTE = "Ingress", "HTTPRoute"
+ROUTE_KINDS = (INGRESS, HTTP_ROUTE)
+CHILD_KINDS = ("Deployment", "Job", "Service", "PersistentVolumeClaim", "ConfigMap",
+               *ROUTE_KINDS)
 # The kind that runs an App's pods: a Job for run-once work (restartPolicy OnFailure or
 # Never), a Deployment otherwise; an App has one of the two, never both.
 WORKLOAD_KINDS = ("Deployment", "Job")
@@ -40,7 +44,8 @@ WORKLOAD_KINDS = ("Deployment", "Job")
 JOB_BACKOFF_LIMIT = {"OnFailure": 6, "Never": 0}
 # What the operator watches: its children, and the pods of its Deployments (read only, for
 # the reasons pods do not run: an image that cannot be pulled, a crash, no room to schedule).
-WATCHED_KINDS = (*CHILD_KINDS, "Pod")
+# HTTPRoutes only once the Gateway API CRDs are found in the cluster (runtime/discovery.py).
+WATCHED_KINDS = (*(k for k in CHILD_KINDS if k != HTTP_ROUTE), "Pod")
 HASH_ANNOTATION = f"{model.GROUP}/desired-hash"
 # On the pod template: a hash of the inline files, so that new content restarts the pods.
 FILES_HASH_ANNOTATION = f"{model.GROUP}/files-hash"
@@ -73,6 +78,7 @@ class Desired:
     claims: list[dict[str, Any]] = field(default_factory=list)
     config_map: dict[str, Any] | None = None  # the inline files, when there are any
     job: dict[str, Any] | None = None
+    route: dict[str, Any] | None = None  # the HTTPRoute or Ingress, when the App has a route
 
     @property
     def workload(self) -> dict[str, Any]:
@@ -82,9 +88,12 @@ class Desired:
         return workload
 
     def objects(self) -> list[dict[str, Any]]:
-        """In the order they are applied: what the pods mount before the pods."""
-        return [obj for obj in (*self.claims, self.config_map, self.service, self.deployment,
-                                self.job) if obj is not None]
+        """In the order they are applied: what the pods mount before the pods, the Service
+        before the route that sends traffic to it, and the workload last: a reconcile that
+        finds a name of the App taken removes what it had just made (reconcile._undo), which
+        no pod has used only if the pods' Deployment or Job is made after everything else."""
+        return [obj for obj in (*self.claims, self.config_map, self.service, self.route,
+                                self.deployment, self.job) if obj is not None]
 
 
 def selector_labels(app: AppRef) -> dict[str, str]:
@@ -439,12 +448,149 @@ def render_claims(app: AppRef, spec: AppSpec,
     return claims
 
 
+def route_kind(spec: AppSpec, gateway_api: bool) -> str | None:
+    """Which object serves the App's route: an HTTPRoute when it names a Gateway, an Ingress
+    when it names an ingress class or no parent at all; None without a route, and None for
+    a Gateway while the Gateway API CRDs are not installed (the App waits for them: an
+    Ingress in its place would bypass the Gateway the author chose)."""
+    route = spec.route
+    if route is None:
+        return None
+    if route.parent is not None and route.parent.gateway is not None:
+        return HTTP_ROUTE if gateway_api else None
+    return INGRESS
+
+
+def route_backend(spec: AppSpec) -> int | None:
+    """The Service port the route sends traffic to (model.AppSpec.route_port)."""
+    found = spec.route_port()
+    if found is None:
+        return None
+    port, _name = found
+    return port.service_port or port.container_port
+
+
+def tls_secret_name(app: AppRef, spec: AppSpec) -> str | None:
+    """The Secret an Ingress's TLS names: the App's, or `<app>-tls` for cert-manager."""
+    tls = spec.route.tls if spec.route else None
+    if tls is None:
+        return None
+    if tls.secret_name is not None:
+        return tls.secret_name
+    return f"{app.name}-tls" if tls.issuer or tls.cluster_issuer else None
+
+
+def render_http_route(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """An HTTPRoute to the App's Service, attached to the Gateway the App names. The fields
+    the API server defaults (a parentRef's group and kind, a backendRef's weight) are
+    written out, so that what is applied is what is stored."""
+    route, port = spec.route, route_backend(spec)
+    if route is None or route.parent is None or route.parent.gateway is None or port is None:
+        return None
+    gateway = route.parent.gateway
+    parent: dict[str, Any] = {"group": model.GATEWAY_GROUP, "kind": "Gateway",
+                              "name": gateway.name}
+    if gateway.namespace is not None:
+        parent["namespace"] = gateway.namespace
+    if gateway.section_name is not None:
+        parent["sectionName"] = gateway.section_name
+    return with_desired_hash({
+        "apiVersion": f"{model.GATEWAY_GROUP}/v1", "kind": HTTP_ROUTE,
+        "metadata": _metadata(app, app.name),
+        "spec": {
+            "parentRefs": [parent],
+            "hostnames": list(route.hosts),
+            "rules": [{
+                "matches": [{"path": {"type": "PathPrefix", "value": path}}
+                            for path in route.paths],
+                "backendRefs": [{"group": "", "kind": "Service", "name": app.name,
+                                 "port": port, "weight": 1}],
+            }],
+        },
+    })
+
+
+def render_ingress(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
+    """An Ingress to the App's Service: one rule per host, one Prefix path per path; TLS
+    from the App's Secret, issued by cert-manager when the App names an issuer."""
+    route, port = spec.route, route_backend(spec)
+    if route is None or port is None:
+        return None
+    backend = {"service": {"name": app.name, "port": {"number": port}}}
+    paths = [{"path": path, "pathType": "Prefix", "backend": backend} for path in route.paths]
+    ingress_spec: dict[str, Any] = {
+        "rules": [{"host": host, "http": {"paths": paths}} for host in route.hosts]}
+    if route.parent is not None and route.parent.ingress_class_name is not None:
+        ingress_spec["ingressClassName"] = route.parent.ingress_class_name
+    annotations: dict[str, str] = {}
+    if route.tls is not None:
+        tls: dict[str, Any] = {"hosts": list(route.hosts)}
+        secret = tls_secret_name(app, spec)
+        if secret is not None:
+            tls["secretName"] = secret
+        ingress_spec["tls"] = [tls]
+        if route.tls.issuer is not None:
+            annotations[model.CERT_MANAGER_ISSUER] = route.tls.issuer
+        if route.tls.cluster_issuer is not None:
+            annotations[model.CERT_MANAGER_CLUSTER_ISSUER] = route.tls.cluster_issuer
+    return with_desired_hash({
+        "apiVersion": "networking.k8s.io/v1", "kind": INGRESS,
+        "metadata": _metadata(app, app.name, annotations=annotations),
+        "spec": ingress_spec,
+    })
+
+
+def render_route(app: AppRef, spec: AppSpec, gateway_api: bool) -> dict[str, Any] | None:
+    kind = route_kind(spec, gateway_api)
+    if kind == HTTP_ROUTE:
+        return render_http_route(app, spec)
+    if kind == INGRESS:
+        return render_ingress(app, spec)
+    return None
+
+
+def route_hosts(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (host, path prefix) pairs an HTTPRoute or Ingress serves, read from the object
+    (another App's, for the conflict check); a path is without its trailing `/`, since
+    `/api` and `/api/` route the same requests to the same place as far as a person is
+    concerned."""
+    spec = obj.get("spec") or {}
+    pairs: list[tuple[str, str]] = []
+    if obj.get("kind") == HTTP_ROUTE:
+        paths = [str(((m.get("path") or {}).get("value")) or "/")
+                 for rule in spec.get("rules") or [] for m in rule.get("matches") or [{}]]
+        for host in spec.get("hostnames") or []:
+            pairs.extend((str(host), path) for path in paths or ["/"])
+    elif obj.get("kind") == INGRESS:
+        for rule in spec.get("rules") or []:
+            host = rule.get("host")
+            if host:
+                pairs.extend((str(host), str(p.get("path") or "/"))
+                             for p in (rule.get("http") or {}).get("paths") or [])
+    return sorted({(host, _path_key(path)) for host, path in pairs})
+
+
+def _path_key(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def wanted_hosts(spec: AppSpec) -> list[tuple[str, str]]:
+    """The (host, path prefix) pairs the App's route asks for, as route_hosts reads them."""
+    if spec.route is None:
+        return []
+    return sorted({(host, _path_key(path)) for host in spec.route.hosts
+                   for path in spec.route.paths})
+
+
 def render_all(app: AppRef, spec: AppSpec, kept: frozenset[str] = frozenset(),
-               held: bool = False) -> Desired:
+               held: bool = False, gateway_api: bool = False) -> Desired:
+    """`held`: the App waits for its dependencies (dependsOn); `gateway_api`: whether the
+    cluster has the Gateway API CRDs (runtime discovery)."""
     return Desired(
         deployment=None if spec.run_once else render_deployment(app, spec, held),
         job=render_job(app, spec, held) if spec.run_once else None,
         service=render_service(app, spec),
         claims=render_claims(app, spec, kept),
         config_map=render_config_map(app, spec),
+        route=render_route(app, spec, gateway_api),
     )

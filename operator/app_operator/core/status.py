@@ -19,9 +19,11 @@ from app_operator.core.model import (
     Condition,
     Port,
     VolumeStatus,
-    app_protocol_name,
 )
-from app_operator.core.render import AppRef, claim_name, label_selector
+from app_operator.core.model import (
+    web_scheme as model_web_scheme,
+)
+from app_operator.core.render import HTTP_ROUTE, INGRESS, AppRef, claim_name, label_selector
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 # Run-once Apps (a Job) have a fourth condition: True once the Job's pod ran to success for
@@ -50,6 +52,26 @@ RETRYING_AFTER_ERROR = "RetryingAfterError"
 COMPLETED = "Completed"
 RUNNING = "Running"
 JOB_FAILED = "JobFailed"
+# The route's: its host taken by another App, the Gateway API missing, the route waiting
+# for its gateway or ingress controller. A gateway's own reasons for refusing an HTTPRoute
+# (NoMatchingParent, NotAllowedByListeners, ...) become the App's reason as they are.
+HOST_CONFLICT = "HostConflict"
+GATEWAY_API_MISSING = "GatewayAPIMissing"
+ROUTE_PENDING = "RoutePending"
+ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
+# What a person can do about a gateway's reason for not accepting a route.
+_ROUTE_HINTS = {
+    "NoMatchingParent": "no such Gateway, or no listener of that name (check "
+                        "route.parent.gateway)",
+    "NotAllowedByListeners": "the Gateway's listeners do not allow routes from this namespace "
+                             "(their allowedRoutes); ask the Gateway's owner, or choose "
+                             "another Gateway",
+    "NoMatchingListenerHostname": "no listener of the Gateway serves these hosts",
+    "UnsupportedValue": "the gateway does not support a value of the route",
+    "RefNotPermitted": "a reference to another namespace is not allowed by a ReferenceGrant",
+    "InvalidCertificateRef": "the TLS Secret is missing or invalid",
+    "BackendNotFound": "the App's Service is missing",
+}
 
 # Messages are for people; a message that copies an API server's answer can be very long
 # (hundreds of field errors), and a status too large is refused as a whole.
@@ -87,6 +109,10 @@ class Observed:
     hold: Hold | None = None
     retained_claims: list[str] = field(default_factory=list)
     pods: list[dict[str, Any]] = field(default_factory=list)
+    # The HTTPRoute or Ingress (None: none yet), and which kind the App's route is (None:
+    # no route, or a Gateway while the Gateway API CRDs are missing).
+    route: dict[str, Any] | None = None
+    route_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,18 +126,8 @@ class Progress:
 
 
 def web_scheme(port: Port, name: str) -> str | None:
-    """`http` or `https` when the port serves the web, as its appProtocol says, else its name
-    (given or derived) in the service-mesh convention `<protocol>[-<suffix>]` (`http`,
-    `http2`, `https-admin`; `web` and `www` too); None for any other port (a database, a
-    queue): an address like `http://db:5432` would be wrong."""
-    if port.app_protocol is not None:
-        said = app_protocol_name(port.app_protocol) or ""
-    else:
-        name = name.lower()
-        said = "http" if name in ("web", "www") else name.split("-", 1)[0]
-    if said in ("http", "http2"):
-        return "http"
-    return "https" if said == "https" else None
+    """`http` or `https` when the port serves the web (model.web_scheme), else None."""
+    return model_web_scheme(port.app_protocol, name)
 
 
 def url_for(app: AppRef, port: Port, name: str) -> str | None:
@@ -389,7 +405,10 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
         return Progress(True, SUSPENDED, "suspended: scaled to 0, Service and volumes kept")
     if desired == 0:
         return Progress(True, SCALED_TO_ZERO, "scaled to 0 replicas")
-    url = app_url(app, spec)
+    routed = route_progress(app, spec, observed)
+    if routed is not None:
+        return routed
+    url = route_url(spec) if spec.route is not None else app_url(app, spec)
     where = f" at {url}" if url else ""
     return Progress(True, AVAILABLE, f"{available} of {desired} replicas available{where}")
 
@@ -397,6 +416,23 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
 def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any]:
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return {}
+
+
+def route_url(spec: AppSpec) -> str | None:
+    """The external address of the App's route: its first host and path prefix."""
+    route = spec.route
+    if route is None:
+        return None
+    scheme = "https" if route.tls is not None else "http"
+    path = route.paths[0]
+    return f"{scheme}://{route.hosts[0]}{'' if path == '/' else path}"
+
+
+def _route_condition(parent: dict[str, Any], kind: str) -> dict[str, Any]:
+    for condition in parent.get("conditions") or []:
+        if condition.get("type") == kind:
             return dict(condition)
     return {}
 
@@ -437,6 +473,76 @@ def job_progress(app: AppRef, spec: AppSpec, observed: Observed,
     tried = f", {failures} failed before" if failures else ""
     return Progress(False, RUNNING, f"running: {active} pod{'s' if active != 1 else ''} "
                     f"active{tried}")
+
+
+def _same_parent(ref: dict[str, Any], name: str, namespace: str, section: str | None,
+                 route_namespace: str) -> bool:
+    """Whether a parentRef in the route's status is the Gateway the App names."""
+    return (ref.get("kind", "Gateway") == "Gateway" and ref.get("name") == name
+            and (ref.get("namespace") or route_namespace) == namespace
+            and ref.get("sectionName") == section)
+
+
+def route_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress | None:
+    """Whether the App's route carries traffic; None when it does (or there is no route).
+    An HTTPRoute does once its Gateway's controller has Accepted it and resolved its
+    references (its status.parents), for the route's current generation; an Ingress once
+    an ingress controller gave it an address. What a gateway refuses is Stalled with the
+    gateway's own reason: only a change of the App or of the Gateway helps, and either
+    wakes the App (the route's status changes)."""
+    route = spec.route
+    if route is None:
+        return None
+    kind = observed.route_kind
+    if kind is None:
+        return Progress(False, GATEWAY_API_MISSING, (
+            "the route names a Gateway, but the Gateway API CRDs (gateway.networking.k8s.io) "
+            "are not installed in the cluster; the HTTPRoute is made once they are"))
+    obj = observed.route
+    if obj is None:
+        return Progress(False, ROLLING_OUT, f"waiting for {kind} {app.name} to be created")
+    if kind == INGRESS:
+        addresses = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if addresses:
+            return None
+        parent = route.parent
+        which = (f"of class {parent.ingress_class_name}" if parent is not None
+                 and parent.ingress_class_name else "of the cluster's default class")
+        return Progress(False, ROUTE_PENDING, f"waiting for an ingress controller {which} to "
+                        f"give Ingress {app.name} an address")
+    assert kind == HTTP_ROUTE and route.parent is not None and route.parent.gateway is not None
+    gateway = route.parent.gateway
+    namespace = gateway.namespace or app.namespace
+    shown = f"Gateway {namespace}/{gateway.name}" + (
+        f" (listener {gateway.section_name})" if gateway.section_name else "")
+    parents = [p for p in (obj.get("status") or {}).get("parents") or []
+               if _same_parent(p.get("parentRef") or {}, gateway.name, namespace,
+                               gateway.section_name, app.namespace)]
+    generation = _int(obj, "metadata", "generation")
+    waiting = Progress(False, ROUTE_PENDING, f"waiting for {shown} to accept HTTPRoute "
+                       f"{app.name} (no gateway controller has answered for this version)")
+    if not parents:
+        return waiting
+    for parent in parents:
+        accepted = _route_condition(parent, "Accepted")
+        resolved = _route_condition(parent, "ResolvedRefs")
+        if _int(accepted, "observedGeneration") < generation:
+            return waiting
+        for condition, verb in ((accepted, "does not accept"),
+                                (resolved, "cannot resolve the references of")):
+            if condition.get("status") != "False" or condition.get("reason") == "Pending":
+                continue
+            reason = str(condition.get("reason") or ROUTE_NOT_ACCEPTED)
+            hint = _ROUTE_HINTS.get(reason)
+            said = condition.get("message") or reason
+            message = f"{shown} {verb} HTTPRoute {app.name}: {reason}: {said}" + (
+                f" ({hint})" if hint else "")
+            if reason == "BackendNotFound" and observed.service is None:
+                return Progress(False, ROUTE_PENDING, message)  # being created
+            return Progress(False, reason, message, stalled=True)
+        if accepted.get("status") != "True" or resolved.get("status", "True") != "True":
+            return waiting
+    return None
 
 
 def _condition(kind: str, value: bool, reason: str, message: str, generation: int,
@@ -491,12 +597,20 @@ def compute_status(app: AppRef, generation: int, spec: AppSpec | None, observed:
     says why); `previous` is the status the App has now, to keep transition times."""
     progress = None
     if problem is None and spec is not None:
+        # A route a gateway refuses is said at once, not after the rollout.
+        routed = route_progress(app, spec, observed)
+        if routed is not None and routed.stalled:
+            problem = Problem(routed.reason, routed.message)
+    if problem is None and spec is not None:
         progress = rollout_progress(app, spec, observed, now)
         if progress.stalled:  # a rollout that cannot proceed is a problem like any other
             problem, progress = Problem(progress.reason, progress.message), None
     url = node_port = None
     if spec is not None and spec.ports and observed.service is not None:
-        url = app_url(app, spec)
+        # The route's external address once it carries traffic, else the in-cluster one.
+        carried = spec.route is not None and observed.route is not None and route_progress(
+            app, spec, observed) is None
+        url = route_url(spec) if carried else app_url(app, spec)
         node_port = (observed.service.get("spec", {}).get("ports") or [{}])[0].get("nodePort")
     found = conditions(progress, problem, generation, (previous or {}).get("conditions"), now)
     if spec is not None and spec.run_once:

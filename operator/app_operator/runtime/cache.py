@@ -181,6 +181,7 @@ def is_child(obj: Obj) -> bool:
             return False
         owner = str(ref.get("name", ""))
         return {"Deployment": name == owner, "Job": name == owner, "Service": name == owner,
+                "Ingress": name == owner, "HTTPRoute": name == owner,
                 "ConfigMap": name == f"{owner}-files",
                 "PersistentVolumeClaim": name.startswith(f"{owner}-")}.get(str(kind), False)
     if kind == "PersistentVolumeClaim":
@@ -189,6 +190,13 @@ def is_child(obj: Obj) -> bool:
         return (isinstance(uid, str) and 0 < len(uid) <= _NAME_ONLY_VALUE_MAX) or (
             annotations.get(render.KEPT_ANNOTATION) == "true")
     return False
+
+
+def _hosts_of(obj: Obj) -> set[str]:
+    """The hosts a route that is an App's child serves (none for any other object)."""
+    if obj.get("kind") not in render.ROUTE_KINDS or not is_child(obj):
+        return set()
+    return {host for host, _path in render.route_hosts(obj)}
 
 
 def _name_only(obj: Obj) -> Obj:
@@ -312,6 +320,9 @@ class Store:
         self._label = index_label
         self._objects: dict[Key, Obj] = {}
         self._index: dict[Key, set[str]] = {}
+        # Routes (HTTPRoutes, Ingresses) by the hosts they serve: the host conflict check
+        # looks up the few routes of its hosts, not every route of the cluster.
+        self._hosts: dict[str, set[Key]] = {}
         # The resourceVersion up to which the list and watch have brought the store.
         self._position: int | None = None
         # uid -> the version the operator deleted: versions up to it are not brought back.
@@ -351,6 +362,8 @@ class Store:
         instance = self._instance(obj)
         if instance is not None:
             self._index.setdefault(instance, set()).add(key[1])
+        for host in _hosts_of(obj):
+            self._hosts.setdefault(host, set()).add(key)
         self._count_ignored(key, obj, ignored=obj.get("kind") in render.CHILD_KINDS
                             and not is_child(obj))
 
@@ -384,6 +397,12 @@ class Store:
             return len(self._ignored)
 
     def _unindex(self, key: Key, obj: Obj) -> None:
+        for host in _hosts_of(obj):
+            keys = self._hosts.get(host)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._hosts[host]
         instance = self._instance(obj)
         if instance is not None:
             names = self._index.get(instance)
@@ -529,6 +548,11 @@ class Store:
     def objects(self) -> list[Obj]:
         with self._lock:
             return list(self._objects.values())
+
+    def with_host(self, host: str) -> list[Obj]:
+        """The routes that serve this host."""
+        with self._lock:
+            return [self._objects[key] for key in sorted(self._hosts.get(host, ()))]
 
     def __len__(self) -> int:
         with self._lock:
@@ -724,18 +748,48 @@ class Children:
         self.namespaces = list(namespaces)
         self._selector = dict(part.split("=", 1) for part in label_selector.split(","))
         self._on_change: Callable[[Obj, bool], None] = lambda _obj, _gone: None
-        self.informers = {
-            (kind, namespace): Informer(source, kind, label_selector, index_label, namespace,
-                                        on_change=self._changed)
-            for kind in kinds for namespace in self.namespaces}
+        self._source, self._label_selector, self._index_label = (
+            source, label_selector, index_label)
+        self._started = False
+        self._add_lock = threading.Lock()
+        # Replaced whole, never changed in place: other threads iterate over it while a kind
+        # is added (add_kind).
+        self.informers: dict[tuple[str, str | None], Informer] = {}
+        for kind in kinds:
+            self._informers_for(kind)
+
+    def _informers_for(self, kind: str) -> list[Informer]:
+        new = {(kind, namespace): Informer(self._source, kind, self._label_selector,
+                                           self._index_label, namespace,
+                                           on_change=self._changed)
+               for namespace in self.namespaces if (kind, namespace) not in self.informers}
+        self.informers = {**self.informers, **new}
+        return list(new.values())
+
+    def add_kind(self, kind: str) -> bool:
+        """Watch one more kind from now on (HTTPRoutes, once the Gateway API CRDs are found
+        in the cluster): its informers start at once if the others have. Returns whether
+        the kind is new. Until its informers have listed, the Apps of their namespaces wait
+        (`holding`), as at the start."""
+        with self._add_lock:
+            added = self._informers_for(kind)
+            if self._started:
+                for informer in added:
+                    informer.start()
+        return bool(added)
+
+    def watches(self, kind: str) -> bool:
+        return any(k == kind for k, _ in self.informers)
 
     def _changed(self, obj: Obj, gone: bool) -> None:
         self._on_change(obj, gone)
 
     def start(self, on_change: Callable[[Obj, bool], None]) -> None:
         self._on_change = on_change
-        for informer in self.informers.values():
-            informer.start()
+        with self._add_lock:
+            self._started = True
+            for informer in self.informers.values():
+                informer.start()
 
     def stop(self) -> None:
         for informer in self.informers.values():
@@ -782,6 +836,18 @@ class Children:
     def of_instance(self, kind: str, namespace: str, instance: str) -> list[Obj]:
         store = self._store(kind, namespace)
         return store.of_instance(namespace, instance) if store is not None else []
+
+    def with_hosts(self, kind: str, hosts: Iterable[str]) -> list[Obj]:
+        """The routes of a kind that serve one of these hosts, in every namespace the
+        informers watch (for the host conflict check), each once."""
+        found: dict[tuple[str, str], Obj] = {}
+        for (each, _), informer in self.informers.items():
+            if each != kind:
+                continue
+            for host in hosts:
+                for obj in informer.store.with_host(host):
+                    found[Store.key(obj)] = obj
+        return [found[key] for key in sorted(found)]
 
     def remember(self, obj: Obj) -> None:
         """An object as a write of ours returned it."""

@@ -233,11 +233,25 @@ class Controller:
 
     def on_child_change(self, body: dict[str, Any], gone: bool) -> None:
         meta = body.get("metadata", {})
+        if body.get("kind") in render.ROUTE_KINDS:
+            # A route that changed or went may free a host that other Apps were refused.
+            for waiting in self.reconciler.waiting():
+                if self.known(waiting):
+                    self.queue.add(waiting)
         instance = (meta.get("labels") or {}).get(render.INSTANCE_LABEL)
         if not instance:
             return
         key = (meta.get("namespace", ""), instance)
         if self.known(key):
+            self.queue.add(key)
+
+    def watch_kind(self, kind: str) -> None:
+        """Watch one more kind of child from now on (HTTPRoutes, once the Gateway API is
+        found), and look at every App again: those naming a Gateway can have their route."""
+        if not self.reconciler.children.add_kind(kind):
+            return
+        keys = [key_of(obj) for informer in self.apps for obj in informer.store.objects()]
+        for key in keys:
             self.queue.add(key)
 
     def forget(self, key: AppKey) -> None:

@@ -32,6 +32,7 @@ from app_operator.core import model, render
 from app_operator.runtime import leader, metrics
 from app_operator.runtime.cache import Children, Informer
 from app_operator.runtime.controller import Controller
+from app_operator.runtime.discovery import GatewayApiDiscovery
 from app_operator.runtime.health import Health
 from app_operator.runtime.kube import Kube, RateLimiter, load_client
 from app_operator.runtime.leader import LeaderElector
@@ -42,6 +43,7 @@ log = logging.getLogger("app_operator.handlers")
 _controller: Controller | None = None
 _elector: LeaderElector | None = None
 _health: Health | None = None
+_discovery: GatewayApiDiscovery | None = None
 
 # The exit status of a replica that lost the Lease (controller-runtime's manager exits
 # non-zero too): its pod restarts and waits as a standby.
@@ -81,13 +83,17 @@ def options_of(settings: kopf.OperatorSettings) -> RunOptions:
 
 
 def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
-                     resync: float) -> Controller:
-    children = Children(kube, render.WATCHED_KINDS, render.CHILDREN_SELECTOR,
+                     resync: float, gateway_api: bool = False) -> Controller:
+    """`gateway_api`: whether the cluster serves HTTPRoutes now (discovery.py); they are
+    watched from the start if it does, else once they appear (Controller.watch_kind)."""
+    kinds = (*render.WATCHED_KINDS, render.HTTP_ROUTE) if gateway_api else render.WATCHED_KINDS
+    children = Children(kube, kinds, render.CHILDREN_SELECTOR,
                         render.INSTANCE_LABEL, namespaces,
                         fetch=lambda kind, namespace, name: kube.get(
                             kind, namespace, name, cached=True), optional=("Pod",))
     apps = [Informer(kube, model.KIND, "", namespace=namespace) for namespace in namespaces]
-    reconciler = Reconciler(kube, children)
+    reconciler = Reconciler(kube, children,
+                            gateway_api=lambda: children.watches(render.HTTP_ROUTE))
     controller = Controller(reconciler, apps, workers=workers, resync_seconds=resync)
     reconciler.remember_app = controller.remember_app
     reconciler.find_app = lambda namespace, name: controller.app((namespace, name))
@@ -96,17 +102,22 @@ def build_controller(kube: Kube, namespaces: list[str | None], workers: int,
 
 @kopf.on.startup()
 def start(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _controller, _elector, _health
+    global _controller, _elector, _health, _discovery
     settings.posting.enabled = False
     settings.scanning.disabled = True
     options = options_of(settings)
     namespaces: list[str | None] = list(options.namespaces) or [None]
-    informers = (len(render.WATCHED_KINDS) + 1) * len(namespaces)
-    # One connection per worker, per informer's watch, and one for events.
+    informers = (len(render.WATCHED_KINDS) + 2) * len(namespaces)
+    # One connection per worker, per informer's watch (HTTPRoutes' included), and one for
+    # events.
     kube = Kube(load_client(pool_size=options.workers + informers + 2),
                 limiter=RateLimiter(options.qps, options.burst))
-    _controller = build_controller(kube, namespaces, options.workers, options.resync_seconds)
+    discovery = _discovery = GatewayApiDiscovery(
+        kube, on_found=lambda: controller.watch_kind(render.HTTP_ROUTE))
+    _controller = build_controller(kube, namespaces, options.workers, options.resync_seconds,
+                                   gateway_api=discovery.check())
     controller = _controller
+    discovery.start()
     if options.leader_election_namespace:
         identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         try:
@@ -180,5 +191,7 @@ def stop(**_: Any) -> None:
     # takes over without waiting for the reconciles in flight here to end.
     if _elector is not None:
         _elector.stop()
+    if _discovery is not None:
+        _discovery.stop()
     if _controller is not None:
         _controller.stop()

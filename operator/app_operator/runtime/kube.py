@@ -52,6 +52,8 @@ RESOURCES = {
     "Service": ("/api/v1", "services"),
     "PersistentVolumeClaim": ("/api/v1", "persistentvolumeclaims"),
     "ConfigMap": ("/api/v1", "configmaps"),
+    "Ingress": ("/apis/networking.k8s.io/v1", "ingresses"),
+    "HTTPRoute": (f"/apis/{model.GATEWAY_GROUP}/v1", "httproutes"),
     "Pod": ("/api/v1", "pods"),
     "Event": ("/api/v1", "events"),
     model.KIND: (f"/apis/{model.API_VERSION}", model.PLURAL),
@@ -254,6 +256,17 @@ class Kube:
                 return None
             raise
         return result
+
+    def serves(self, group_version: str, plural: str) -> bool:
+        """Whether the API server serves this resource (API discovery): False when the
+        group/version is unknown (404)."""
+        try:
+            result = self.request("GET", f"/apis/{group_version}")
+        except KubeError as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(r.get("name") == plural for r in (result or {}).get("resources") or [])
 
     def list_all(self, kind: str, namespace: str | None, label_selector: str,
                  keep: Callable[[dict[str, Any]], T] = _whole) -> tuple[list[T], str]:

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from app_operator.core import dependencies, drift, render, status
 from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
-from app_operator.runtime.cache import Children, digest_payload
+from app_operator.runtime.cache import Children, digest_payload, is_child
 from app_operator.runtime.kube import Kube, KubeError, now
 
 # Named as users read it in the log (kopf shows 20 characters of a logger's name).
@@ -214,11 +214,29 @@ def overridden_note(overridden: dict[tuple[str, str], tuple[str, ...]]) -> str:
             "not applied again until the App or that object changes")
 
 
+def _created(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """The order in which routes claimed their hosts: the oldest first, then by namespace
+    and name (creation times have a resolution of one second)."""
+    meta = obj.get("metadata") or {}
+    return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""),
+            str(meta.get("name") or ""))
+
+
+def _app_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The App ownerReference of another App's route (None: not an App's)."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == KIND and str(
+                ref.get("apiVersion", "")).startswith(f"{GROUP}/"):
+            return dict(ref)
+    return None
+
+
 class Reconciler:
     def __init__(self, kube: Kube, children: Children,
                  remember_app: Callable[[dict[str, Any]], None] = lambda _app: None,
                  find_app: Callable[[str, str], dict[str, Any] | None] = (
-                     lambda _namespace, _name: None)) -> None:
+                     lambda _namespace, _name: None),
+                 gateway_api: Callable[[], bool] = lambda: False) -> None:
         self.kube = kube
         # Other Apps, from the App store, by namespace and name: what dependsOn is judged on.
         self.find_app = find_app
@@ -226,6 +244,12 @@ class Reconciler:
         # answers back into the informers' stores.
         self.children = children
         self.remember_app = remember_app
+        # Whether the cluster has the Gateway API CRDs (runtime/discovery.py says).
+        self.gateway_api = gateway_api
+        # Per App (namespace, name): the hosts it was refused because another App's route
+        # serves them. When that route changes or goes, these Apps are looked at again
+        # (waiting). Cleared with the rest in `forget`.
+        self._waiting: dict[tuple[str, str], frozenset[str]] = {}
         # Per App (namespace, name): its children whose apply was found futile. Kept here,
         # the one memory the reconciler has of an App; `forget` clears it when the App goes.
         self._overridden: dict[tuple[str, str], dict[tuple[str, str], _Overridden]] = {}
@@ -235,6 +259,20 @@ class Reconciler:
         """The App is gone: what the reconciler remembered of it goes too."""
         with self._lock:
             self._overridden.pop((namespace, name), None)
+            self._waiting.pop((namespace, name), None)
+
+    def waiting(self) -> list[tuple[str, str]]:
+        """The Apps refused a host because another App's route had it: any change of an
+        App's route may free it (a route's old hosts are not in its watch event)."""
+        with self._lock:
+            return sorted(self._waiting)
+
+    def _wait_for(self, app: AppRef, hosts: frozenset[str]) -> None:
+        with self._lock:
+            if hosts:
+                self._waiting[(app.namespace, app.name)] = hosts
+            else:
+                self._waiting.pop((app.namespace, app.name), None)
 
     def _held(self, app: AppRef) -> dict[tuple[str, str], _Overridden]:
         with self._lock:
@@ -299,7 +337,8 @@ class Reconciler:
         """While a name is taken, the App's own children are not made (a Service of the
         App's name would send its traffic to pods it does not know): those the create-only
         applies made before reaching the taken name go again. They were made a moment ago
-        and before the Deployment (the last to be applied), so no pod has used them."""
+        and before the workload (the Deployment or Job, the last to be applied), so no pod
+        has used them."""
         for obj in made:
             meta = obj["metadata"]
             self.kube.delete(obj["kind"], meta["namespace"], meta["name"], meta["uid"])
@@ -313,7 +352,9 @@ class Reconciler:
         children they do not hold are created only if their names are free (`_Unseen` if
         one is not) and listed in `made`; without, missing names are read from the API
         server first."""
-        live = self._read(app, spec, fetch=made is None)
+        gateway_api = self.gateway_api()
+        route_kind = render.route_kind(spec, gateway_api)
+        live = self._read(app, spec, gateway_api, route_kind, fetch=made is None)
         kept = frozenset(name for (kind, name), obj in live.items()
                          if kind == "PersistentVolumeClaim" and obj is not None
                          and render.is_kept_claim(obj, app))
@@ -321,15 +362,23 @@ class Reconciler:
         hold = dependencies.hold(app.name, spec, lambda name: self.find_app(app.namespace, name),
                                  live.get((workload, app.name)))
         desired = render.render_all(app, spec, kept,
-                                    held=hold is not None and hold.replicas_held)
-        observed = Observed(hold=hold)
+                                    held=hold is not None and hold.replicas_held,
+                                    gateway_api=gateway_api)
+        conflict = self._host_conflict(app, spec, live)
+        if conflict is not None:
+            # The rest of the App runs; only the route is refused (and removed, should it
+            # exist: a host is never served by two Apps' routes).
+            desired = replace(desired, route=None)
+        observed = Observed(hold=hold, route_kind=route_kind)
         try:
             self._check_ownership(app, desired, live)
             refused = self._apply(body, app, desired, live, outcome, made)
-            self._prune(body, app, spec, live, outcome, observed)
+            self._prune(body, app, spec, live, outcome, observed, desired)
             if refused:
                 # Every child that could be applied was; each refused one is named.
                 outcome.problem = Problem(status.API_REFUSED, "; ".join(refused))
+            elif conflict is not None:
+                outcome.problem = conflict
         except _Stall as stall:
             outcome.problem = stall.problem
         except KubeError as error:
@@ -344,6 +393,7 @@ class Reconciler:
         observed.pods = self.children.of_instance("Pod", app.namespace, app.name)
         observed.service = live.get(("Service", app.name)) if desired.service else None
         observed.shared = render.shared_claims(spec)
+        observed.route = live.get(_key(desired.route)) if desired.route else None
         observed.claims = {
             volume.name: (self._shared_claim(app, volume.claim_name) if volume.claim_name
                           else live.get(("PersistentVolumeClaim",
@@ -356,9 +406,11 @@ class Reconciler:
         outcome.requeue_after = status.recheck_after(observed, moment)
         self._finish(body, app, spec, observed, outcome, moment)
 
-    def _read(self, app: AppRef, spec: AppSpec, fetch: bool) -> dict[tuple[str, str], Any]:
-        """The live children: the Deployment, the Service (also when it should go), and every
-        claim labelled for this App (also those the spec no longer names).
+    def _read(self, app: AppRef, spec: AppSpec, gateway_api: bool, route_kind: str | None,
+              fetch: bool) -> dict[tuple[str, str], Any]:
+        """The live children: the workload, the Service and the routes (also when they should
+        go), and every claim labelled for this App (also those the spec no longer names).
+        HTTPRoutes only where the Gateway API is installed (no informer else).
 
         Without `fetch`, what the stores hold: a name they do not hold is then created with a
         create-only apply (`_apply`), which the API server refuses if the name is taken, and
@@ -381,6 +433,11 @@ class Reconciler:
                 "ConfigMap", app.namespace, files,
                 fetch=fetch and any(f.content is not None for f in spec.files or [])),
         }
+        for kind in render.ROUTE_KINDS:
+            if kind == render.HTTP_ROUTE and not gateway_api:
+                continue
+            live[(kind, app.name)] = self.children.get(kind, app.namespace, app.name,
+                                                       fetch=fetch and kind == route_kind)
         for claim in self.children.of_instance("PersistentVolumeClaim", app.namespace,
                                                app.name):
             live[("PersistentVolumeClaim", claim["metadata"]["name"])] = claim
@@ -408,6 +465,55 @@ class Reconciler:
         if deployment is not None and owner_of(deployment, app) is not None:
             deployment = None
         return Observed(deployment=deployment)
+
+    def _host_conflict(self, app: AppRef, spec: AppSpec,
+                       live: dict[tuple[str, str], Any]) -> Problem | None:
+        """Whether another App's route serves a host this App's route asks for: the same host
+        and path prefix in this namespace, or the same host at all in another one (a host
+        is served by the Apps of one namespace: another team must not take its paths). The
+        route that was made first keeps the host; the other App is Stalled, and looked at
+        again when that route changes or goes (waiting). Only Apps' routes are
+        compared: routes made by other hands are the gateway's to judge. An App in another
+        namespace is not named (its author may know nothing of it, issue 23)."""
+        wanted = render.wanted_hosts(spec)
+        if not wanted:
+            self._wait_for(app, frozenset())
+            return None
+        mine = [obj for kind in render.ROUTE_KINDS
+                if (obj := live.get((kind, app.name))) is not None
+                and owner_of(obj, app) is None]
+        first = min((_created(obj) for obj in mine), default=None)
+        clashes: list[str] = []
+        taken: set[str] = set()
+        for kind in render.ROUTE_KINDS:
+            for other in self.children.with_hosts(kind, {host for host, _ in wanted}):
+                owner = _app_of(other)
+                meta = other.get("metadata") or {}
+                if owner is None or owner.get("uid") == app.uid or not is_child(other):
+                    continue
+                if meta.get("deletionTimestamp"):
+                    continue
+                if first is not None and first < _created(other):
+                    continue  # ours was there first: the other App gives way
+                here = meta.get("namespace") == app.namespace
+                theirs = render.route_hosts(other)
+                for host, path in wanted:
+                    if not any(h == host and (p == path or not here) for h, p in theirs):
+                        continue
+                    taken.add(host)
+                    if here:
+                        clashes.append(f"{host}{'' if path == '/' else path} is routed by App "
+                                       f"{owner.get('name')} ({kind} {meta.get('name')})")
+                    else:
+                        clashes.append(f"{host} is routed by an App in another namespace")
+        self._wait_for(app, frozenset(taken))
+        if not clashes:
+            return None
+        shown = sorted(set(clashes))
+        return Problem(status.HOST_CONFLICT, (
+            "route refused: " + "; ".join(shown[:5]) + (" ..." if len(shown) > 5 else "")
+            + "; choose another host or path, or remove the route from the other App "
+            "(a host is served by one App per path, and by the Apps of one namespace)"))
 
     def _check_ownership(self, app: AppRef, desired: Desired,
                          live: dict[tuple[str, str], Any]) -> None:
@@ -559,12 +665,18 @@ class Reconciler:
         return fields
 
     def _prune(self, body: dict[str, Any], app: AppRef, spec: AppSpec,
-               live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed) -> None:
+               live: dict[tuple[str, str], Any], outcome: Outcome, observed: Observed,
+               desired: Desired) -> None:
+        # A route goes when the App no longer has one, when it changed kind (an ingress
+        # class became a Gateway) and when its host is refused.
+        routes = [((kind, app.name), desired.route is not None and desired.route["kind"] == kind)
+                  for kind in render.ROUTE_KINDS]
         for key, wanted_now in ((("Service", app.name), bool(spec.ports)),
                                 (("Deployment", app.name), not spec.run_once),
                                 (("Job", app.name), spec.run_once),
                                 (("ConfigMap", render.files_config_map_name(app)),
-                                 any(f.content is not None for f in spec.files or []))):
+                                 any(f.content is not None for f in spec.files or [])),
+                                *routes):
             obj = live.get(key)
             if not wanted_now and obj is not None and owner_of(obj, app) is None:
                 self._delete(body, obj, outcome)
