@@ -21,6 +21,8 @@ kubectl() {
 docker=$("$root/hack/images/docker.sh")
 node="$KIND_CLUSTER_NAME-control-plane"
 
+[ "$("$docker" inspect -f '{{.State.Running}}' "$node" 2>/dev/null)" = true ] ||
+    die "no kind cluster $KIND_CLUSTER_NAME runs (no container $node): hack/kind.sh up first"
 # The NodePorts must reach the host; a cluster made before kind-config.yaml mapped them
 # cannot get them (kind maps ports only at creation).
 for port in 30081 30443; do
