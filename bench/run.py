@@ -452,6 +452,10 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         time.sleep(5)
         row["rss_settled_mib"] = round(usage.rss_kib() / 1024, 1)
 
+        if "restart" in skip:
+            operator.stop()
+            return finish(row)
+
         say(f"N={n}: no-op resync (operator restarted)")
         # Converged is not settled: pods keep becoming ready and statuses follow. The no-op
         # resync starts once the operator has gone quiet. (Not "every App Ready": under load,
@@ -622,8 +626,10 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="results file name (default: the date)")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help=f"directory of the results (default: {RESULTS.relative_to(ROOT)})")
-    parser.add_argument("--skip", action="append", default=[], choices=["kubectl", "nopods"],
-                        help="leave a phase out (for a large N where it would take hours)")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["kubectl", "nopods", "restart"],
+                        help="leave a phase out (for a large N where it would take hours; "
+                             "restart: the settling, the restart and the churn after T_op)")
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
                         help="run nothing: one table and plot of the rows of earlier runs "
                              "(e.g. `make bench` and `make bench-large`)")
