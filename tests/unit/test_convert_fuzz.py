@@ -94,7 +94,13 @@ typed_service = st.fixed_dictionaries({
     "command": st.one_of(texts, st.lists(texts, max_size=3)),
     "secrets": st.lists(st.sampled_from(["db-password", "s"]), max_size=2, unique=True),
     "configs": st.lists(st.sampled_from(["c"]), max_size=1),
-    "depends_on": st.lists(st.sampled_from(["web", "db"]), max_size=2, unique=True),
+    "depends_on": st.one_of(
+        st.lists(st.sampled_from(["web", "db"]), max_size=2, unique=True),
+        st.dictionaries(st.sampled_from(["web", "db", "backend"]), st.fixed_dictionaries(
+            {"condition": st.sampled_from(["service_started", "service_healthy",
+                                           "service_completed_successfully"])}), max_size=2)),
+    "restart": st.sampled_from(["no", "on-failure:3", "always"]),
+    "network_mode": st.sampled_from(["service:web", "service:db", "bridge"]),
     "hostname": st.just("h"),
     "healthcheck": st.fixed_dictionaries({"test": st.just(["CMD", "true"]),
                                           "interval": st.sampled_from(["10s", "1m30s"])}),
@@ -128,6 +134,10 @@ def test_any_compose_document_converts_or_is_refused(document: dict[str, Any], p
             assert dependency["name"] in apps
             if dependency["condition"] == "Completed":
                 assert apps[dependency["name"]].get("restartPolicy") in ("Never", "OnFailure")
+        for sidecar in spec.get("sidecars", []):  # a sidecar mounts volumes of its App
+            assert sidecar["name"] not in apps
+            names = {v["name"] for v in spec.get("volumes", [])}
+            assert {m["name"] for m in sidecar.get("volumeMounts", [])} <= names
     for conversion in conversions:
         if conversion.app["kind"] == "PersistentVolumeClaim":
             continue

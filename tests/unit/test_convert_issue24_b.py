@@ -392,24 +392,119 @@ services:
 
 # ------------------------------------------------------------- network_mode service:X
 
-def test_network_mode_service_is_refused_saying_what_to_do_instead() -> None:
-    # the usual VPN sidecar
-    message = refusal("""
+VPN = """
 services:
   gluetun:
     image: qmcgaw/gluetun
+    ports:
+      - 8080:8080
+    volumes:
+      - gluetun:/gluetun
   qbittorrent:
     image: lscr.io/linuxserver/qbittorrent
     network_mode: "service:gluetun"
+    environment:
+      WEBUI_PORT: 8080
+    volumes:
+      - config:/config
+      - gluetun:/shared
+    depends_on:
+      - gluetun
+      - db
+    restart: unless-stopped
+  db:
+    image: postgres:16
+  web:
+    image: nginx
+    depends_on: [qbittorrent]
+volumes:
+  gluetun:
+  config:
+"""
+
+
+def test_network_mode_service_makes_the_service_a_sidecar_of_that_app() -> None:
+    # the usual VPN sidecar: qbittorrent's traffic goes through gluetun's network
+    apps = convert(VPN)
+    assert "qbittorrent" not in apps
+    gluetun = spec(apps, "gluetun")
+    assert gluetun["sidecars"] == [{
+        "name": "qbittorrent", "image": "lscr.io/linuxserver/qbittorrent",
+        "env": [{"name": "WEBUI_PORT", "value": "8080"}],
+        "volumeMounts": [{"name": "config", "mountPath": "/config"},
+                         {"name": "gluetun", "mountPath": "/shared"}]}]
+    # a volume gluetun mounts too is mounted by its name; another is added to the App
+    assert gluetun["volumes"] == [{"name": "gluetun", "mountPath": "/gluetun"},
+                                  {"name": "config", "mountPath": "/config"}]
+    assert said(apps, "gluetun: volume config: added for its sidecar qbittorrent; the main "
+                      "container mounts it too, at /config")
+    assert said(apps, "qbittorrent: network_mode service:gluetun: runs as a sidecar of "
+                      "gluetun's App, in its pods: it shares their network (localhost)")
+    # what the sidecar waits for, the App waits for; what waits for it waits for the App
+    assert gluetun["dependsOn"] == [{"name": "db", "condition": "Ready"}]
+    assert spec(apps, "web")["dependsOn"] == [{"name": "gluetun", "condition": "Ready"}]
+    assert not said(apps, "access to the host")
+
+
+def test_a_sidecar_s_ports_are_its_app_s_and_what_it_cannot_keep_is_said() -> None:
+    apps = convert("""
+services:
+  app:
+    image: myapp
+    ports: ["8000:8000"]
+  cache:
+    image: redis:7
+    network_mode: service:app
+    healthcheck: {test: [CMD, redis-cli, ping]}
+    user: "999:999"
+    restart: on-failure
 """)
-    assert message == (
-        "qbittorrent: network_mode service:gluetun: the container shares service gluetun's "
-        "network, as a sidecar in its pod would (localhost is the same for both); an App runs "
-        "one container. Instead: remove network_mode and convert it as an App of its own, "
-        "reaching gluetun by its App name (gluetun:PORT instead of localhost:PORT), or run "
-        "both processes in one image")
-    assert "access to the host" not in message
-    assert "the container web's (not a service of this file)" in refusal(
-        "services:\n  a: {image: a, network_mode: 'container:web'}\n")
-    assert "network_mode=host gives the container access to the host" in refusal(
-        "services:\n  a: {image: a, network_mode: host}\n")
+    assert spec(apps, "app")["ports"] == [{"containerPort": 8000},
+                                          {"name": "redis", "containerPort": 6379}]
+    assert spec(apps, "app")["sidecars"] == [{"name": "cache", "image": "redis:7"}]
+    assert said(apps, "cache: port 6379: published by app's Service, which other services "
+                      "reach as app:6379")
+    assert not said(apps, "no ports listed")
+    assert said(apps, "cache: healthcheck: not translated for a sidecar")
+    assert said(apps, "cache: user: not translated for a sidecar (it runs as app's main "
+                      "container does)")
+    assert said(apps, "cache: restart on-failure: a sidecar is started again whenever it "
+                      "stops")
+
+
+def test_a_sidecar_with_files_is_refused_saying_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "proxy.conf").write_text("listen 9000\n")
+    message = refusal("""
+services:
+  app: {image: myapp}
+  proxy:
+    image: envoyproxy/envoy:v1.31
+    network_mode: service:app
+    volumes: [./proxy.conf:/etc/proxy.conf:ro]
+""", tmp_path=tmp_path)
+    assert ("app: proxy: /etc/proxy.conf: a sidecar mounts no files (configs, secrets, "
+            "single-file binds); build them into its image, or put them on a volume it "
+            "shares with app") in message
+
+
+@pytest.mark.parametrize(("compose", "words"), [
+    ("services:\n  a: {image: a, network_mode: 'service:vpn'}\n",
+     "a: network_mode service:vpn: the file has no service vpn"),
+    ("services:\n  a: {image: a, network_mode: 'service:b'}\n"
+     "  b: {image: b, network_mode: 'service:c'}\n  c: {image: c}\n",
+     "a: network_mode service:b: b shares another service's network itself; name that "
+     "service instead"),
+    ("services:\n  a: {image: a, network_mode: 'service:b'}\n"
+     "  b: {image: b, profiles: [vpn]}\n",
+     "a: network_mode service:b: b is left out (none of its profiles is active); add its "
+     "profile"),
+    ("services:\n  a: {image: a, network_mode: 'container:web'}\n",
+     "a: network_mode container:web: the container shares the network of the container web, "
+     "which is not a service of this file; an App can share a network only with a service "
+     'of the same file: make it one and use network_mode "service:NAME"'),
+    ("services:\n  a: {image: a, network_mode: host}\n",
+     "network_mode=host gives the container access to the host"),
+])
+def test_a_network_an_app_cannot_share_is_refused_with_what_to_do(compose: str,
+                                                                  words: str) -> None:
+    assert words in refusal(compose)

@@ -15,6 +15,7 @@ from app_operator.convert.compose_project import Project
 from app_operator.convert.compose_reach import reach_by_name
 from app_operator.convert.compose_service import compose_service, resolve_extends
 from app_operator.convert.compose_shared import share_volumes
+from app_operator.convert.compose_sidecars import fold_sidecars
 from app_operator.convert.compose_starts import plan_starts
 from app_operator.convert.compose_warnings import top_level_warnings
 from app_operator.convert.conversion import Conversion, Refused
@@ -123,8 +124,9 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                             f"{names[builder.name]}")
         names[builder.name] = name
         builders[name] = builder
+    folded = fold_sidecars(builders, resolved, every_service, problems)
     reach_by_name(builders)
-    cycle = plan_starts(builders, resolved, every_service)
+    cycle = plan_starts(builders, resolved, every_service, folded)
     if cycle:
         problems.append(cycle)
     claims = share_volumes(builders, document.get("volumes") or {},

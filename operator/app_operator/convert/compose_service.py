@@ -252,7 +252,8 @@ def compose_service(name: str, service: Mapping[str, Any], project: Project) -> 
         if not other.startswith("x-"):
             advice = COMPOSE_ADVICE.get(other)
             builder.warn(f"{other}: not translated" + (f" ({advice})" if advice else ""))
-    if not builder.ports and image:
+    sidecar = str(service.get("network_mode", "")).startswith("service:")
+    if not builder.ports and image and not sidecar:  # a sidecar's: compose_sidecars.py
         known = IMAGE_PORTS.get(image_base(image))
         if known is not None:
             builder.add_port(known)

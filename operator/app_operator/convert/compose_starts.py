@@ -170,13 +170,28 @@ def _cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
     return None
 
 
+def _joined(name: str, services: Mapping[str, Mapping[str, Any]],
+            folded: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """What the App of service `name` waits for: its own depends_on and its sidecars', a
+    sidecar named as the App that holds it, and never the App itself."""
+    waits: dict[str, dict[str, Any]] = {}
+    for service in [name, *(s for s, owner in folded.items() if owner == name)]:
+        for other, options in _waits(services[service]).items():
+            other = folded.get(other, other)
+            if other != name:
+                waits.setdefault(other, dict(options))
+    return waits
+
+
 def plan_starts(builders: Mapping[str, Builder], services: Mapping[str, Mapping[str, Any]],
-                every_service: Mapping[str, Any]) -> str | None:
+                every_service: Mapping[str, Any],
+                folded: Mapping[str, str] | None = None) -> str | None:
     """Sets restartPolicy and dependsOn of each App (builders and services by service name,
-    `every_service` the file's, profiles left out too). Returns why the file is refused
-    when the services wait for each other in a cycle (Compose refuses it; the Apps would
-    never start), else None."""
-    waits = {name: _waits(services[name]) for name in builders}
+    `every_service` the file's, profiles left out too; `folded` the services that became
+    sidecars, with the service whose App holds them). Returns why the file is refused when
+    the services wait for each other in a cycle (Compose refuses it; the Apps would never
+    start), else None."""
+    waits = {name: _joined(name, services, folded or {}) for name in builders}
     completed_by: dict[str, list[str]] = {}
     started_by: dict[str, list[str]] = {}
     for name, entries in waits.items():

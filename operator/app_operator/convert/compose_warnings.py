@@ -56,7 +56,9 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
         if key in ("pid", "ipc", "userns_mode", "uts", "cgroup") and value != "host":
             builder.warn(f"{key} {value}: not translated")
             continue
-        if key == "network_mode" and str(value).startswith(("service:", "container:")):
+        if key == "network_mode" and str(value).startswith("service:"):
+            continue  # a sidecar of that service's App: compose_sidecars.py
+        if key == "network_mode" and str(value).startswith("container:"):
             builder.refuse(_shared_network(str(value)))
             continue
         if key == "network_mode" and value != "host":
@@ -72,17 +74,14 @@ def host_access(builder: Builder, service: Mapping[str, Any]) -> None:
 
 
 def _shared_network(value: str) -> str:
-    """network_mode service:X / container:X is no host access: the container joins X's
-    network namespace, as a sidecar in X's pod would. An App runs one container (the model
-    has no sidecars yet), so the refusal says what to do instead."""
-    kind, _, other = value.partition(":")
-    whose = (f"service {other}'s" if kind == "service" else
-             f"the container {other}'s (not a service of this file)")
-    return (f"network_mode {value}: the container shares {whose} network, as a sidecar "
-            "in its pod would (localhost is the same for both); an App runs one container. "
-            f"Instead: remove network_mode and convert it as an App of its own, reaching {other} "
-            f"by its App name ({other}:PORT instead of localhost:PORT), or run both processes "
-            "in one image")
+    """network_mode container:X is no host access: the container joins the network of a
+    container outside the project, which an App cannot name."""
+    other = value.partition(":")[2]
+    return (f"network_mode {value}: the container shares the network of the container "
+            f"{other}, which is not a service of this file; an App can share a network only "
+            "with a service of the same file: make it one and use network_mode "
+            f"\"service:NAME\" (the service becomes a sidecar of NAME's App), or remove "
+            "network_mode and reach it by name")
 
 
 def top_level_warnings(project: Project, warnings: list[str], shared_claims: bool) -> None:

@@ -21,6 +21,7 @@ and the command that creates that Secret is returned beside the App.
     conversion.py      what is given back            compose_reach.py    services by name
                                                      compose_shared.py   volumes Apps share
                                                      compose_starts.py   depends_on, restart
+                                                     compose_sidecars.py network_mode service:
                                                      compose_warnings.py keys not translated
 """
 
