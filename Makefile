@@ -83,7 +83,7 @@ bench-large: $(VENV)/.bench ## benchmark N = 5,000 (long)
 	$(PY) bench/run.py 5000 --skip nopods --name large-$$(date -u +%Y-%m-%d)
 
 .PHONY: images kind-image kind-up kind-load deploy kind-gateway kind-e2e kind-down kind-test
-images: ## build app-operator:dev and pylounge_flask_app:v1 (starts dockerd, makes base images if needed)
+images: ## build app-operator:dev, pylounge_flask_app:v1 and app-operator/postgres:15 (starts dockerd, makes base images if needed)
 	@hack/images/build.sh
 kind-image: ## build the local kind node image (Go modules, Debian packages; cached, see docs/kind.md)
 	@hack/kind.sh node-image

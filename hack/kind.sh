@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kind flow a user follows: hack/kind.sh up | load | deploy | e2e | down | node-image
 #   up          create the cluster of kind-config.yaml (or reuse it when it runs)
-#   load        load app-operator:dev and pylounge_flask_app:v1 into it
+#   load        load app-operator:dev, pylounge_flask_app:v1 and app-operator/postgres:15 into it
 #   deploy      kubectl apply crds/, then -k manifests, and wait for the operator's rollout
 #   gateway     the Gateway API CRDs, Traefik (built here) and the Gateway app-operator/
 #               app-operator-gateway on localhost:8081 (HTTP) and :8443 (HTTPS): hack/gateway/
@@ -142,7 +142,7 @@ up() {
 
 load() {
     local start=$SECONDS
-    "$kind" load docker-image app-operator:dev pylounge_flask_app:v1 --name "$cluster"
+    "$kind" load docker-image app-operator:dev pylounge_flask_app:v1 app-operator/postgres:15 --name "$cluster"
     log "images loaded in $(( SECONDS - start ))s"
 }
 

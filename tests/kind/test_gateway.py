@@ -55,19 +55,10 @@ def gateway(cluster: Kubectl) -> Kubectl:
     return kubectl
 
 
-def route_to_app(kubectl: Kubectl, name: str, host: str, port: int) -> None:
-    """An HTTPRoute from `host` on the Gateway to the App's Service, written by hand: the one
-    place to change once the App renders its own route (spec.route)."""
-    kubectl.apply({
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": name},
-        "spec": {
-            "parentRefs": [{"name": GATEWAY, "namespace": GATEWAY_NAMESPACE}],
-            "hostnames": [host],
-            "rules": [{"backendRefs": [{"name": name, "port": port}]}],
-        },
-    })
+def gateway_route(host: str) -> dict[str, Any]:
+    """An App's spec.route: `host` on the Gateway (the operator renders an HTTPRoute)."""
+    return {"hosts": [host], "parent": {"gateway": {"name": GATEWAY,
+                                                     "namespace": GATEWAY_NAMESPACE}}}
 
 
 def route_accepted(kubectl: Kubectl, name: str) -> dict[str, Any] | None:
@@ -98,29 +89,21 @@ def answer(url: str, host: str, port: int, *extra: str) -> str | None:
     return result.stdout if result.returncode == 0 and GREETING in result.stdout else None
 
 
-def ingress_to_app(kubectl: Kubectl, name: str, host: str, port: int, tls_secret: str) -> None:
-    """An Ingress of the class `traefik` (served by the same Traefik) from `host` to the App's
-    Service, TLS with `tls_secret`: written by hand, as route_to_app."""
-    kubectl.apply({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": name},
-        "spec": {
-            "ingressClassName": "traefik",
-            "tls": [{"hosts": [host], "secretName": tls_secret}],
-            "rules": [{"host": host, "http": {"paths": [{
-                "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": name, "port": {"number": port}}}}]}}],
-        },
-    })
+def ingress_route(host: str, tls_secret: str) -> dict[str, Any]:
+    """An App's spec.route through an Ingress of the class `traefik` (served by the same
+    Traefik), TLS with `tls_secret` (the operator renders an Ingress)."""
+    return {"hosts": [host], "tls": {"secretName": tls_secret},
+            "parent": {"ingressClassName": "traefik"}}
 
 
-def run_flask(kubectl: Kubectl) -> None:
-    """The Flask App with a Service on port 80, Ready."""
+def run_flask(kubectl: Kubectl, route: dict[str, Any]) -> dict[str, Any]:
+    """The Flask App with a Service on port 80 and `route`, Ready: its route Accepted by the
+    Gateway or its Ingress given an address, as the App's status says."""
     kubectl.apply(app("flask", ports=[{"name": "http", "containerPort": 5000,
                                        "servicePort": 80}],
-                      probes={"readiness": {"httpGet": {"path": "/", "port": "http"}}}))
-    wait_app_ready(kubectl, "flask")
+                      probes={"readiness": {"httpGet": {"path": "/", "port": "http"}}},
+                      route=route))
+    return wait_app_ready(kubectl, "flask")
 
 
 def gateway_certificate(gateway: Kubectl, directory: Path) -> Path:
@@ -152,11 +135,11 @@ def assert_greeting_by_host_name(host: str, ca: Path) -> None:
 
 def test_flask_by_host_name_over_http_and_https(gateway: Kubectl, kubectl: Kubectl,
                                                 tmp_path: Path) -> None:
-    """Through the Gateway: an HTTPRoute, HTTPS terminated by the Gateway's listener."""
-    run_flask(kubectl)
-    route_to_app(kubectl, "flask", HOST, 80)
-    wait_for("the HTTPRoute to be Accepted with its backend resolved",
-             lambda: route_accepted(kubectl, "flask"), timeout=TIMEOUT, interval=1)
+    """Through the Gateway: the App's route rendered as an HTTPRoute, HTTPS terminated by
+    the Gateway's listener."""
+    ready = run_flask(kubectl, gateway_route(HOST))
+    assert route_accepted(kubectl, "flask") is not None
+    assert (ready.get("status") or {}).get("url") == f"http://{HOST}"
     assert_greeting_by_host_name(HOST, gateway_certificate(gateway, tmp_path))
 
 
@@ -178,9 +161,8 @@ def test_flask_by_host_name_through_an_ingress(gateway: Kubectl, kubectl: Kubect
     host = "flask.ingress.test"
     cert, key = self_signed(host, tmp_path)
     kubectl("create", "secret", "tls", "flask-tls", "--cert", str(cert), "--key", str(key))
-    ingress_to_app(kubectl, "flask", host, 80, "flask-tls")
-    wait_for("the Ingress's address (127.0.0.1, where kind maps the gateway's ports)",
-             lambda: ((kubectl.get("ingress", "flask") or {}).get("status") or {})
-             .get("loadBalancer", {}).get("ingress") == [{"ip": "127.0.0.1"}],
-             timeout=TIMEOUT, interval=1)
+    ready = run_flask(kubectl, ingress_route(host, "flask-tls"))
+    assert ((kubectl.get("ingress", "flask") or {}).get("status") or {}).get(
+        "loadBalancer", {}).get("ingress") == [{"ip": "127.0.0.1"}]
+    assert (ready.get("status") or {}).get("url") == f"https://{host}"
     assert_greeting_by_host_name(host, cert)
