@@ -21,7 +21,7 @@ context="kind-$cluster"
 export KIND_KUBECONFIG=${KIND_KUBECONFIG:-$HOME/.kube/config}
 host_port=8080 # kind-config.yaml's hostPort for the example's nodePort 30080
 greeting="Hello from PyLounge and Docker!"
-steps=5
+steps=6
 step() { printf '\n==> [%d/%d %4ds] %s\n' "$1" "$steps" "$(( $(date +%s) - KIND_T0 ))" "$2" >&2; }
 
 # the kubectl built with the node's Kubernetes (hack/kind/build-binaries.sh), else the one on PATH
@@ -73,6 +73,25 @@ grep -qF "$greeting" <<<"$reply" ||
     die "the Flask App did not answer on localhost:$host_port (last reply: ${reply:-none})"
 printf '\n%s\n' "$reply"
 
+step 6 "the same App by host name: spec.route on the Gateway, curl http://flask.example.test:8081"
+# What a user writes to reach an App by name: its route (docs/reference.md, "Routes"). The
+# operator renders an HTTPRoute; Traefik, the Gateway's controller, sends flask.example.test
+# to the App's Service.
+kube patch app flask --type merge -p '{"spec": {"route": {"hosts": ["flask.example.test"],
+  "parent": {"gateway": {"name": "app-operator", "namespace": "app-operator-gateway"}}}}}'
+kube wait --for=condition=Ready app/flask --timeout=300s
+log "curl --resolve flask.example.test:8081:127.0.0.1 http://flask.example.test:8081/"
+by_name=""
+for _ in $(seq 1 60); do
+    by_name=$(curl -fsS --max-time 5 --resolve flask.example.test:8081:127.0.0.1 \
+        http://flask.example.test:8081/ 2>/dev/null) && break
+    sleep 1
+done
+grep -qF "$greeting" <<<"$by_name" ||
+    die "the Flask App did not answer as flask.example.test on localhost:8081 (last reply: ${by_name:-none})"
+printf '\n%s\n' "$by_name"
+kube get app flask -o jsonpath='{.status.url}{"\n"}'
+
 hints=()
 if [ "$("$(kubectl_bin)" --kubeconfig "$KIND_KUBECONFIG" config current-context 2>/dev/null)" != "$context" ]; then
     hints+=("kubectl config use-context $context   # kubectl talks to another cluster now")
@@ -88,9 +107,10 @@ cat >&2 <<MSG
 Done in $(( $(date +%s) - KIND_T0 ))s: that greeting came from a real pod of the App flask, through
 its Service's nodePort 30080, which kind-config.yaml maps to http://localhost:$host_port.
 The operator runs in the cluster (kubectl -n app-operator-system logs deploy/app-operator).
-Apps by host name: the Gateway app-operator (namespace app-operator-gateway, Traefik) answers
-on localhost:8081 (HTTP) and localhost:8443 (HTTPS, *.example.test), e.g.
-curl --resolve <host>:8081:127.0.0.1 http://<host>:8081/ (docs/kind.md, "A gateway").
+The same App by host name: its spec.route put it on the Gateway app-operator (namespace
+app-operator-gateway, Traefik), which answers on localhost:8081 (HTTP) and localhost:8443
+(HTTPS, *.example.test). For a browser, add "127.0.0.1 flask.example.test" to /etc/hosts and
+open http://flask.example.test:8081/ (docs/kind.md, "A gateway").
 MSG
 if [ ${#hints[@]} -gt 0 ]; then
     printf '\nFirst:\n' >&2

@@ -13,6 +13,7 @@ not the user's 8080, which may hold the demo).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from tests.kind.helpers import (
     http_get,
     wait_app_ready,
 )
+from tests.kind.test_gateway import GATEWAY, GATEWAY_NAMESPACE, HOST, HTTP_PORT, answer
 from tests.kind.test_kind import node_port_holders
 from tests.kube_helpers import ROOT, Kubectl, kubectl_binary, wait_for
 
@@ -63,7 +65,16 @@ def demo_in_the_tier(cluster: Kubectl) -> str:
     default("apply", "-f", str(DEMO_APP))
     wait_app_ready(default, "flask")
     url = f"http://localhost:{HOST_PORT}"
-    return wait_for(f"the greeting on {url}", lambda: http_get(url), timeout=60, interval=1)
+    greeting = wait_for(f"the greeting on {url}", lambda: http_get(url), timeout=60, interval=1)
+    # Its last step: the same App by host name, through the tier's gateway (hack/demo.sh).
+    default("patch", "app", "flask", "--type", "merge", "-p", json.dumps({"spec": {"route": {
+        "hosts": [HOST], "parent": {"gateway": {"name": GATEWAY,
+                                                 "namespace": GATEWAY_NAMESPACE}}}}}))
+    wait_app_ready(default, "flask")
+    wait_for(f"the greeting from http://{HOST}:{HTTP_PORT}/",
+             lambda: answer(f"http://{HOST}:{HTTP_PORT}/", HOST, HTTP_PORT), timeout=60,
+             interval=1)
+    return greeting
 
 
 def run(step: Step, env: dict[str, str]) -> str:
