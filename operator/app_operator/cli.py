@@ -544,7 +544,9 @@ def _render(args: argparse.Namespace) -> int:
                                      for e in error.errors())
                 print(f"error: {path}: App {name}: {problems}", file=sys.stderr)
                 return EXIT_REFUSED
-            objects.extend(render_all(app, spec).objects())
+            # Offline there is no cluster to ask: a route to a Gateway is shown as the
+            # HTTPRoute it becomes where the Gateway API is installed.
+            objects.extend(render_all(app, spec, gateway_api=True).objects())
     _write_objects(objects, args.output)
     return EXIT_DONE
 

@@ -63,6 +63,16 @@ def test_render_from_stdin(monkeypatch: pytest.MonkeyPatch,
     assert "Deployment" in kinds
 
 
+def test_render_shows_the_route_an_app_gets(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    stdin(monkeypatch, "kind: App\nmetadata: {name: web}\nspec:\n  image: nginx\n"
+                       "  ports: [{name: http, containerPort: 80}]\n"
+                       "  route: {hosts: [web.example.test], parent: {gateway: {name: gw}}}\n")
+    assert cli.main(["render", "-"]) == 0
+    kinds = [d["kind"] for d in yaml.safe_load_all(capsys.readouterr().out)]
+    assert "HTTPRoute" in kinds
+
+
 @pytest.mark.parametrize("present", [
     ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"],
     ["compose.yml", "docker-compose.yml", "docker-compose.yaml"],
