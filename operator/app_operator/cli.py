@@ -235,7 +235,7 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
     `up` refuses nothing that `convert` accepts."""
     import yaml
 
-    from app_operator.convert import compose_schema
+    from app_operator.convert import compose_schema, compose_yaml
     from app_operator.convert.converter import (
         DiskFiles,
         Refused,
@@ -243,6 +243,12 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
         parse_env_file,
     )
 
+    if getattr(args, "file_option", None) is not None:
+        if args.file is not None and args.file != args.file_option:
+            print(f"error: two compose files named ({args.file} and -f {args.file_option}); "
+                  "name one", file=sys.stderr)
+            return EXIT_USAGE
+        args.file = args.file_option
     if args.file is None:
         found, candidates = find_compose_file(Path.cwd())
         if found is None:
@@ -264,7 +270,7 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
     path = Path.cwd() / "compose.yaml" if args.file == "-" else Path(args.file)
     name = "standard input" if args.file == "-" else args.file
     try:
-        document = yaml.safe_load(_read_input(args.file))
+        document = compose_yaml.load(_read_input(args.file))
     except OSError as error:
         print(f"error: {name}: {error.strerror or error}", file=sys.stderr)
         return EXIT_REFUSED
@@ -459,6 +465,7 @@ def _port_forward_hint(state: Any, namespace: str) -> str:
 def _down(args: argparse.Namespace) -> int:
     import yaml
 
+    from app_operator.convert import compose_yaml
     from app_operator.deploy.cluster import ClusterError
     from app_operator.deploy.down import remove_project
     from app_operator.runtime.kube import KubeError
@@ -469,7 +476,7 @@ def _down(args: argparse.Namespace) -> int:
         path = Path(args.file) if args.file else find_compose_file(Path.cwd())[0]
         if path is not None:
             try:
-                document = yaml.safe_load(path.read_text(encoding="utf-8"))
+                document = compose_yaml.load(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
                 print(f"error: {path}: {' '.join(str(error).split())} (or name the project "
                       "with -p)", file=sys.stderr)
@@ -658,6 +665,9 @@ def parser() -> argparse.ArgumentParser:
                              "from the current directory); none: the first of "
                              f"{', '.join(COMPOSE_FILE_NAMES)} in the current directory or "
                              "its nearest parent that has one, as docker compose does")
+            sub.add_argument("-f", "--file", dest="file_option", default=None,
+                             metavar="FILE", help="the compose file, as `docker compose -f` "
+                             "and `app-operator up -f` take it (the same as naming it)")
         sub.set_defaults(handler=_guarded(handler))
     _add_up_and_down(commands)
     return top

@@ -63,6 +63,30 @@ def test_render_from_stdin(monkeypatch: pytest.MonkeyPatch,
     assert "Deployment" in kinds
 
 
+def test_convert_compose_takes_the_file_with_f_as_up_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services: {web: {image: 'nginx:1.27'}}\n")
+    assert cli.main(["convert", "compose", "-f", str(compose)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["spec"]["image"] == "nginx:1.27"
+    other = tmp_path / "other.yaml"
+    other.write_text("services: {db: {image: 'postgres:16'}}\n")
+    assert cli.main(["convert", "compose", str(other), "-f", str(compose)]) == 2
+    assert "two compose files named" in capsys.readouterr().err
+
+
+def test_convert_compose_reads_the_file_as_yaml_1_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`22:22` is a string to Compose (YAML 1.2), not the sexagesimal 1342 of YAML 1.1."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text("services:\n  sftp:\n    image: atmoz/sftp\n    ports:\n"
+                       "      - 22:22\n")
+    assert cli.main(["convert", "compose", str(compose)]) == 0
+    out = capsys.readouterr().out
+    ports = yaml.safe_load(out)["spec"]["ports"]
+    assert [p["containerPort"] for p in ports] == [22], out
+
+
 def test_render_shows_the_route_an_app_gets(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     stdin(monkeypatch, "kind: App\nmetadata: {name: web}\nspec:\n  image: nginx\n"
