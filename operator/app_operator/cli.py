@@ -384,7 +384,9 @@ def _up(args: argparse.Namespace) -> int:
     project = _project_name(args, loaded.document, loaded.path, loaded.environ)
     if project is None:
         return EXIT_USAGE
-    warnings = [w for c in loaded.conversions for w in c.warnings]
+    # The file's `name:` names the project up labels what it applies with: not "not used".
+    warnings = [w for c in loaded.conversions for w in c.warnings
+                if not (w.startswith("name ") and ": not used (each App is named after" in w)]
     commands = [command for c in loaded.conversions for command in c.commands]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

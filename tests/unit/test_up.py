@@ -217,6 +217,17 @@ def test_up_applies_waits_and_prints_the_urls(shop: FakeCluster,
                                           "kubectl -n demo port-forward svc/web 8080:8080")
 
 
+def test_up_does_not_call_the_files_name_unused(shop: FakeCluster,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`name:` names the project whose label up writes on each object."""
+    (Path("compose.yaml")).write_text("name: store\n" + COMPOSE)
+    shop.operator = make_ready
+    assert cli.main(["up", "--timeout", "2"]) == cli.EXIT_DONE
+    err = capsys.readouterr().err
+    assert "project store in namespace demo" in err
+    assert "not used" not in err
+
+
 def test_up_names_the_apps_not_ready_in_time(shop: FakeCluster,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["up", "--timeout", "0", "-n", "staging"]) == cli.EXIT_NOT_READY
