@@ -191,11 +191,30 @@ def test_a_route_that_cannot_work_is_refused_at_apply(
     assert result.returncode != 0 and words in result.stderr, result.stderr
 
 
-def test_a_route_without_ports_is_refused_at_apply(kubectl: Kubectl) -> None:
+@pytest.mark.parametrize("ports, words", [
+    (None, "route needs spec.ports"),
+    ([], "route needs spec.ports"),
+    ([{"containerPort": 5432}, {"name": "metrics", "containerPort": 9090}],
+     "no TCP port of spec.ports serves HTTP or HTTPS"),
+])
+def test_a_route_without_a_web_port_is_refused_at_apply(
+        kubectl: Kubectl, ports: list[dict[str, Any]] | None, words: str) -> None:
     manifest = app_manifest(route={"hosts": [HOST]})
     manifest["spec"].pop("ports", None)
+    if ports is not None:
+        manifest["spec"]["ports"] = ports
     result = kubectl.run("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
-    assert result.returncode != 0 and "route needs spec.ports" in result.stderr, result.stderr
+    assert result.returncode != 0 and words in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("port", [
+    {"containerPort": 5000}, {"name": "http-admin", "containerPort": 9000},
+    {"name": "api", "containerPort": 9000, "appProtocol": "kubernetes.io/h2c"},
+])
+def test_a_route_to_a_web_port_by_number_name_or_app_protocol_is_accepted(
+        kubectl: Kubectl, port: dict[str, Any]) -> None:
+    manifest = app_manifest(ports=[{"containerPort": 5432}, port], route={"hosts": [HOST]})
+    kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=json.dumps(manifest))
 
 
 @pytest.fixture
