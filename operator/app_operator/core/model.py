@@ -1036,8 +1036,10 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
     """Group that owns the mounted volumes, so a non-root process can write to them."""
     route: Route | None = None
-    """Reach the App from outside by host name (an HTTPRoute or an Ingress); see
-    `kubectl explain app.spec.route`."""
+    """Reach the App from outside the cluster by host name, like a reverse proxy's
+    `Host(...)` rule: the operator makes an HTTPRoute (parent.gateway) or an Ingress
+    (parent.ingressClassName, or no parent) named like the App, in front of its Service.
+    status.url shows the external address once the route carries traffic."""
 
     def text_size(self) -> int:
         """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""
