@@ -20,6 +20,10 @@ from typing import Any
 
 import pytest
 
+from app_operator.core import render
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube, load_client
+from app_operator.runtime.reconcile import Reconciler
 from tests.kube_helpers import (
     Kubectl,
     OperatorProcess,
@@ -238,3 +242,29 @@ def test_the_gateway_api_installed_later_is_found_and_used(
     wait_for("the HTTPRoute", lambda: kubectl.get("httproute", "flask"), timeout=90)
     wait_for("the App to wait for its Gateway", lambda: reason_of(
         kubectl, "flask", "Reconciling") == ("True", "RoutePending"))
+
+
+def test_a_converged_http_route_and_ingress_cost_no_write(
+        gateway_api: Kubectl, kubectl: Kubectl, namespace: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the API server stores of each route (its defaults added) reads back as unchanged:
+    a second reconcile writes nothing."""
+    monkeypatch.setenv("KUBECONFIG", gateway_api.kubeconfig)
+    kube = Kube(load_client())
+    children = Children(kube, render.CHILD_KINDS, render.CHILDREN_SELECTOR,
+                        render.INSTANCE_LABEL, [namespace],
+                        fetch=lambda kind, ns, name: kube.get(kind, ns, name))
+    reconciler = Reconciler(kube, children, gateway_api=lambda: True)
+    kubectl.apply(on_gateway("gw", paths=["/", "/api"], tls={}))
+    kubectl.apply(app_manifest("ing", ports=PORTS, route={
+        "hosts": ["ing.example.test"], "parent": {"ingressClassName": "traefik"},
+        "tls": {"clusterIssuer": "letsencrypt"}}))
+    kubectl.apply(app_manifest("other", ports=PORTS, route={"hosts": ["other.example.test"]}))
+    for name, kind in (("gw", "HTTPRoute"), ("ing", "Ingress"), ("other", "Ingress")):
+        app = kube.get("App", namespace, name)
+        assert app is not None
+        first = reconciler.reconcile(app)
+        assert f"{kind} {name}" in first.applied, first
+        again = reconciler.reconcile(kube.get("App", namespace, name) or {})
+        assert (again.applied, again.deleted) == ([], []), again
+    kube.flush_events()
