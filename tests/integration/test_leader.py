@@ -188,6 +188,9 @@ def operator_role(services: list[str]) -> dict[str, Any]:
         {"apiGroups": [""], "resources": ["persistentvolumeclaims", "configmaps"],
          "verbs": everything},
         {"apiGroups": [""], "resources": ["services"], "verbs": services},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": everything},
+        {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"],
+         "verbs": everything},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]

@@ -20,6 +20,10 @@ from typing import Any
 
 import pytest
 
+from app_operator.core import render
+from app_operator.runtime.cache import Children
+from app_operator.runtime.kube import Kube, load_client
+from app_operator.runtime.reconcile import Reconciler
 from tests.kube_helpers import (
     Kubectl,
     OperatorProcess,
@@ -191,11 +195,30 @@ def test_a_route_that_cannot_work_is_refused_at_apply(
     assert result.returncode != 0 and words in result.stderr, result.stderr
 
 
-def test_a_route_without_ports_is_refused_at_apply(kubectl: Kubectl) -> None:
+@pytest.mark.parametrize("ports, words", [
+    (None, "route needs spec.ports"),
+    ([], "route needs spec.ports"),
+    ([{"containerPort": 5432}, {"name": "metrics", "containerPort": 9090}],
+     "no TCP port of spec.ports serves HTTP or HTTPS"),
+])
+def test_a_route_without_a_web_port_is_refused_at_apply(
+        kubectl: Kubectl, ports: list[dict[str, Any]] | None, words: str) -> None:
     manifest = app_manifest(route={"hosts": [HOST]})
     manifest["spec"].pop("ports", None)
+    if ports is not None:
+        manifest["spec"]["ports"] = ports
     result = kubectl.run("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
-    assert result.returncode != 0 and "route needs spec.ports" in result.stderr, result.stderr
+    assert result.returncode != 0 and words in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("port", [
+    {"containerPort": 5000}, {"name": "http-admin", "containerPort": 9000},
+    {"name": "api", "containerPort": 9000, "appProtocol": "kubernetes.io/h2c"},
+])
+def test_a_route_to_a_web_port_by_number_name_or_app_protocol_is_accepted(
+        kubectl: Kubectl, port: dict[str, Any]) -> None:
+    manifest = app_manifest(ports=[{"containerPort": 5432}, port], route={"hosts": [HOST]})
+    kubectl.run("apply", "--dry-run=server", "-f", "-", stdin=json.dumps(manifest))
 
 
 @pytest.fixture
@@ -219,3 +242,29 @@ def test_the_gateway_api_installed_later_is_found_and_used(
     wait_for("the HTTPRoute", lambda: kubectl.get("httproute", "flask"), timeout=90)
     wait_for("the App to wait for its Gateway", lambda: reason_of(
         kubectl, "flask", "Reconciling") == ("True", "RoutePending"))
+
+
+def test_a_converged_http_route_and_ingress_cost_no_write(
+        gateway_api: Kubectl, kubectl: Kubectl, namespace: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the API server stores of each route (its defaults added) reads back as unchanged:
+    a second reconcile writes nothing."""
+    monkeypatch.setenv("KUBECONFIG", gateway_api.kubeconfig)
+    kube = Kube(load_client())
+    children = Children(kube, render.CHILD_KINDS, render.CHILDREN_SELECTOR,
+                        render.INSTANCE_LABEL, [namespace],
+                        fetch=lambda kind, ns, name: kube.get(kind, ns, name))
+    reconciler = Reconciler(kube, children, gateway_api=lambda: True)
+    kubectl.apply(on_gateway("gw", paths=["/", "/api"], tls={}))
+    kubectl.apply(app_manifest("ing", ports=PORTS, route={
+        "hosts": ["ing.example.test"], "parent": {"ingressClassName": "traefik"},
+        "tls": {"clusterIssuer": "letsencrypt"}}))
+    kubectl.apply(app_manifest("other", ports=PORTS, route={"hosts": ["other.example.test"]}))
+    for name, kind in (("gw", "HTTPRoute"), ("ing", "Ingress"), ("other", "Ingress")):
+        app = kube.get("App", namespace, name)
+        assert app is not None
+        first = reconciler.reconcile(app)
+        assert f"{kind} {name}" in first.applied, first
+        again = reconciler.reconcile(kube.get("App", namespace, name) or {})
+        assert (again.applied, again.deleted) == ([], []), again
+    kube.flush_events()

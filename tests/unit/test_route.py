@@ -53,7 +53,7 @@ def test_a_route_port_by_name_or_container_port(port: Any, expected: int) -> Non
 @pytest.mark.parametrize("fields, message", [
     ({"route": {"hosts": ["a.example.test"]}}, "route needs spec.ports"),
     ({"ports": [{"containerPort": 5432}], "route": {"hosts": ["a.example.test"]}},
-     "no port of spec.ports serves HTTP"),
+     "no TCP port of spec.ports serves HTTP"),
     ({"ports": PORTS, "route": {"hosts": ["a.example.test"], "port": "web"}},
      "names no TCP port"),
     ({"ports": PORTS, "route": {"hosts": ["*.example.test"]}}, "hosts"),

@@ -8,11 +8,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from app_operator.core import render
 from app_operator.runtime.cache import Children, Store
 from app_operator.runtime.controller import Controller
 from app_operator.runtime.discovery import GatewayApiDiscovery
-from app_operator.runtime.kube import KubeError
+from app_operator.runtime.kube import Kube, KubeError
 
 from .test_cache import FakeSource
 from .test_controller import FakeChildren, FakeInformer, FakeReconciler, app
@@ -168,3 +170,33 @@ def test_the_store_finds_routes_by_host_as_they_change_and_go() -> None:
     del stranger["metadata"]["ownerReferences"]
     store.upsert(stranger)
     assert store.with_host("c.example.test") == []
+
+
+class Discovered(Kube):
+    """A Kube whose GETs of API discovery answer as the API server would."""
+
+    def __init__(self, answer: dict[str, Any] | KubeError) -> None:
+        super().__init__(api_client=None)  # type: ignore[arg-type]
+        self.answer = answer
+        self.paths: list[str] = []
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
+                body: Any = None, content_type: str = "application/json") -> Any:
+        self.paths.append(f"{method} {path}")
+        if isinstance(self.answer, KubeError):
+            raise self.answer
+        return self.answer
+
+
+def test_kube_serves_reads_api_discovery() -> None:
+    served = Discovered({"kind": "APIResourceList", "groupVersion": "gateway.networking.k8s.io/v1",
+                         "resources": [{"name": "gateways"}, {"name": "httproutes"},
+                                       {"name": "httproutes/status"}]})
+    assert served.serves("gateway.networking.k8s.io/v1", "httproutes")
+    assert served.paths == ["GET /apis/gateway.networking.k8s.io/v1"]
+    assert not served.serves("gateway.networking.k8s.io/v1", "grpcroutes")
+    assert not Discovered(KubeError(404, "NotFound", "")).serves(
+        "gateway.networking.k8s.io/v1", "httproutes")
+    with pytest.raises(KubeError):
+        Discovered(KubeError(503, "ServiceUnavailable", "")).serves(
+            "gateway.networking.k8s.io/v1", "httproutes")

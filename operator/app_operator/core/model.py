@@ -1057,8 +1057,16 @@ APP_SPEC_RULES: tuple[tuple[str, str] | tuple[str, str, str], ...] = (
      "a sidecar's volumeMounts name volumes of spec.volumes", ".sidecars"),
     ("self.securityProfile != 'restricted' || !has(self.runAsUser) || self.runAsUser != 0",
      "securityProfile restricted runs as non-root: runAsUser cannot be 0", ".runAsUser"),
-    ("!has(self.route) || has(self.ports)",
+    ("!has(self.route) || (has(self.ports) && size(self.ports) > 0)",
      "route needs spec.ports: it sends traffic to the App's Service", ".route"),
+    ("!has(self.route) || has(self.route.port) || !has(self.ports) || size(self.ports) == 0 "
+     "|| self.ports.exists(p, p.protocol == 'TCP' && (has(p.appProtocol) ? "
+     "(p.appProtocol.lowerAscii() in ['http', 'http2', 'https'] || p.appProtocol in "
+     f"{sorted(KUBERNETES_APP_PROTOCOLS)}) : has(p.name) ? (p.name in ['web', 'www'] || "
+     "p.name.matches('^(http|http2|https)(-.*)?$')) : p.containerPort in "
+     f"{sorted(WEB_PORTS)}))",
+     "route: no TCP port of spec.ports serves HTTP or HTTPS by its appProtocol or name; "
+     "name the port in route.port", ".route"),
     ("!has(self.route) || !has(self.route.port) || (type(self.route.port) == int ? "
      "self.ports.exists(p, p.containerPort == self.route.port && p.protocol == 'TCP') : "
      "self.ports.exists(p, has(p.name) && p.name == self.route.port))",
@@ -1197,8 +1205,10 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
     being Ready. Apps that depend on each other in a cycle never start: each is Stalled
     (reason DependencyCycle, naming the cycle)."""
     route: Route | None = None
-    """Reach the App from outside by host name (an HTTPRoute or an Ingress); see
-    `kubectl explain app.spec.route`."""
+    """Reach the App from outside the cluster by host name, like a reverse proxy's
+    `Host(...)` rule: the operator makes an HTTPRoute (parent.gateway) or an Ingress
+    (parent.ingressClassName, or no parent) named like the App, in front of its Service.
+    status.url shows the external address once the route carries traffic."""
 
     def text_size(self) -> int:
         """The bytes of free text the App holds, as APP_SPEC_RULES' first rule counts them."""
@@ -1283,9 +1293,8 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         if not self.ports:
             return ["route needs spec.ports: it sends traffic to the App's Service"]
         if self.route is not None and self.route.port is None and self.route_port() is None:
-            names = ", ".join(self.port_names())
-            return ["route: no port of spec.ports serves HTTP or HTTPS by its name or "
-                    f"appProtocol ({names}); name the port in route.port"]
+            return ["route: no TCP port of spec.ports serves HTTP or HTTPS by its appProtocol "
+                    "or name; name the port in route.port"]
         if self.route_port() is None:
             return [f"route.port {self.route.port if self.route else None!r} names no TCP "
                     "port of spec.ports (give a port's name or containerPort)"]
@@ -1301,7 +1310,10 @@ class AppSpec(Model, json_schema_extra=_cel(*APP_SPEC_RULES)):
         for port, name in zip(self.ports or [], self.port_names(), strict=True):
             if port.protocol != "TCP":
                 continue
-            if wanted is None and web_scheme(port.app_protocol, name) is not None:
+            # Judged by the port's own or derived name (not the one made unique among the
+            # ports), as the CRD's rule judges it.
+            if wanted is None and web_scheme(port.app_protocol,
+                                             port.name or port.derived_name()) is not None:
                 return port, name
             if isinstance(wanted, int) and port.container_port == wanted:
                 return port, name
