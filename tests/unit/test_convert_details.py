@@ -118,7 +118,9 @@ def run(command: str, **kwargs: Any) -> tuple[dict[str, Any], list[str]]:
       "ports 8080:80: inside the cluster the Service listens on 80 (other Apps reach it at "
       "nginx:80); nothing is published on your machine's ports. To reach it from outside use "
       "`kubectl port-forward svc/nginx 8080:80` or a nodePort (30000-32767, e.g. "
-      "`-p 30080:80`) with service.type NodePort"]),
+      "`-p 30080:80`) with service.type NodePort or a route by host name (`route: {hosts: "
+      "[nginx.example.com], port: 80}` in the App: an Ingress of the cluster's default class, "
+      "or route.parent.gateway for a Gateway)"]),
     ("-p 5353:53/udp", {"ports": [{"containerPort": 53, "protocol": "UDP"}]},
      ["ports 5353:53/udp: inside the cluster the Service listens on 53 (other Apps reach it "
       "at nginx:53); nothing is published on your machine's ports. To reach it from outside "
@@ -502,7 +504,9 @@ x-custom: 1
         "a: ports 8080:80, 53:53/udp: inside the cluster the Service listens on 53, 80 (other "
         "Apps reach it at a:53); nothing is published on your machine's ports. To reach it "
         "from outside use `kubectl port-forward svc/a 8080:80` or a nodePort (30000-32767, "
-        "e.g. `ports: [\"30080:80\"]`) with service.type NodePort"]
+        "e.g. `ports: [\"30080:80\"]`) with service.type NodePort or a route by host name "
+        "(`route: {hosts: [a.example.com], port: 80}` in the App: an Ingress of the "
+        "cluster's default class, or route.parent.gateway for a Gateway)"]
     assert apps["b"] == ({"image": "redis:7",
                           "ports": [{"name": "redis", "containerPort": 6379}],
                           "dependsOn": [{"name": "c", "condition": "Ready"}]}, [

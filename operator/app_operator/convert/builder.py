@@ -12,6 +12,7 @@ from typing import Any, ParamSpec
 from pydantic import ValidationError
 
 from app_operator.convert.conversion import Conversion, Refused
+from app_operator.convert.routes import is_traefik_label, route_suggestion, traefik_route
 from app_operator.convert.values import env_entry, seconds
 from app_operator.core import model
 from app_operator.core.model import AppSpec
@@ -70,6 +71,11 @@ class Builder:
         self.files: list[dict[str, Any]] = []
         self.env: dict[str, dict[str, Any]] = {}
         self.plain_secrets: list[str] = []  # credentials written as plain values
+        # Traefik's labels (`traefik.*`), kept apart from the pod's: they become spec.route
+        # (routes.py), or a warning says why not. `gateway` (NAME or NAMESPACE/NAME) is the
+        # Gateway such a route attaches to; None: an Ingress of the default class.
+        self.traefik: dict[str, str] = {}
+        self.gateway: str | None = None
 
     def warn(self, message: str) -> None:
         self.warnings.append(f"{self.name}: {message}")
@@ -175,6 +181,9 @@ class Builder:
                                                 f"/{protocol.lower()}")
         example = f'ports: ["{mapping}"]' if self.compose else f"-p {mapping}"
         how.append(f"a nodePort (30000-32767, e.g. `{example}`) with service.type NodePort")
+        suggestion = route_suggestion(self)
+        if suggestion is not None:
+            how.append(suggestion)
         self.warn(f"ports {mappings}: inside the cluster the Service listens on {inside} "
                   f"(other Apps reach it at {self.name}:{inside.split(', ')[0]}); nothing is "
                   "published on your machine's ports. To reach it from outside use "
@@ -246,6 +255,9 @@ class Builder:
     def add_labels(self, labels: Mapping[str, Any]) -> None:
         for key, value in labels.items():
             text = "" if value is None else str(value)
+            if is_traefik_label(key):
+                self.traefik[key] = text
+                continue
             valid_key = re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}"
                                      r"[A-Za-z0-9])?", key)
             valid_value = re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?",
@@ -272,6 +284,7 @@ class Builder:
         self._drop_hidden_volumes()
         if self.problems:
             raise Refused("\n".join(f"{self.name}: {p}" for p in self.problems))
+        traefik_route(self, self.gateway)  # may add the port the route sends to
         if self.env:
             self.spec["env"] = list(self.env.values())
         if self.ports:

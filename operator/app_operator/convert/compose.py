@@ -85,11 +85,14 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                     namespace: str | None = None, files: SourceFiles | None = None,
                     environ: Mapping[str, str] | None = None, image_prefix: str | None = None,
                     image_tag: str = "latest", dirs_as_files: bool = False,
-                    profiles: Sequence[str] = ()) -> list[Conversion]:
+                    profiles: Sequence[str] = (), gateway: str | None = None
+                    ) -> list[Conversion]:
     """Every service of a compose file as an App. Problems in any service refuse the file,
     listing them all. Paths in the file are read from `files` (the compose file's
     directory); `image_prefix` names the images of services that are built; `profiles` are
-    the active Compose profiles (`--profile`, with COMPOSE_PROFILES from `environ`)."""
+    the active Compose profiles (`--profile`, with COMPOSE_PROFILES from `environ`);
+    `gateway` (NAME or NAMESPACE/NAME) the Gateway that routes made from Traefik labels attach
+    to, else they are Ingresses of the cluster's default class."""
     if not isinstance(document, dict):
         raise Refused("the file is not a compose file: its top level must be a mapping")
     if image_prefix is not None:
@@ -134,6 +137,7 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
                            warnings)
     conversions = [Conversion(app=claim) for claim in claims]
     for builder in builders.values():
+        builder.gateway = gateway
         try:
             conversions.append(builder.build(namespace))
         except Refused as error:

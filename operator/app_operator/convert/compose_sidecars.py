@@ -93,6 +93,16 @@ def _fold(owner: Builder, sidecar: Builder, service: Mapping[str, Any],
             sidecar.warn(f"port {number}: published by {owner.name}'s Service, which other "
                          f"services reach as {owner.name}:{number}: the sidecar listens in "
                          "its pods")
+    if sidecar.traefik:
+        # Under Compose, Traefik reaches the sidecar through the network it shares: its
+        # routers are the pods' route, if the owner has none of its own.
+        if owner.traefik:
+            sidecar.warn(f"{', '.join(sidecar.traefik)}: not carried over; {owner.name} has "
+                         "Traefik labels of its own, and its App has one route")
+        else:
+            owner.traefik.update(sidecar.traefik)
+            sidecar.warn(f"traefik labels: the route is {owner.name}'s App's, whose pods the "
+                         "sidecar serves from")
     sidecar._plain_secrets_warning()
     sidecar.warn(f"network_mode service:{owner.name}: runs as a sidecar of {owner.name}'s "
                  "App, in its pods: it shares their network (localhost), starts before the "

@@ -19,7 +19,7 @@ and the command that creates that Secret is returned beside the App.
     values.py          names, durations, sizes       compose_secrets.py  secrets:, configs:
     interpolation.py   ${VAR} in compose files       compose_build.py    build: and images
     conversion.py      what is given back            compose_reach.py    services by name
-                                                     compose_shared.py   volumes Apps share
+    routes.py          Traefik labels as a route     compose_shared.py   volumes Apps share
                                                      compose_starts.py   depends_on, restart
                                                      compose_sidecars.py network_mode service:
                                                      compose_warnings.py keys not translated

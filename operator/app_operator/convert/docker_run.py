@@ -262,9 +262,11 @@ def _interactive_warning(builder: Builder, flags: list[str], entrypoint: str | N
 
 def convert_run(argv: list[str], *, namespace: str | None = None,
                 files: SourceFiles | None = None, environ: Mapping[str, str] | None = None,
-                dirs_as_files: bool = False) -> Conversion:
+                dirs_as_files: bool = False, gateway: str | None = None) -> Conversion:
     """`docker run [flags] IMAGE [args...]` (the words, as a shell splits them) as an App.
-    Relative paths (`-v ./app.conf:/etc/app.conf`, `--env-file`) are read from `files`."""
+    Relative paths (`-v ./app.conf:/etc/app.conf`, `--env-file`) are read from `files`;
+    a route made from Traefik labels (`-l traefik.http.routers...`) attaches to `gateway`
+    (NAME or NAMESPACE/NAME), else it is an Ingress of the cluster's default class."""
     words = _split_docker_run(argv)
     context = RunContext(files=files or NoFiles(), environ=environ or {},
                          dirs_as_files=dirs_as_files)
@@ -321,6 +323,7 @@ def convert_run(argv: list[str], *, namespace: str | None = None,
             context.name = value
     app_name = dns_label(context.name, "--name") if context.name else name_from_image(image)
     builder = Builder(app_name, image)
+    builder.gateway = gateway
     builder.warnings.extend(f"{app_name}: {note}" for note in notes)
     for flag, _, value in pending:
         handle = flag.handle
