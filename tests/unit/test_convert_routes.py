@@ -162,6 +162,14 @@ def test_rules_a_route_cannot_say_are_named_with_what_to_do(rule: str,
     assert "route: {hosts: [nginx.example.com]}" in warning
 
 
+def test_a_rule_not_carried_over_keeps_the_services_port() -> None:
+    # awesome-compose's traefik-golang: the backend is built and lists no ports
+    conversion = run("docker run -l traefik.enable=true -l traefik.http.routers.go.rule=Path(`/`) "
+                     "-l traefik.http.services.go.loadbalancer.server.port=80 backend")
+    assert conversion.app["spec"]["ports"] == [{"containerPort": 80}]
+    assert said(conversion, "names no host", "route: {hosts: [backend.example.com], port: 80}")
+
+
 def test_parse_rule_reads_alternatives_and_traefik_v2_lists() -> None:
     rule = parse_rule("(Host(`a.example.com`, `b.example.com`)) && Path(`/api`)")
     assert (rule.hosts, rule.paths) == (["a.example.com", "b.example.com"], ["/api"])

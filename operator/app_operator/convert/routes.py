@@ -292,6 +292,14 @@ def _route_port(builder: Builder, read: _Labels, router: _Router) -> int | str |
     return number
 
 
+def _fallback(builder: Builder, read: _Labels, router: _Router) -> str:
+    """The example route of a warning for a rule that is not carried over, with the port
+    the router's service sends to: added to the App's ports, so that a route written by
+    hand has it (and other Apps reach the App there, as Traefik did)."""
+    port = _route_port(builder, read, router)
+    return _example(builder, port=port if isinstance(port, int) else None)
+
+
 def _tls(builder: Builder, router: _Router, gateway: str | None) -> dict[str, Any] | None:
     if not (router.tls or router.cert_resolver):
         return None
@@ -346,7 +354,7 @@ def traefik_route(builder: Builder, gateway: str | None) -> None:
         rule = parse_rule(router.rule or "")
     except RuleError as error:
         builder.warn(f"router {router.name}: rule {router.rule}: not carried over: {error}. "
-                     "Write the App's route yourself, e.g. " + _example(builder))
+                     "Write the App's route yourself, e.g. " + _fallback(builder, read, router))
         return
     route: dict[str, Any] = {"hosts": rule.hosts}
     if rule.paths != ["/"]:
@@ -359,7 +367,8 @@ def traefik_route(builder: Builder, gateway: str | None) -> None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                              for e in error.errors())
         builder.warn(f"router {router.name}: rule {router.rule}: not carried over: "
-                     f"{problems}. Write the App's route yourself, e.g. " + _example(builder))
+                     f"{problems}. Write the App's route yourself, e.g. "
+                     + _fallback(builder, read, router))
         return
     port = _route_port(builder, read, router)
     if isinstance(port, str):
