@@ -135,10 +135,19 @@ def test_several_routers_the_first_is_the_route_the_others_named() -> None:
               - traefik.http.routers.nc-secure.tls=true
         """)
     nextcloud = apps["nextcloud"]
-    # nextcloud's image port (80), added when no ports are listed, is the route's
-    assert nextcloud.app["spec"]["route"] == {"hosts": ["cloud.example.com"]}
-    [others] = said(nextcloud, "routers nc-secure")
-    assert "one route" in others and "router nc" in others
+    # nextcloud's image port (80), added when no ports are listed, is the route's; the
+    # secure router of the same host gives it TLS
+    assert nextcloud.app["spec"]["route"] == {"hosts": ["cloud.example.com"], "tls": {}}
+    [same] = said(nextcloud, "routers nc-secure")
+    assert "same hosts and paths as router nc" in same and "TLS" in same
+    assert said(nextcloud, "router nc-secure: tls=true", "nextcloud-tls")
+    # a router of other hosts is not carried over, and named
+    conversion = run("docker run -p 80 -l traefik.http.routers.a.rule=Host(`a.example.com`) "
+                     "-l traefik.http.routers.b.rule=Host(`b.example.com`) "
+                     "-l traefik.http.routers.c.tls=true nginx")
+    assert conversion.app["spec"]["route"] == {"hosts": ["a.example.com"]}
+    [others] = said(conversion, "routers b, c: not carried over")
+    assert "one route, made from router a" in others
 
 
 @pytest.mark.parametrize(("rule", "words"), [

@@ -292,6 +292,36 @@ def _route_port(builder: Builder, read: _Labels, router: _Router) -> int | str |
     return number
 
 
+def _same_rule(read: _Labels, router: _Router, rule: RouteRule) -> list[_Router]:
+    """The other routers with the same hosts and paths: the usual pair of one router on
+    `web` that redirects to HTTPS and one on `websecure` with TLS. They are one route, whose
+    TLS is the secure router's."""
+    same = []
+    for other in read.routers.values():
+        if other is router or other.rule is None:
+            continue
+        try:
+            parsed = parse_rule(other.rule)
+        except RuleError:
+            continue
+        if (set(parsed.hosts), set(parsed.paths)) == (set(rule.hosts), set(rule.paths)):
+            same.append(other)
+    return same
+
+
+def _other_routers(builder: Builder, read: _Labels, router: _Router,
+                   same: list[_Router]) -> None:
+    if same:
+        builder.warn(f"routers {', '.join(r.name for r in same)}: the same hosts and paths "
+                     f"as router {router.name}: one route"
+                     + (" (its TLS is theirs)" if any(r.tls or r.cert_resolver for r in same)
+                        and not (router.tls or router.cert_resolver) else ""))
+    others = [r.name for r in read.routers.values() if r is not router and r not in same]
+    if others:
+        builder.warn(f"routers {', '.join(others)}: not carried over; an App has one route, "
+                     f"made from router {router.name}. Make another App for another route")
+
+
 def _fallback(builder: Builder, read: _Labels, router: _Router) -> str:
     """The example route of a warning for a rule that is not carried over, with the port
     the router's service sends to: added to the App's ports, so that a route written by
@@ -346,16 +376,16 @@ def traefik_route(builder: Builder, gateway: str | None) -> None:
                          "name add " + _example(builder))
         return
     router = routers[0]
-    others = [r.name for r in read.routers.values() if r is not router]
-    if others:
-        builder.warn(f"routers {', '.join(others)}: not carried over; an App has one route, "
-                     f"made from router {router.name}. Make another App for another route")
     try:
         rule = parse_rule(router.rule or "")
     except RuleError as error:
+        _other_routers(builder, read, router, [])
         builder.warn(f"router {router.name}: rule {router.rule}: not carried over: {error}. "
                      "Write the App's route yourself, e.g. " + _fallback(builder, read, router))
         return
+    same = _same_rule(read, router, rule)
+    _other_routers(builder, read, router, same)
+    secure = next((r for r in [router, *same] if r.tls or r.cert_resolver), router)
     route: dict[str, Any] = {"hosts": rule.hosts}
     if rule.paths != ["/"]:
         route["paths"] = rule.paths
@@ -378,7 +408,7 @@ def traefik_route(builder: Builder, gateway: str | None) -> None:
         route["port"] = port
     for note in rule.notes:
         builder.warn(f"router {router.name}: {note}")
-    tls = _tls(builder, router, gateway)
+    tls = _tls(builder, secure, gateway)
     if tls is not None:
         route["tls"] = tls
     if router.entrypoints:
