@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from app_operator.cli import main
 from app_operator.convert import compose_schema, compose_yaml
 from app_operator.convert.converter import Conversion, convert_compose, convert_run
 from app_operator.convert.routes import RuleError, parse_rule
@@ -254,3 +255,31 @@ def test_a_published_web_port_without_labels_suggests_a_route() -> None:
     conversion = run("docker run -p 8080:80 -l traefik.http.routers.r.rule=Host(`a.example.com`) "
                      "nginx")
     assert not said(conversion, "a route by host name")
+
+
+def test_corpus_figures_in_docs(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/convert.md's figures: the corpus's one file with Traefik labels (refused for
+    its Docker socket; its backend's rule without the mount), and the route suggestions of
+    the files that convert with both flags."""
+    from tests.corpus import CORPUS
+
+    path = CORPUS / "awesome-compose" / "traefik-golang" / "compose.yaml"
+    document = compose_yaml.load(path.read_text())
+    del document["services"]["frontend"]["volumes"]  # the Docker socket
+    conversions = convert_compose(document, schema=compose_schema.load(),
+                                  image_prefix="registry.example.com/corpus")
+    backend = next(c for c in conversions if c.app["metadata"]["name"] == "backend")
+    assert "route" not in backend.app["spec"]
+    assert backend.app["spec"]["ports"] == [{"containerPort": 80}]
+    assert said(backend, "Path(`/`)", "names no host",
+                "route: {hosts: [backend.example.com], port: 80}")
+    frontend = next(c for c in conversions if c.app["metadata"]["name"] == "frontend")
+    assert said(frontend, "reverse proxy's work")
+
+    suggestions = 0
+    for file in sorted(p for p in CORPUS.rglob("*.y*ml") if "compose" in p.name):
+        main(["convert", "compose", "--image-prefix", "registry.example.com/corpus",
+              "--files-from-dirs", str(file)])
+        err = capsys.readouterr().err
+        suggestions += err.count("a route by host name") + err.count("reverse proxy's work")
+    assert suggestions == 40
