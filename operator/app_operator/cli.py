@@ -198,7 +198,8 @@ def _convert_run(args: argparse.Namespace) -> int:
             return EXIT_REFUSED
     try:
         conversion = convert_run(words, namespace=args.namespace, files=DiskFiles(Path.cwd()),
-                                 environ=os.environ, dirs_as_files=args.files_from_dirs)
+                                 environ=os.environ, dirs_as_files=args.files_from_dirs,
+                                 gateway=args.gateway)
     except Refused as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_REFUSED
@@ -304,7 +305,8 @@ def _load_compose(args: argparse.Namespace) -> ComposeProject | int:
             document, schema=schema, namespace=args.namespace, environ=environ,
             files=DiskFiles(path.parent, "" if shown in ("", ".") else shown),
             image_prefix=args.image_prefix, image_tag=args.image_tag,
-            dirs_as_files=args.files_from_dirs, profiles=args.profile)
+            dirs_as_files=args.files_from_dirs, profiles=args.profile,
+            gateway=args.gateway)
     except Refused as error:
         lines = str(error).splitlines()
         if len(lines) == 1:
@@ -656,6 +658,7 @@ def parser() -> argparse.ArgumentParser:
                          "of it now) instead of refusing the directory")
         sub.add_argument("--debug", action="store_true",
                          help="show the traceback of an internal error")
+        _add_gateway_option(sub)
         if name == "run":
             sub.add_argument("words", nargs=argparse.REMAINDER,
                              help="the docker run command, after -- (or - alone: read it from "
@@ -673,6 +676,12 @@ def parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=_guarded(handler))
     _add_up_and_down(commands)
     return top
+
+
+def _add_gateway_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--gateway", default=None, metavar="[NAMESPACE/]NAME",
+                     help="routes made of Traefik labels attach to this Gateway (an HTTPRoute); "
+                     "default: an Ingress of the cluster's default ingress class")
 
 
 def _add_compose_options(sub: argparse.ArgumentParser) -> None:
@@ -718,6 +727,7 @@ def _add_up_and_down(commands: Any) -> None:
                     help="the compose file; - reads standard input; none: the one docker "
                     "compose would take")
     _add_compose_options(up)
+    _add_gateway_option(up)
     up.add_argument("--files-from-dirs", action="store_true",
                     help="mount each file of a bind-mounted directory read-only (a copy of it "
                     "now) instead of refusing the directory")

@@ -87,6 +87,32 @@ def test_convert_compose_reads_the_file_as_yaml_1_2(
     assert [p["containerPort"] for p in ports] == [22], out
 
 
+TRAEFIK_COMPOSE = """services:
+  whoami:
+    image: traefik/whoami
+    labels:
+      - traefik.http.routers.whoami.rule=Host(`whoami.example.com`)
+      - traefik.http.services.whoami.loadbalancer.server.port=80
+"""
+
+
+@pytest.mark.parametrize("gateway", [None, "web", "infra/web"])
+def test_traefik_labels_attach_to_the_gateway_named(
+        gateway: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(TRAEFIK_COMPOSE)
+    extra = ["--gateway", gateway] if gateway else []
+    assert cli.main(["convert", "compose", str(compose), *extra]) == 0
+    route = yaml.safe_load(capsys.readouterr().out)["spec"]["route"]
+    assert route["hosts"] == ["whoami.example.com"]
+    parent = (route.get("parent") or {}).get("gateway")
+    if gateway is None:
+        assert parent is None
+    else:
+        assert [parent.get("namespace"), parent["name"]][-len(gateway.split("/")):] == (
+            gateway.split("/"))
+
+
 def test_render_shows_the_route_an_app_gets(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     stdin(monkeypatch, "kind: App\nmetadata: {name: web}\nspec:\n  image: nginx\n"

@@ -12,6 +12,7 @@ from app_operator.convert.builder import Builder
 from app_operator.convert.compose_build import check_image_prefix
 from app_operator.convert.compose_profiles import active_profiles, enabled_services
 from app_operator.convert.compose_project import Project
+from app_operator.convert.compose_proxy import without_the_proxy
 from app_operator.convert.compose_reach import reach_by_name
 from app_operator.convert.compose_service import compose_service, resolve_extends
 from app_operator.convert.compose_shared import share_volumes
@@ -98,6 +99,11 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
     if image_prefix is not None:
         check_image_prefix(image_prefix, image_tag)
         image_prefix = image_prefix.rstrip("/")
+    if "services" not in document and document and all(
+            isinstance(v, dict) and ("image" in v or "build" in v) for v in document.values()):
+        raise Refused("the file is in the Compose file format 1 (services at the top level, "
+                      f"here {', '.join(map(str, document))}), which docker compose no longer "
+                      "reads: put them under `services:`")
     warnings: list[str] = []
     document = interpolate(document, environ or {}, warnings)
     document = _as_compose_reads_it(document)
@@ -106,6 +112,9 @@ def convert_compose(document: Any, *, schema: Mapping[str, Any] | None,
     every_service = document.get("services") or {}
     if not every_service:
         raise Refused("the file has no services")
+    every_service = without_the_proxy(every_service, warnings)
+    if not every_service:
+        raise Refused("the file has no services but its reverse proxy")
     services = enabled_services(every_service, active_profiles(profiles, environ or {}),
                                 warnings)
     project = Project(document=document, files=files or NoFiles(), environ=environ or {},
