@@ -12,7 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.kube_helpers import (
+    ROOT,
     Kubectl,
     OperatorProcess,
     app_manifest,
@@ -177,23 +180,18 @@ def test_the_probes_of_a_leader_and_a_standby(kubectl: Kubectl, namespace: str,
 
 
 def operator_role(services: list[str]) -> dict[str, Any]:
-    """manifests/clusterrole.yaml's rules as a Role, with these verbs on Services."""
-    everything = ["get", "list", "watch", "create", "patch", "delete"]
-    rules = [
-        {"apiGroups": ["appoperator.dev"], "resources": ["apps"],
-         "verbs": ["get", "list", "watch"]},
-        {"apiGroups": ["appoperator.dev"], "resources": ["apps/status"],
-         "verbs": ["get", "patch"]},
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": everything},
-        {"apiGroups": [""], "resources": ["persistentvolumeclaims", "configmaps"],
-         "verbs": everything},
-        {"apiGroups": [""], "resources": ["services"], "verbs": services},
-        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": everything},
-        {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"],
-         "verbs": everything},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-    ]
+    """manifests/clusterrole.yaml's rules as a Role (read from it, so that a kind the
+    operator comes to watch is granted here too), with these verbs on Services."""
+    clusterrole = yaml.safe_load((ROOT / "manifests" / "clusterrole.yaml").read_text())
+    rules: list[dict[str, Any]] = []
+    for rule in clusterrole["rules"]:
+        if rule["apiGroups"] == [""] and "services" in rule["resources"]:
+            others = [r for r in rule["resources"] if r != "services"]
+            if others:
+                rules.append({**rule, "resources": others})
+            rules.append({**rule, "resources": ["services"], "verbs": services})
+        else:
+            rules.append(rule)
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": {"name": "operator"}, "rules": rules}
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.test_routes import install_gateway_api
 from tests.kube_helpers import (
     OPERATOR_ACCOUNT,
     Kubectl,
@@ -51,7 +52,10 @@ DENIED = [
 
 @pytest.fixture(scope="module")
 def installed(cluster: Kubectl) -> Kubectl:
+    """The operator's RBAC installed, and the Gateway API's CRDs: `kubectl auth can-i`
+    answers no for a resource the API server does not serve, whatever the rules say."""
     install_without_deployment(cluster)
+    install_gateway_api(cluster)
     return cluster
 
 
