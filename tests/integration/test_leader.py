@@ -130,11 +130,19 @@ def probes(addresses: tuple[str, str]) -> Answers:
 
 
 def wait_probes(what: str, addresses: tuple[str, str], check: Callable[[Answers], bool],
-                timeout: float = 60) -> Answers:
+                timeout: float = 120) -> Answers:
+    """The probes' answers once `check` holds; on a timeout, the message has the last ones
+    (a busy machine and a wrong answer look alike otherwise)."""
+    seen: list[Answers] = []
+
     def probe() -> Answers | None:
         answers = probes(addresses)
+        seen[:] = [answers]
         return answers if check(answers) else None
-    return wait_for(what, probe, timeout)
+    try:
+        return wait_for(what, probe, timeout)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the last answers: {seen[-1] if seen else None}") from None
 
 
 def test_the_probes_of_a_leader_and_a_standby(kubectl: Kubectl, namespace: str,
