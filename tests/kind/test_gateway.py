@@ -157,7 +157,6 @@ def test_flask_by_host_name_through_an_ingress(gateway: Kubectl, kubectl: Kubect
                                                tmp_path: Path) -> None:
     """Through an Ingress of the class traefik, TLS from a Secret in the App's namespace: a
     host name outside *.example.test, so only that Secret's certificate can verify."""
-    run_flask(kubectl)
     host = "flask.ingress.test"
     cert, key = self_signed(host, tmp_path)
     kubectl("create", "secret", "tls", "flask-tls", "--cert", str(cert), "--key", str(key))
