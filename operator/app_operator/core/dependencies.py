@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app_operator.core.conditions import condition_of
 from app_operator.core.model import AppSpec
 
 WAITING_FOR_DEPENDENCY = "WaitingForDependency"
@@ -48,13 +49,6 @@ def declared(body: dict[str, Any]) -> list[str]:
     return [str(e["name"]) for e in entries if isinstance(e, dict) and e.get("name")]
 
 
-def _condition(body: dict[str, Any], kind: str) -> dict[str, Any]:
-    for condition in (body.get("status") or {}).get("conditions") or []:
-        if isinstance(condition, dict) and condition.get("type") == kind:
-            return condition
-    return {}
-
-
 def why_unmet(name: str, condition: str, body: dict[str, Any] | None) -> str | None:
     """What keeps the App `name` from meeting `condition`, in words for the status; None when
     it meets it. Its condition counts only for its current spec (observedGeneration)."""
@@ -63,7 +57,7 @@ def why_unmet(name: str, condition: str, body: dict[str, Any] | None) -> str | N
     meta = body.get("metadata") or {}
     if meta.get("deletionTimestamp"):
         return f"App {name} is being deleted"
-    found = _condition(body, condition)
+    found = condition_of(body, condition)
     current = found.get("observedGeneration") == meta.get("generation")
     if found.get("status") != "True" or not current:
         said = f"{found.get('reason')}: {found.get('message')}" if found else "no status yet"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app_operator.core.conditions import condition_of, find_condition
 from app_operator.core.dependencies import Hold
 from app_operator.core.model import (
     AppSpec,
@@ -156,13 +157,6 @@ def _int(obj: dict[str, Any] | None, *path: str) -> int:
     for key in path:
         value = (value or {}).get(key)
     return int(value or 0)
-
-
-def _deployment_condition(deployment: dict[str, Any], kind: str) -> dict[str, Any]:
-    for condition in deployment.get("status", {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            return dict(condition)
-    return {}
 
 
 def _claim_phase(claim: dict[str, Any] | None) -> str:
@@ -352,14 +346,14 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
     if seen < _int(deployment, "metadata", "generation"):
         return Progress(False, ROLLING_OUT, "waiting for the Deployment controller to see the "
                         "new spec")
-    failure = _deployment_condition(deployment, "ReplicaFailure")
+    failure = condition_of(deployment, "ReplicaFailure")
     if failure.get("status") == "True":
         # Pods refused by the API server (Pod Security, a quota, an invalid field): none
         # will start until something changes, and the Deployment's conditions, which say
         # why, may not be readable by the App's author.
         return Progress(False, FAILED_CREATE, "pods cannot be created: "
                         f"{failure.get('message') or failure.get('reason')}", stalled=True)
-    progressing = _deployment_condition(deployment, "Progressing")
+    progressing = condition_of(deployment, "Progressing")
     if progressing.get("reason") == PROGRESS_DEADLINE_EXCEEDED:
         return Progress(False, PROGRESS_DEADLINE_EXCEEDED,
                         "the new pods did not become ready in time "
@@ -414,10 +408,9 @@ def rollout_progress(app: AppRef, spec: AppSpec, observed: Observed,
 
 
 def _job_condition(job: dict[str, Any], kind: str) -> dict[str, Any]:
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == kind and condition.get("status") == "True":
-            return dict(condition)
-    return {}
+    """The Job's condition of type `kind` when it holds (status True), else {}."""
+    found = condition_of(job, kind)
+    return found if found.get("status") == "True" else {}
 
 
 def route_url(spec: AppSpec) -> str | None:
@@ -428,13 +421,6 @@ def route_url(spec: AppSpec) -> str | None:
     scheme = "https" if route.tls is not None else "http"
     path = route.paths[0]
     return f"{scheme}://{route.hosts[0]}{'' if path == '/' else path}"
-
-
-def _route_condition(parent: dict[str, Any], kind: str) -> dict[str, Any]:
-    for condition in parent.get("conditions") or []:
-        if condition.get("type") == kind:
-            return dict(condition)
-    return {}
 
 
 def job_progress(app: AppRef, spec: AppSpec, observed: Observed,
@@ -524,8 +510,8 @@ def route_progress(app: AppRef, spec: AppSpec, observed: Observed) -> Progress |
     if not parents:
         return waiting
     for parent in parents:
-        accepted = _route_condition(parent, "Accepted")
-        resolved = _route_condition(parent, "ResolvedRefs")
+        accepted = find_condition(parent.get("conditions"), "Accepted")
+        resolved = find_condition(parent.get("conditions"), "ResolvedRefs")
         if _int(accepted, "observedGeneration") < generation:
             return waiting
         for condition, verb in ((accepted, "does not accept"),

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app_operator.core import dependencies, drift, render, status
+from app_operator.core.conditions import condition_of
 from app_operator.core.model import GROUP, KIND, AppSpec, parse_quantity
 from app_operator.core.render import AppRef, Desired
 from app_operator.core.status import Observed, Problem
@@ -790,9 +791,8 @@ class Reconciler:
 
 
 def _stalled_on_a_taken_name(body: dict[str, Any]) -> bool:
-    return any(c.get("type") == status.STALLED and c.get("status") == "True"
-               and c.get("reason") == status.NAME_CONFLICT
-               for c in (body.get("status") or {}).get("conditions") or [])
+    stalled = condition_of(body, status.STALLED)
+    return stalled.get("status") == "True" and stalled.get("reason") == status.NAME_CONFLICT
 
 
 class _Unseen(Exception):
