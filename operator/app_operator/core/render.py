@@ -262,15 +262,22 @@ def render_config_map(app: AppRef, spec: AppSpec) -> dict[str, Any] | None:
     })
 
 
+def _process(source: AppSpec | model.Sidecar) -> dict[str, Any]:
+    """What the App's container and a sidecar both say of the process they run."""
+    return {
+        "imagePullPolicy": source.image_pull_policy,
+        "command": source.command,
+        "args": source.args,
+        "workingDir": source.working_dir,
+        "env": [e.to_dict() for e in source.env or []],
+        "envFrom": [e.to_dict() for e in source.env_from or []],
+    }
+
+
 def render_container(app: AppRef, spec: AppSpec) -> dict[str, Any]:
     container: dict[str, Any] = {"name": app.name, "image": spec.image}
     optional: dict[str, Any] = {
-        "imagePullPolicy": spec.image_pull_policy,
-        "command": spec.command,
-        "args": spec.args,
-        "workingDir": spec.working_dir,
-        "env": [e.to_dict() for e in spec.env or []],
-        "envFrom": [e.to_dict() for e in spec.env_from or []],
+        **_process(spec),
         "ports": [
             {"name": name, "containerPort": p.container_port, "protocol": p.protocol}
             for p, name in zip(spec.ports or [], spec.port_names(), strict=True)
@@ -294,12 +301,7 @@ def render_sidecar(spec: AppSpec, sidecar: model.Sidecar) -> dict[str, Any]:
     container: dict[str, Any] = {"name": sidecar.name, "image": sidecar.image,
                                  "restartPolicy": "Always"}
     optional: dict[str, Any] = {
-        "imagePullPolicy": sidecar.image_pull_policy,
-        "command": sidecar.command,
-        "args": sidecar.args,
-        "workingDir": sidecar.working_dir,
-        "env": [e.to_dict() for e in sidecar.env or []],
-        "envFrom": [e.to_dict() for e in sidecar.env_from or []],
+        **_process(sidecar),
         "resources": sidecar.resources.to_dict() if sidecar.resources else None,
         "volumeMounts": [{"name": m.name, "mountPath": m.mount_path,
                           **({"readOnly": True} if m.read_only else {})}
