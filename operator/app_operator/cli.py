@@ -592,7 +592,8 @@ def parser() -> argparse.ArgumentParser:
                      help="reconcile every App at least this often (default: 300)")
     run.add_argument("--qps", type=float, default=100.0,
                      help="requests per second to the API server, at most, on average; "
-                     "0: no limit (default: 100)")
+                     "events have a bucket of this size of their own; 0: no limit "
+                     "(default: 100)")
     run.add_argument("--burst", type=int, default=200,
                      help="requests at once above --qps (default: 200)")
     run.add_argument("--metrics-bind-address", default=":9090", metavar="HOST:PORT",

@@ -3,9 +3,10 @@ window is one Event whose count and lastTimestamp grow."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from app_operator.runtime.kube import Kube, KubeError
+from app_operator.runtime.kube import Kube, KubeError, RateLimiter
 
 APP = {"metadata": {"name": "flask", "namespace": "demo", "uid": "u-1",
                     "resourceVersion": "5"}}
@@ -25,7 +26,9 @@ class Recorder(Kube):
         self.clock = lambda: self.time
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
+                body: Any = None, content_type: str = "application/json",
+                limiter: RateLimiter | None = None) -> Any:
+        (limiter or self.limiter).wait()
         self.sent.append((method, path, body))
         if method == "PATCH" and path.rsplit("/", 1)[-1] in self.expired:
             raise KubeError(404, "NotFound", "events not found")
@@ -87,3 +90,25 @@ def test_an_operator_that_may_not_patch_events_posts_each_one() -> None:
     kube.post()
     assert [m for m, _, _ in kube.sent] == ["POST", "PATCH", "POST"]
     assert kube.events_dropped == 0
+
+
+def test_events_do_not_take_the_reconciles_tokens() -> None:
+    """The workers' bucket empty (one request every 100 s): an event and its count are
+    still posted at once, from a bucket of their own of the same size; the workers' bucket
+    is left as it was."""
+    kube = Recorder()
+    kube.limiter = RateLimiter(0.01, 1)
+    kube.event_limiter = RateLimiter(0.01, 2)
+    kube.limiter.wait()  # its one token taken
+    start = time.monotonic()
+    kube.post("ApiRefused", "refused")
+    kube.post("ApiRefused", "refused")
+    assert time.monotonic() - start < 5
+    assert [method for method, _, _ in kube.sent] == ["POST", "PATCH"]
+    assert kube.limiter._tokens < 1
+
+
+def test_the_events_bucket_is_as_large_as_the_workers_by_default() -> None:
+    kube = Kube(api_client=None, limiter=RateLimiter(30, 50))  # type: ignore[arg-type]
+    assert (kube.event_limiter.qps, kube.event_limiter.burst) == (30, 50)
+    assert kube.event_limiter is not kube.limiter

@@ -181,10 +181,17 @@ class Kube:
     EVENT_SERIES = 4096
 
     def __init__(self, api_client: client.ApiClient, timeout: float = 30.0,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None,
+                 event_limiter: RateLimiter | None = None) -> None:
         self.api = api_client
         self.timeout = timeout
         self.limiter = limiter or RateLimiter(0, 1)
+        # Events draw on a bucket of their own, of the same size unless one is given (as
+        # client-go's event recorder has a client of its own): an App's creation event
+        # does not take a token a reconcile needs. Creating 1,000 Apps at once, the events
+        # took a fifth of the workers' 100 requests/s and T_op was the limiter's
+        # (bench/README.md).
+        self.event_limiter = event_limiter or RateLimiter(self.limiter.qps, self.limiter.burst)
         # Events are posted by a thread of their own, off the reconcile's critical path,
         # from a bounded queue: when the API server is unreachable, events are dropped
         # (and counted) rather than held without limit. An item is an event to post, or a
@@ -224,8 +231,9 @@ class Kube:
                                  _request_timeout=timeout)
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
-        self.limiter.wait()
+                body: Any = None, content_type: str = "application/json",
+                limiter: RateLimiter | None = None) -> Any:
+        (limiter or self.limiter).wait()
         if method != "GET" and not self.may_write():
             raise KubeError(0, "NotLeader", f"{method} {path} not sent: this replica does "
                             "not lead (it lost or never held the Lease)")
@@ -350,10 +358,11 @@ class Kube:
         return True
 
     def merge_patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any],
-                    field_manager: str = REPAIR_FIELD_MANAGER) -> dict[str, Any]:
+                    field_manager: str = REPAIR_FIELD_MANAGER,
+                    limiter: RateLimiter | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "PATCH", path_for(kind, namespace, name), query={"fieldManager": field_manager},
-            body=patch, content_type="application/merge-patch+json")
+            body=patch, content_type="application/merge-patch+json", limiter=limiter)
         return result
 
     def json_patch(self, kind: str, namespace: str, name: str, patch: list[Any],
@@ -470,7 +479,7 @@ class Kube:
                 self.merge_patch("Event", namespace, series.name,
                                  {"count": series.count + 1,
                                   "lastTimestamp": event["lastTimestamp"]},
-                                 field_manager=FIELD_MANAGER)
+                                 field_manager=FIELD_MANAGER, limiter=self.event_limiter)
             except KubeError as error:
                 if not error.refused:
                     raise
@@ -482,7 +491,8 @@ class Kube:
                 series.last = now_
                 self._series.move_to_end(key)
                 return
-        answer = self.request("POST", path_for("Event", namespace), body=event)
+        answer = self.request("POST", path_for("Event", namespace), body=event,
+                              limiter=self.event_limiter)
         name = str(((answer or {}).get("metadata") or {}).get("name") or "")
         if not name:
             return
