@@ -6,7 +6,8 @@ For each N, on the local cluster (`make bench`, `make bench-quick`, `make bench-
               (one thread per operator worker): the floor no operator can beat.
 2. T_contract the requests the operator's contract requires per App, sent by a bare client at
               the same concurrency: the App's create, its three children's applies (owned by
-              it) and one status write. What an operator that wastes nothing would take.
+              it) and one status write, the last four under the operator's rate limit, timed
+              with the same watches as T_op. What an operator that wastes nothing would take.
    T_kubectl  `kubectl apply --server-side -f` of the same rendered objects.
 3. T_op       N Apps created (same client, same concurrency), the operator running: until
               every App has observedGeneration == generation and all children exist.
@@ -40,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kubernetes import client as k8s_client  # noqa: E402
+from kubernetes import config as k8s_config  # noqa: E402
 from tests.kube_helpers import (  # noqa: E402
     OPERATOR_ACCOUNT,
     OPERATOR_NAMESPACE,
@@ -52,7 +55,8 @@ from app_operator.core import render, status, yamlout  # noqa: E402
 from app_operator.core.model import API_VERSION, KIND, AppSpec  # noqa: E402
 from app_operator.core.render import INSTANCE_LABEL  # noqa: E402
 from app_operator.runtime.cache import Informer, Source  # noqa: E402
-from app_operator.runtime.kube import Kube, load_client, now  # noqa: E402
+from app_operator.runtime.handlers import RunOptions  # noqa: E402
+from app_operator.runtime.kube import Kube, RateLimiter, load_client, now  # noqa: E402
 
 WORKERS = 8
 CHILD_RESOURCES = {"deployments", "services", "persistentvolumeclaims"}
@@ -231,6 +235,17 @@ def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
     return writes, len(entries) - writes
 
 
+def breakdown(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """The operator's requests by verb and resource ("patch apps/status"), most first."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        ref = e.get("objectRef") or {}
+        sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
+        key = f"{e['verb']} {ref.get('resource', '?')}{sub}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def child_writes(entries: list[dict[str, Any]]) -> int:
     return sum(1 for e in entries if e["verb"] in WRITE_VERBS
                and (e.get("objectRef") or {}).get("resource") in CHILD_RESOURCES)
@@ -344,10 +359,23 @@ def time_api(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
     return round(time.monotonic() - start, 2)
 
 
-def time_contract(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
-    """Per App, one after the other, as the operator's contract requires: create the App,
-    apply its children (owned by it), write its status. N Apps on WORKERS threads."""
+def time_contract(kube: Kube, namespace: str, n: int, spec: dict[str, Any],
+                  account_kubeconfig: Path) -> float:
+    """Per App, one after the other, as the operator's contract requires: create the App
+    (the user's request, on the bench's own client), apply its children (owned by it) and
+    write its status (the operator's requests: as the operator's ServiceAccount, so that
+    the API server authorizes and audits them as it does the operator's, and with the
+    operator's own rate limiter, `run`'s default 100 requests/s, burst 200). N Apps on
+    WORKERS threads, timed as T_op is: from the first create until the bench's watches
+    (Progress, which T_op has running too) see every App observed and every child there."""
     model = AppSpec.model_validate(spec)
+    defaults = RunOptions()
+    configuration = k8s_client.Configuration()
+    k8s_config.load_kube_config(config_file=str(account_kubeconfig),
+                                client_configuration=configuration)
+    configuration.connection_pool_maxsize = WORKERS + 2
+    operator = Kube(k8s_client.ApiClient(configuration),
+                    limiter=RateLimiter(defaults.qps, defaults.burst))
 
     def one(name: str) -> None:
         app = kube.request("POST", f"/apis/{API_VERSION}/namespaces/{namespace}/apps",
@@ -355,16 +383,18 @@ def time_contract(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> f
                                  "metadata": {"name": name, "namespace": namespace},
                                  "spec": spec})
         ref = render.AppRef.from_body(app)
-        answers = {obj["kind"]: kube.apply(obj)
+        answers = {obj["kind"]: operator.apply(obj)
                    for obj in render.render_all(ref, model).objects()}
         observed = status.Observed(deployment=answers["Deployment"],
                                    service=answers.get("Service"))
-        kube.apply_status(app, status.compute_status(
+        operator.apply_status(app, status.compute_status(
             ref, app["metadata"]["generation"], model, observed, None, None, now()))
 
-    start = time.monotonic()
-    parallel(one, app_names(n))
-    return round(time.monotonic() - start, 2)
+    with Progress(namespace) as progress:
+        start = time.monotonic()
+        parallel(one, app_names(n))
+        progress.wait("the contract's convergence", lambda: progress.converged(n), 600)
+        return round(time.monotonic() - start, 2)
 
 
 def time_op(kube: Kube, namespace: str, n: int, spec: dict[str, Any]) -> float:
@@ -397,7 +427,7 @@ def run_without_pods(n: int, row: dict[str, Any], cluster: Kubectl, kube: Kube,
         say(f"N={n}: T_api without pods (suspend: true)")
         row["t_api_nopods_s"] = time_api(kube, namespaces["api"], n, spec)
         delete_namespace(cluster, kube, namespaces["api"])
-        wait_namespaces_gone(cluster, keep=namespaces["op"])
+        wait_namespaces_gone(cluster, keep={namespaces["op"]})
         say(f"N={n}: T_op without pods (suspend: true)")
         operator.start()
         time.sleep(3)
@@ -417,13 +447,33 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
     namespaces = {phase: f"bench-{phase}-{tag}-{n}" for phase in phases}
     for namespace in namespaces.values():
         cluster("create", "namespace", namespace)
+
+    deleted: set[str] = set()
+
+    def quiet(before: str) -> None:
+        """Each phase starts on a quiet cluster: not while the controller manager and kwok
+        are still starting the pods and binding the claims of the phase before it (at
+        N = 5,000 that took minutes after T_api's clock stopped, and fell on T_contract)."""
+        done = phases[:phases.index(before)]
+        for phase in done:
+            if phase not in deleted:
+                delete_namespace(cluster, kube, namespaces[phase])
+                deleted.add(phase)
+        say(f"N={n}: waiting for the namespaces of {', '.join(done)} to be deleted")
+        wait_namespaces_gone(cluster, keep={namespaces[p] for p in phases if p not in done})
+
     try:
         say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
         row["t_api_s"] = time_api(kube, namespaces["api"], n, SPEC)
+        quiet("contract")
         say(f"N={n}: T_contract (the App, its children and its status, {WORKERS} threads)")
-        row["t_contract_s"] = time_contract(kube, namespaces["contract"], n, SPEC)
+        mark = audit_mark()
+        row["t_contract_s"] = time_contract(kube, namespaces["contract"], n, SPEC,
+                                            account_kubeconfig)
+        row["contract_requests"] = breakdown(operator_requests(mark))
 
         if "kubectl" not in skip:
+            quiet("kubectl")
             say(f"N={n}: T_kubectl (kubectl apply --server-side)")
             manifest = scratch / f"rendered-{n}.yaml"
             manifest.write_text(yamlout.dump_all(rendered(namespaces["kubectl"], n)))
@@ -431,12 +481,7 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
             cluster.run("apply", "--server-side", "-f", str(manifest), namespaced=False,
                         timeout=3600)
             row["t_kubectl_s"] = round(time.monotonic() - start, 2)
-        # The operator's phase starts on a quiet cluster, as the two before it did: not
-        # while the garbage collector and kwok are still tearing down 2N Deployments.
-        for phase in set(phases) - {"op"}:
-            delete_namespace(cluster, kube, namespaces[phase])
-        say(f"N={n}: waiting for the namespaces of T_api and T_kubectl to be deleted")
-        wait_namespaces_gone(cluster, keep=namespaces["op"])
+        quiet("op")
 
         say(f"N={n}: T_op (Apps created, operator running)")
         operator = Operator(account_kubeconfig, scratch / f"operator-{n}.log")
@@ -446,7 +491,9 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         namespace = namespaces["op"]
         with Usage(pid) as usage:
             row["t_op_s"] = time_op(kube, namespace, n, SPEC)
-        writes, reads = count(operator_requests(mark))
+        entries = operator_requests(mark)
+        writes, reads = count(entries)
+        row["op_requests"] = breakdown(entries)
         row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
                    cpu_op_s=round(usage.cpu, 1), rss_mib=round(usage.peak_kib / 1024, 1))
         time.sleep(5)
@@ -545,9 +592,10 @@ def bench_namespaces(cluster: Kubectl) -> list[str]:
             if line.startswith("namespace/bench-")]
 
 
-def wait_namespaces_gone(cluster: Kubectl, keep: str = "") -> None:
+def wait_namespaces_gone(cluster: Kubectl, keep: set[str] | frozenset[str] = frozenset()
+                         ) -> None:
     wait("bench namespaces to be deleted",
-         lambda: not [n for n in bench_namespaces(cluster) if n != keep], 1800, 2.0)
+         lambda: not [n for n in bench_namespaces(cluster) if n not in keep], 1800, 2.0)
 
 
 # --------------------------------------------------------------------------- report
