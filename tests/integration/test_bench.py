@@ -35,6 +35,12 @@ def test_bench_runs_every_phase_and_a_restart_writes_nothing(tmp_path: Path) -> 
     # status per changed App: fewer writes would mean work left undone. Reads have no such
     # floor (the informers serve them), so they are reported, not asserted.
     assert row["op_writes_per_app"] >= 4, row
+    # T_contract's operator requests were sent as the operator's ServiceAccount (the audit
+    # log has them): three children and one status an App, nothing else.
+    assert row["contract_requests"] == {"patch apps/status": N, "patch deployments": N,
+                                        "patch services": N,
+                                        "patch persistentvolumeclaims": N}, row
+    assert row["op_requests"]["patch deployments"] == N, row
     assert row["churn_writes"] >= N // 10 * 2, row
     assert 0 < row["rss_mib"] < 500, row
     assert f"| {N} |" in (tmp_path / "ci.md").read_text()
