@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app_operator.runtime.cache import trim
-from app_operator.runtime.kube import Kube
+from app_operator.runtime.kube import Kube, RateLimiter
 
 
 def deployment(name: str) -> dict[str, Any]:
@@ -25,7 +25,8 @@ class Pages(Kube):
         self.on_request = lambda: None
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
+                body: Any = None, content_type: str = "application/json",
+                limiter: RateLimiter | None = None) -> Any:
         assert method == "GET" and path == "/apis/apps/v1/namespaces/ns/deployments"
         self.queries.append(dict(query or {}))
         self.on_request()

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_operator.runtime.kube import FIELD_MANAGER, REPAIR_FIELD_MANAGER, Kube, release_patch
+from app_operator.runtime.kube import (
+    FIELD_MANAGER,
+    REPAIR_FIELD_MANAGER,
+    Kube,
+    RateLimiter,
+    release_patch,
+)
 
 Obj = dict[str, Any]
 
@@ -18,7 +24,8 @@ class Recorder(Kube):
         self.sent: list[tuple[str, str, dict[str, Any], Any, str]] = []
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
+                body: Any = None, content_type: str = "application/json",
+                limiter: RateLimiter | None = None) -> Any:
         self.sent.append((method, path, dict(query or {}), body, content_type))
         return {"metadata": {"name": path.rsplit("/", 1)[-1]}}
 

@@ -14,7 +14,7 @@ from app_operator.core import render
 from app_operator.runtime.cache import Children, Store
 from app_operator.runtime.controller import Controller
 from app_operator.runtime.discovery import GatewayApiDiscovery
-from app_operator.runtime.kube import Kube, KubeError
+from app_operator.runtime.kube import Kube, KubeError, RateLimiter
 
 from .test_cache import FakeSource
 from .test_controller import FakeChildren, FakeInformer, FakeReconciler, app
@@ -181,7 +181,8 @@ class Discovered(Kube):
         self.paths: list[str] = []
 
     def request(self, method: str, path: str, *, query: dict[str, Any] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Any:
+                body: Any = None, content_type: str = "application/json",
+                limiter: RateLimiter | None = None) -> Any:
         self.paths.append(f"{method} {path}")
         if isinstance(self.answer, KubeError):
             raise self.answer
