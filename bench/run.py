@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -240,13 +241,11 @@ def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
 
 def breakdown(entries: list[dict[str, Any]]) -> dict[str, int]:
     """The operator's requests by verb and resource ("patch apps/status"), most first."""
-    counts: dict[str, int] = {}
-    for e in entries:
-        ref = e.get("objectRef") or {}
+    def key(entry: dict[str, Any]) -> str:
+        ref = entry.get("objectRef") or {}
         sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
-        key = f"{e['verb']} {ref.get('resource', '?')}{sub}"
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+        return f"{entry['verb']} {ref.get('resource', '?')}{sub}"
+    return dict(Counter(map(key, entries)).most_common())
 
 
 def child_writes(entries: list[dict[str, Any]]) -> int:
@@ -464,19 +463,15 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
     for namespace in namespaces.values():
         cluster("create", "namespace", namespace)
 
-    deleted: set[str] = set()
-
     def quiet(before: str) -> None:
         """Each phase starts on a quiet cluster: not while the controller manager and kwok
         are still starting the pods and binding the claims of the phase before it (at
-        N = 5,000 that took minutes after T_api's clock stopped, and fell on T_contract)."""
-        done = phases[:phases.index(before)]
-        for phase in done:
-            if phase not in deleted:
-                delete_namespace(cluster, kube, namespaces[phase])
-                deleted.add(phase)
-        say(f"N={n}: waiting for the namespaces of {', '.join(done)} to be deleted")
-        wait_namespaces_gone(cluster, keep={namespaces[p] for p in phases if p not in done})
+        N = 5,000 that took minutes after T_api's clock stopped, and fell on T_contract).
+        The phases before that one were deleted before it began."""
+        previous = phases[phases.index(before) - 1]
+        delete_namespace(cluster, kube, namespaces[previous])
+        say(f"N={n}: waiting for the namespace of {previous} to be deleted")
+        wait_namespaces_gone(cluster, keep={namespaces[p] for p in phases[phases.index(before):]})
 
     try:
         say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
