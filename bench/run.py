@@ -31,6 +31,7 @@ import os
 import queue
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -454,11 +455,54 @@ def run_without_pods(n: int, row: dict[str, Any], cluster: Kubectl, kube: Kube,
             cluster.run("delete", "namespace", namespace, "--wait=false", namespaced=False,
                         check=False)
 
+def time_op_phase(n: int, row: dict[str, Any], kube: Kube, namespace: str,
+                  operator: Operator) -> None:
+    """T_op: the operator started on a quiet cluster, N Apps created; the row gets the time,
+    the operator's requests, CPU and RSS. The operator keeps running."""
+    pid = operator.start()
+    time.sleep(3)  # let it start watching: the phase measures reconciling, not imports
+    mark = audit_mark()
+    with Usage(pid) as usage:
+        row["t_op_s"] = time_op(kube, namespace, n, SPEC)
+    row["load_op"] = load()
+    entries = operator_requests(mark)
+    writes, reads = count(entries)
+    row["op_requests"] = breakdown(entries)
+    row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
+               cpu_op_s=round(usage.cpu, 1), rss_mib=round(usage.peak_kib / 1024, 1))
+    time.sleep(5)
+    row["rss_settled_mib"] = round(usage.rss_kib() / 1024, 1)
+
+
+def summarize(row: dict[str, Any], pairs: list[dict[str, Any]]) -> None:
+    """The row of one or several T_contract/T_op pairs: the last pair's figures (requests,
+    RSS); with several, the medians of the times and the median of the pairs' own ratios
+    (each pair ran side by side, on the cluster of that moment), and every pair."""
+    row.update({key: value for key, value in pairs[-1].items() if key != "ratio"})
+    if len(pairs) > 1:
+        row["pairs"] = pairs
+        for key in ("t_contract_s", "t_op_s", "cpu_op_s"):
+            row[key] = round(statistics.median(pair[key] for pair in pairs), 2)
+        row["op_over_contract"] = round(statistics.median(pair["ratio"] for pair in pairs), 2)
+
+
+def load() -> float:
+    """The machine's 1-minute load average as a phase ends: how busy the 2 cores were."""
+    return round(os.getloadavg()[0], 2)
+
+
 def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch: Path,
-        tag: str, skip: set[str]) -> dict[str, Any]:
+        tag: str, skip: set[str], repeat: int = 1) -> dict[str, Any]:
+    """One row. With `repeat` > 1, T_contract and T_op are measured that many times, each
+    T_op right after its T_contract (side by side, as the cluster slows over hours), and the
+    row holds their medians, the median of the pairs' ratios and every pair."""
     row: dict[str, Any] = {"n": n}
-    phases = ("api", "contract", "op") if "kubectl" in skip else (
-        "api", "contract", "kubectl", "op")
+    phases = ["api"]
+    for i in range(1, repeat + 1):
+        phases.append(f"contract-{i}")
+        if i == 1 and "kubectl" not in skip:
+            phases.append("kubectl")
+        phases.append(f"op-{i}")
     namespaces = {phase: f"bench-{phase}-{tag}-{n}" for phase in phases}
     for namespace in namespaces.values():
         cluster("create", "namespace", namespace)
@@ -473,45 +517,50 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         say(f"N={n}: waiting for the namespace of {previous} to be deleted")
         wait_namespaces_gone(cluster, keep={namespaces[p] for p in phases[phases.index(before):]})
 
+    operator: Operator | None = None
     try:
         say(f"N={n}: T_api (server-side apply, {WORKERS} threads)")
         row["t_api_s"] = time_api(kube, namespaces["api"], n, SPEC)
-        quiet("contract")
-        say(f"N={n}: T_contract (the App, its children and its status, {WORKERS} threads)")
-        mark = audit_mark()
-        row["t_contract_s"] = time_contract(kube, namespaces["contract"], n, SPEC,
-                                            account_kubeconfig)
-        row["contract_requests"] = breakdown(operator_requests(mark))
+        row["load_api"] = load()
+        pairs: list[dict[str, Any]] = []
+        for i in range(1, repeat + 1):
+            of = f" ({i} of {repeat})" if repeat > 1 else ""
+            quiet(f"contract-{i}")
+            say(f"N={n}: T_contract{of} (the App, its children and its status, "
+                f"{WORKERS} threads)")
+            pair: dict[str, Any] = {}
+            mark = audit_mark()
+            pair["t_contract_s"] = time_contract(kube, namespaces[f"contract-{i}"], n, SPEC,
+                                                 account_kubeconfig)
+            pair["load_contract"] = load()
+            row["contract_requests"] = breakdown(operator_requests(mark))
 
-        if "kubectl" not in skip:
-            quiet("kubectl")
-            say(f"N={n}: T_kubectl (kubectl apply --server-side)")
-            manifest = scratch / f"rendered-{n}.yaml"
-            manifest.write_text(yamlout.dump_all(rendered(namespaces["kubectl"], n)))
-            start = time.monotonic()
-            cluster.run("apply", "--server-side", "-f", str(manifest), namespaced=False,
-                        timeout=3600)
-            row["t_kubectl_s"] = round(time.monotonic() - start, 2)
-        quiet("op")
+            if i == 1 and "kubectl" not in skip:
+                quiet("kubectl")
+                say(f"N={n}: T_kubectl (kubectl apply --server-side)")
+                manifest = scratch / f"rendered-{n}.yaml"
+                manifest.write_text(yamlout.dump_all(rendered(namespaces["kubectl"], n)))
+                start = time.monotonic()
+                cluster.run("apply", "--server-side", "-f", str(manifest), namespaced=False,
+                            timeout=3600)
+                row["t_kubectl_s"] = round(time.monotonic() - start, 2)
+            quiet(f"op-{i}")
 
-        say(f"N={n}: T_op (Apps created, operator running)")
-        operator = Operator(account_kubeconfig, scratch / f"operator-{n}.log")
-        pid = operator.start()
-        time.sleep(3)  # let it start watching: the phase measures reconciling, not imports
-        mark = audit_mark()
-        namespace = namespaces["op"]
-        with Usage(pid) as usage:
-            row["t_op_s"] = time_op(kube, namespace, n, SPEC)
-        entries = operator_requests(mark)
-        writes, reads = count(entries)
-        row["op_requests"] = breakdown(entries)
-        row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
-                   cpu_op_s=round(usage.cpu, 1), rss_mib=round(usage.peak_kib / 1024, 1))
-        time.sleep(5)
-        row["rss_settled_mib"] = round(usage.rss_kib() / 1024, 1)
+            say(f"N={n}: T_op{of} (Apps created, operator running)")
+            if operator is not None:
+                operator.stop()
+            operator = Operator(account_kubeconfig, scratch / f"operator-{n}.log")
+            time_op_phase(n, pair, kube, namespaces[f"op-{i}"], operator)
+            pair["ratio"] = round(pair["t_op_s"] / pair["t_contract_s"], 2)
+            pairs.append(pair)
+            if i < repeat:
+                operator.stop()  # it watches every namespace: not while T_contract runs
+                say(f"N={n}: pair {i}: {json.dumps(pair)}")
+        summarize(row, pairs)
+        namespace = namespaces[f"op-{repeat}"]
+        assert operator is not None
 
         if "restart" in skip:
-            operator.stop()
             return finish(row)
 
         say(f"N={n}: no-op resync (operator restarted)")
@@ -571,6 +620,8 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
         row.update(churn_writes=writes, cpu_churn_s=round(usage.cpu, 1))
         operator.stop()
     finally:
+        if operator is not None:
+            operator.stop()
         for namespace in namespaces.values():
             cluster.run("delete", "namespace", namespace, "--wait=false", namespaced=False,
                         check=False)
@@ -579,7 +630,7 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
 
 def finish(row: dict[str, Any]) -> dict[str, Any]:
     row["op_over_api"] = round(row["t_op_s"] / row["t_api_s"], 2)
-    if "t_contract_s" in row:
+    if "t_contract_s" in row and "pairs" not in row:  # else: the median of the pairs' ratios
         row["op_over_contract"] = round(row["t_op_s"] / row["t_contract_s"], 2)
     if "t_kubectl_s" in row:
         row["op_over_kubectl"] = round(row["t_op_s"] / row["t_kubectl_s"], 2)
@@ -631,6 +682,14 @@ def markdown(rows: list[dict[str, Any]], when: str) -> str:
              "|" + "---|" * len(columns)]
     for row in rows:
         lines.append("| " + " | ".join(str(row.get(key, "")) for key, _ in columns) + " |")
+    for row in rows:
+        if "pairs" in row:
+            lines += ["", f"N = {row['n']}, T_contract and T_op side by side, in the order run "
+                      "(T_contract/T_op s, ratio, 1-minute load average at the end of each; "
+                      "the table has the medians):", ""]
+            lines += [f"- {pair['t_contract_s']} / {pair['t_op_s']} s, {pair['ratio']}, "
+                      f"load {pair['load_contract']} / {pair['load_op']}"
+                      for pair in row["pairs"]]
     return "\n".join(lines) + "\n"
 
 
@@ -689,6 +748,9 @@ def main() -> None:
                         choices=["kubectl", "nopods", "restart"],
                         help="leave a phase out (for a large N where it would take hours; "
                              "restart: the settling, the restart and the churn after T_op)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="measure T_contract and T_op K times each, side by side, and "
+                             "report their medians and the median of the pairs' ratios")
     parser.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
                         help="run nothing: one table and plot of the rows of earlier runs "
                              "(e.g. `make bench` and `make bench-large`)")
@@ -723,7 +785,7 @@ def main() -> None:
             delete_namespace(cluster, kube, namespace)
     for n in args.sizes:
         wait_namespaces_gone(cluster)
-        row = run(n, cluster, kube, account, scratch, tag, skip)
+        row = run(n, cluster, kube, account, scratch, tag, skip, args.repeat)
         rows.append(row)
         if "nopods" not in skip:
             write_results(args.results, name, when, rows)

@@ -182,3 +182,30 @@ def test_combine_makes_one_table_of_several_runs(tmp_path: Path,
     table = (tmp_path / "out" / "all.md").read_text()
     assert "Benchmark B and A" in table and "| 5000 | 400.0 |" in table
     assert plotted == [[100, 1000, 5000]]
+
+
+def test_repeated_pairs_report_the_median_of_their_own_ratios() -> None:
+    # Each pair ran side by side; the median of the ratios (1.05) is not the ratio of the
+    # medians (200 / 200).
+    pairs = [{"t_contract_s": 100.0, "t_op_s": 130.0, "ratio": 1.3, "cpu_op_s": 9.0,
+              "load_contract": 3.1, "load_op": 3.4, "rss_mib": 100.0},
+             {"t_contract_s": 200.0, "t_op_s": 200.0, "ratio": 1.0, "cpu_op_s": 12.0,
+              "load_contract": 3.0, "load_op": 3.2, "rss_mib": 110.0},
+             {"t_contract_s": 300.0, "t_op_s": 315.0, "ratio": 1.05, "cpu_op_s": 11.0,
+              "load_contract": 2.9, "load_op": 3.3, "rss_mib": 120.0}]
+    row: dict[str, Any] = {"n": 5000, "t_api_s": 100.0}
+    bench.summarize(row, pairs)
+    bench.finish(row)
+    assert row["op_over_contract"] == 1.05
+    assert (row["t_contract_s"], row["t_op_s"], row["cpu_op_s"]) == (200.0, 200.0, 11.0)
+    assert row["rss_mib"] == 120.0 and row["op_over_api"] == 2.0 and "ratio" not in row
+    table = bench.markdown([row], "now")
+    assert "- 100.0 / 130.0 s, 1.3, load 3.1 / 3.4" in table
+    assert "| 5000 | 100.0 | 200.0 |" in table
+
+
+def test_one_pair_is_its_own_ratio() -> None:
+    row: dict[str, Any] = {"n": 100, "t_api_s": 10.0}
+    bench.summarize(row, [{"t_contract_s": 20.0, "t_op_s": 21.0, "ratio": 1.05}])
+    bench.finish(row)
+    assert row["op_over_contract"] == 1.05 and "pairs" not in row
