@@ -20,7 +20,7 @@ def test_bench_runs_every_phase_and_a_restart_writes_nothing(tmp_path: Path) -> 
     # On the local cluster (bench/run.py brings it up): its audit log counts the requests.
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), str(N), "--name", "ci",
-         "--results", str(tmp_path)],
+         "--results", str(tmp_path), "--repeat", "2"],
         capture_output=True, text=True, timeout=1100, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     row = json.loads((tmp_path / "ci.json").read_text())["rows"][0]
@@ -29,6 +29,13 @@ def test_bench_runs_every_phase_and_a_restart_writes_nothing(tmp_path: Path) -> 
                 "t_api_nopods_s", "t_op_nopods_s"):
         assert key in row, f"{key} missing from {row}"
     assert row["n"] == N
+    # --repeat 2: two T_contract/T_op pairs side by side, each T_op with an operator of its
+    # own that created every App's Deployment once; the ratio is the median of the pairs'.
+    pairs = row["pairs"]
+    assert len(pairs) == 2, row
+    assert [pair["op_requests"]["patch deployments"] for pair in pairs] == [N, N], row
+    assert all(pair["t_contract_s"] > 0 and pair["t_op_s"] > 0 for pair in pairs), row
+    assert row["op_over_contract"] == round((pairs[0]["ratio"] + pairs[1]["ratio"]) / 2, 2), row
     assert "resync_note" not in row, row  # 20 Apps settle well within the window
     assert row["resync_writes"] == 0 and row["resync_child_writes"] == 0, row
     # The contract itself needs three children and a status per App, and a Deployment and a
