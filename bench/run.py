@@ -235,6 +235,31 @@ def operator_requests(since: AuditMark) -> list[dict[str, Any]]:
             and (e.get("objectRef") or {}).get("namespace", "bench-").startswith("bench-")]
 
 
+def received(entry: dict[str, Any]) -> float:
+    """When the API server received the request (its clock is this machine's)."""
+    return dt.datetime.fromisoformat(entry["requestReceivedTimestamp"]).timestamp()
+
+
+def requests_until(mark: AuditMark, until: float, timeout: float = 30.0
+                   ) -> list[dict[str, Any]]:
+    """The operator's requests since `mark` that the API server received by `until` (a
+    time.time(), taken as a phase converged). The server writes a request's audit line once
+    its response is done, which can be after the client has its answer and the bench's
+    watches have seen the write: under load (two `make test` at once) a churn once counted 3
+    of its 4 writes. So first wait until the log holds a request received after `until`, or
+    has had nothing new for 2 s."""
+    deadline = time.monotonic() + timeout
+    seen = audit_mark()
+    while time.monotonic() < deadline:
+        time.sleep(2.0)
+        if any(received(entry) > until for entry in operator_requests(mark)):
+            break
+        if (now_mark := audit_mark()) == seen:
+            break
+        seen = now_mark
+    return [entry for entry in operator_requests(mark) if received(entry) <= until]
+
+
 def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
     writes = sum(1 for e in entries if e["verb"] in WRITE_VERBS)
     return writes, len(entries) - writes
@@ -464,8 +489,9 @@ def time_op_phase(n: int, row: dict[str, Any], kube: Kube, namespace: str,
     mark = audit_mark()
     with Usage(pid) as usage:
         row["t_op_s"] = time_op(kube, namespace, n, SPEC)
+        converged = time.time()
     row["load_op"] = load()
-    entries = operator_requests(mark)
+    entries = requests_until(mark, converged)
     writes, reads = count(entries)
     row["op_requests"] = breakdown(entries)
     row.update(op_writes_per_app=round(writes / n, 2), op_reads_per_app=round(reads / n, 2),
@@ -532,8 +558,9 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
             mark = audit_mark()
             pair["t_contract_s"] = time_contract(kube, namespaces[f"contract-{i}"], n, SPEC,
                                                  account_kubeconfig)
+            converged = time.time()
             pair["load_contract"] = load()
-            row["contract_requests"] = breakdown(operator_requests(mark))
+            row["contract_requests"] = breakdown(requests_until(mark, converged))
 
             if i == 1 and "kubectl" not in skip:
                 quiet("kubectl")
@@ -616,7 +643,8 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
             parallel(change, sorted(changed))
             progress.wait("churn convergence", lambda: progress.converged(n, generations), 1800)
             row["churn_s"] = round(time.monotonic() - start, 2)
-        writes, _ = count(operator_requests(mark))
+            converged = time.time()
+        writes, _ = count(requests_until(mark, converged))
         row.update(churn_writes=writes, cpu_churn_s=round(usage.cpu, 1))
         operator.stop()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import itertools
 import json
@@ -160,6 +161,48 @@ def test_a_half_written_line_is_left_for_later(tmp_path: Path,
     with log.open("ab") as current:
         current.write(line[30:] + b"\n" + line + b"\n")
     assert bench.operator_requests(mark) == [done]
+
+
+def test_requests_are_counted_once_the_log_has_caught_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bench's watch saw the churn converge (at 100.0) before the API server had written
+    # the audit line of its last write (received at 99.5): that line must still be counted,
+    # and a request received after the moment of convergence must not.
+    def entry(verb: str, at: str) -> dict[str, Any]:
+        return {"stage": "ResponseComplete", "verb": verb,
+                "user": {"username": bench.OPERATOR_ACCOUNT},
+                "objectRef": {"namespace": "bench-op-1", "resource": "deployments"},
+                "requestReceivedTimestamp": at}
+
+    def at(seconds: float) -> str:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+    log = tmp_path / "audit.log"
+    monkeypatch.setattr(bench, "AUDIT_LOG", log)
+    log.write_text(json.dumps(entry("patch", at(99.0))) + "\n")
+    late, after = entry("patch", at(99.5)), entry("patch", at(100.5))
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the time the API server takes to write its lines
+        if not sleeps:
+            with log.open("a") as current:
+                current.write(json.dumps(late) + "\n")
+        elif len(sleeps) == 1:
+            with log.open("a") as current:
+                current.write(json.dumps(after) + "\n")
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(bench.time, "sleep", sleep)
+    counted = bench.requests_until(bench.AuditMark(0, 0), 100.0)
+    assert counted == [entry("patch", at(99.0)), late]
+    assert len(sleeps) == 2  # it waited until a request newer than the convergence was there
+    # A log that stays quiet (the operator sent nothing after converging) ends the wait
+    # after one look that finds no new line.
+    log.write_text(json.dumps(late) + "\n")
+    sleeps.clear()
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: sleeps.append(seconds))
+    assert bench.requests_until(bench.AuditMark(0, 0), 100.0) == [late]
+    assert sleeps == [2.0]
 
 
 def test_settle_window_grows_with_n() -> None:
