@@ -3,8 +3,11 @@ window is one Event whose count and lastTimestamp grow."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+
+import pytest
 
 from app_operator.runtime.kube import Kube, KubeError, RateLimiter
 
@@ -22,6 +25,7 @@ class Recorder(Kube):
         self.sent: list[tuple[str, str, Any]] = []
         self.expired: set[str] = set()
         self.forbidden = False
+        self.terminating = False
         self.time = 1000.0
         self.clock = lambda: self.time
 
@@ -34,6 +38,9 @@ class Recorder(Kube):
             raise KubeError(404, "NotFound", "events not found")
         if method == "PATCH" and self.forbidden:
             raise KubeError(403, "Forbidden", "cannot patch resource events")
+        if method == "POST" and self.terminating:
+            raise KubeError(403, "Forbidden", 'events "flask." is forbidden: unable to create '
+                            "new content in namespace demo because it is being terminated")
         if method == "POST":
             return {**body, "metadata": {**body["metadata"], "name": f"flask.{len(self.sent)}"}}
         return {}
@@ -112,3 +119,20 @@ def test_the_events_bucket_is_as_large_as_the_workers_by_default() -> None:
     kube = Kube(api_client=None, limiter=RateLimiter(30, 50))  # type: ignore[arg-type]
     assert (kube.event_limiter.qps, kube.event_limiter.burst) == (30, 50)
     assert kube.event_limiter is not kube.limiter
+
+
+def test_an_event_in_a_namespace_being_deleted_is_dropped_quietly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The App's namespace is being deleted while its last event waits in the queue: the 403
+    # is the namespace's lifecycle, not a missing permission, and is no warning (the kind
+    # tier's log check reads "Forbidden" as an RBAC problem).
+    kube = Recorder()
+    kube.terminating = True
+    with caplog.at_level(logging.DEBUG, logger="app_operator"):
+        kube.post()
+    assert [m for m, _, _ in kube.sent] == ["POST"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "namespace is being deleted" in caplog.text
+    kube.terminating = False
+    kube.post(reason="Other")  # the thread goes on posting
+    assert [m for m, _, _ in kube.sent] == ["POST", "POST"]

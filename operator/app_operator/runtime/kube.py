@@ -461,6 +461,12 @@ class Kube:
             try:
                 self._post_event(item)
             except KubeError as error:
+                if error.namespace_terminating:
+                    # The App goes with its namespace: nobody will read the event, and the
+                    # 403 is the namespace's lifecycle, not a missing permission.
+                    log.debug("event %s on %s/%s not posted: the namespace is being deleted",
+                              item["reason"], involved["namespace"], involved["name"])
+                    continue
                 log.warning("could not post event %s on %s/%s: %s", item["reason"],
                             involved["namespace"], involved["name"], error)
             except Exception:
