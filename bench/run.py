@@ -250,14 +250,14 @@ def requests_until(mark: AuditMark, until: float, timeout: float = 30.0
     has had nothing new for 2 s."""
     deadline = time.monotonic() + timeout
     seen = audit_mark()
-    while time.monotonic() < deadline:
+    while True:
         time.sleep(2.0)
-        if any(received(entry) > until for entry in operator_requests(mark)):
-            break
-        if (now_mark := audit_mark()) == seen:
-            break
+        entries = operator_requests(mark)  # the whole phase's log: read once a look
+        now_mark = audit_mark()
+        if (any(received(entry) > until for entry in entries) or now_mark == seen
+                or time.monotonic() >= deadline):
+            return [entry for entry in entries if received(entry) <= until]
         seen = now_mark
-    return [entry for entry in operator_requests(mark) if received(entry) <= until]
 
 
 def count(entries: list[dict[str, Any]]) -> tuple[int, int]:
@@ -501,9 +501,10 @@ def time_op_phase(n: int, row: dict[str, Any], kube: Kube, namespace: str,
 
 
 def summarize(row: dict[str, Any], pairs: list[dict[str, Any]]) -> None:
-    """The row of one or several T_contract/T_op pairs: the last pair's figures (requests,
-    RSS); with several, the medians of the times and the median of the pairs' own ratios
-    (each pair ran side by side, on the cluster of that moment), and every pair."""
+    """The row of one or several T_contract/T_op pairs: the last pair's figures (both
+    phases' requests, RSS); with several, the medians of the times and the median of the
+    pairs' own ratios (each pair ran side by side, on the cluster of that moment), and
+    every pair."""
     row.update({key: value for key, value in pairs[-1].items() if key != "ratio"})
     if len(pairs) > 1:
         row["pairs"] = pairs
@@ -560,7 +561,7 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
                                                  account_kubeconfig)
             converged = time.time()
             pair["load_contract"] = load()
-            row["contract_requests"] = breakdown(requests_until(mark, converged))
+            pair["contract_requests"] = breakdown(requests_until(mark, converged))
 
             if i == 1 and "kubectl" not in skip:
                 quiet("kubectl")
@@ -574,8 +575,6 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
             quiet(f"op-{i}")
 
             say(f"N={n}: T_op{of} (Apps created, operator running)")
-            if operator is not None:
-                operator.stop()
             operator = Operator(account_kubeconfig, scratch / f"operator-{n}.log")
             time_op_phase(n, pair, kube, namespaces[f"op-{i}"], operator)
             pair["ratio"] = round(pair["t_op_s"] / pair["t_contract_s"], 2)
@@ -646,7 +645,6 @@ def run(n: int, cluster: Kubectl, kube: Kube, account_kubeconfig: Path, scratch:
             converged = time.time()
         writes, _ = count(requests_until(mark, converged))
         row.update(churn_writes=writes, cpu_churn_s=round(usage.cpu, 1))
-        operator.stop()
     finally:
         if operator is not None:
             operator.stop()
